@@ -1,0 +1,502 @@
+/**
+ * Turns whatever a server sent into one typed {@link OpenAiError.OpenAiError}: a status with headers
+ * and a body (JSON in any of the shapes seen in the wild, HTML from a proxy, nothing, or garbage),
+ * a transport failure before any response, or an error event inside a stream.
+ *
+ * Every function here is total: it returns an error value for any input and never throws.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import { type HeadersInput, normalize } from "./internal/headers.js"
+import { bound, scrub } from "./internal/secrets.js"
+import * as OpenAiError from "./OpenAiError.js"
+import * as RateLimitHeaders from "./RateLimitHeaders.js"
+import * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * The longest server message an error keeps (characters). Longer ones are cut with a note.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_MESSAGE_LENGTH = 2000
+
+/**
+ * The most body text the classifier reads (characters). Bodies beyond are cut before parsing, so
+ * a multi-megabyte error page costs a bounded amount of work.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_BODY_LENGTH = 256 * 1024
+
+/**
+ * The `error` object of an OpenAI-shaped body, normalised: every field may be missing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ErrorPayload {
+  readonly message: Option.Option<string>
+  readonly type: Option.Option<string>
+  readonly param: Option.Option<string>
+  readonly code: Option.Option<string>
+}
+
+/**
+ * What {@link classifyResponse} takes: a status, headers (a plain record in any case, or a
+ * `Headers`) and the raw body. `now` (epoch ms) reads an HTTP-date `retry-after`; pass the
+ * Effect `Clock` time so that it works under TestClock. `secrets` are strings to scrub from
+ * anything kept (the API key in use).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResponseInput {
+  readonly status: number
+  readonly headers?: HeadersInput | undefined
+  readonly body?: string | Uint8Array | undefined
+  readonly now?: number | undefined
+  readonly secrets?: ReadonlyArray<string> | undefined
+}
+
+const text = (u: unknown): Option.Option<string> =>
+  typeof u === "string" ? (u.length === 0 ? Option.none() : Option.some(u)) :
+  typeof u === "number" && Number.isFinite(u) ? Option.some(String(u)) :
+  Option.none()
+
+const payloadOf = (record: Record<string, unknown>): ErrorPayload => ({
+  message: typeof record.message === "string" ? Option.some(record.message) : Option.none(),
+  type: text(record.type),
+  param: text(record.param),
+  code: text(record.code)
+})
+
+const detailMessage = (detail: unknown): string => {
+  if (typeof detail === "string") return detail
+  if (Array.isArray(detail)) {
+    return detail.map((item) => {
+      if (Predicate.isRecord(item)) {
+        const loc = Array.isArray(item.loc) ? item.loc.join(" -> ") : undefined
+        const msg = typeof item.msg === "string" ? item.msg : JSON.stringify(item)
+        return loc ? `${loc}: ${msg}` : msg
+      }
+      return String(item)
+    }).join("; ")
+  }
+  return JSON.stringify(detail) ?? ""
+}
+
+/**
+ * Finds the error inside a parsed JSON value, in every shape seen from OpenAI and compatible
+ * servers: `{"error": {...}}`, `{"error": "text"}`, FastAPI's `{"detail": ...}`, a bare
+ * `{"message", "type", "code"}`, a Responses API `{"type": "error", ...}` event, and a
+ * `response.failed` event. Returns none when the value holds no error.
+ *
+ * @example
+ * ```ts
+ * import { Classify } from "effect-openai-resilience"
+ *
+ * Classify.errorPayload({ error: { message: "boom", type: "server_error", code: null } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const errorPayload = (json: unknown): Option.Option<ErrorPayload> => {
+  if (!Predicate.isRecord(json)) return Option.none()
+  const error = json.error
+  if (Predicate.isRecord(error)) return Option.some(payloadOf(error))
+  if (typeof error === "string" && error.length > 0) {
+    return Option.some({ message: Option.some(error), type: text(json.type), param: Option.none(), code: text(json.code) })
+  }
+  if ("detail" in json && json.detail !== undefined && json.detail !== null) {
+    return Option.some({
+      message: Option.some(detailMessage(json.detail)),
+      type: Option.none(),
+      param: Option.none(),
+      code: Option.none()
+    })
+  }
+  if (json.type === "response.failed" && Predicate.isRecord(json.response)) {
+    const inner = json.response.error
+    return Option.some(
+      Predicate.isRecord(inner)
+        ? payloadOf(inner)
+        : { message: Option.some("The response failed"), type: Option.none(), param: Option.none(), code: Option.none() }
+    )
+  }
+  if (json.type === "error" || (typeof json.message === "string" && ("code" in json || "type" in json))) {
+    const payload = payloadOf(json)
+    return Option.some(json.type === "error" ? { ...payload, type: Option.none() } : payload)
+  }
+  return Option.none()
+}
+
+const decodeBody = (body: string | Uint8Array | undefined): string => {
+  if (body === undefined) return ""
+  if (typeof body === "string") return body.length > MAX_BODY_LENGTH ? body.slice(0, MAX_BODY_LENGTH) : body
+  try {
+    return new TextDecoder("utf-8", { fatal: false }).decode(body.subarray(0, MAX_BODY_LENGTH))
+  } catch {
+    return ""
+  }
+}
+
+const safeJson = (raw: string): unknown => {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+}
+
+const statusText = (status: number): string => {
+  const names: Record<number, string> = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    409: "Conflict",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout"
+  }
+  return names[status] ?? "Unexpected status"
+}
+
+// A message for bodies that carry no JSON error: HTML pages (their <title>, else their text),
+// plain text, or nothing.
+const messageFromRaw = (status: number | undefined, raw: string): string => {
+  const prefix = status === undefined ? "Error" : `HTTP ${status} ${statusText(status)}`
+  const trimmed = raw.trim()
+  if (trimmed.length === 0) return `${prefix} with an empty body`
+  if (/^<(!doctype|html|head|body|\?xml)/i.test(trimmed) || /<\/(html|body|title|h1)>/i.test(trimmed)) {
+    const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(trimmed)?.[1]
+    const h1 = /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(trimmed)?.[1]
+    const words = (title ?? h1 ?? trimmed.replace(/<[^>]*>/g, " ")).replace(/\s+/g, " ").trim()
+    return `${prefix}: an HTML page (${bound(words, 200)}), probably from a proxy or load balancer`
+  }
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) return `${prefix}: an unreadable JSON body (${bound(trimmed, 200)})`
+  return `${prefix}: ${bound(trimmed.replace(/\s+/g, " "), 500)}`
+}
+
+const has = (o: Option.Option<string>, ...values: ReadonlyArray<string>): boolean =>
+  Option.isSome(o) && values.includes(o.value.toLowerCase())
+
+const OVERLOADED = /currently overloaded|engine_overloaded|overloaded_error|server is overloaded/i
+
+const numbers = (message: string) => {
+  const grab = (name: string): Option.Option<number> => {
+    const m = new RegExp(`${name}:?\\s+(\\d[\\d,]*)`, "i").exec(message)
+    return m?.[1] === undefined ? Option.none() : Option.some(Number(m[1].replace(/,/g, "")))
+  }
+  return { limit: grab("Limit"), used: grab("Used"), requested: grab("Requested") }
+}
+
+const scopeOf = (type: Option.Option<string>, message: string): OpenAiError.RateLimitScope => {
+  if (has(type, "requests")) return "requests"
+  if (has(type, "tokens")) return "tokens"
+  if (/on requests per|\(RPM\)|\(RPD\)/i.test(message)) return "requests"
+  if (/on tokens per|\(TPM\)|\(TPD\)/i.test(message)) return "tokens"
+  return "unknown"
+}
+
+interface Classification {
+  readonly status: number | undefined
+  readonly payload: ErrorPayload
+  readonly message: string
+  readonly fields: OpenAiError.Input
+}
+
+const pick = ({ fields, message, payload, status }: Classification): OpenAiError.OpenAiError => {
+  const { code, type } = payload
+  const overloaded = OVERLOADED.test(message) || has(type, "engine_overloaded_error", "overloaded_error") ||
+    has(code, "engine_overloaded", "overloaded")
+  const quota = has(code, "insufficient_quota") || has(type, "insufficient_quota") ||
+    /exceeded your current quota/i.test(message)
+  const tooLarge = /request too large/i.test(message)
+  const rateLimited = has(code, "rate_limit_exceeded") || has(type, "requests", "tokens", "rate_limit_error") ||
+    /rate limit reached/i.test(message)
+  const contextLength = has(code, "context_length_exceeded") ||
+    /maximum context length|context[_ ]length[_ ]exceeded/i.test(message)
+  const rateLimit = () => {
+    const n = numbers(message)
+    return new OpenAiError.RateLimitReached({ ...fields, scope: scopeOf(type, message), ...n })
+  }
+  const requestTooLarge = () => {
+    const n = numbers(message)
+    return new OpenAiError.RequestTooLarge({ ...fields, limit: n.limit, requested: n.requested })
+  }
+
+  switch (status) {
+    case undefined: {
+      // Inside a stream: no status, so the code and type decide.
+      if (quota) return new OpenAiError.QuotaExceeded(fields)
+      if (tooLarge) return requestTooLarge()
+      if (rateLimited) return rateLimit()
+      if (overloaded) return new OpenAiError.EngineOverloaded(fields)
+      if (contextLength) return new OpenAiError.ContextLengthExceeded(fields)
+      if (has(code, "invalid_api_key")) return new OpenAiError.IncorrectApiKey(fields)
+      if (has(code, "unsupported_country_region_territory")) return new OpenAiError.UnsupportedRegion(fields)
+      if (has(type, "invalid_request_error")) return new OpenAiError.BadRequest(fields)
+      return new OpenAiError.ServerError(fields)
+    }
+    case 400:
+      return contextLength ? new OpenAiError.ContextLengthExceeded(fields) : new OpenAiError.BadRequest(fields)
+    case 401:
+      if (has(code, "no_organization") || /member of an organization/i.test(message)) {
+        return new OpenAiError.NoOrganization(fields)
+      }
+      if (has(code, "invalid_api_key") || /incorrect api key/i.test(message)) {
+        return new OpenAiError.IncorrectApiKey(fields)
+      }
+      return new OpenAiError.InvalidAuthentication(fields)
+    case 403:
+      return has(code, "unsupported_country_region_territory") ||
+          /country, region,? or territory not supported/i.test(message)
+        ? new OpenAiError.UnsupportedRegion(fields)
+        : new OpenAiError.PermissionDenied(fields)
+    case 404:
+      return new OpenAiError.NotFound(fields)
+    case 409:
+      return new OpenAiError.Conflict(fields)
+    case 422:
+      return new OpenAiError.UnprocessableEntity(fields)
+    case 429:
+      if (quota) return new OpenAiError.QuotaExceeded(fields)
+      if (tooLarge) return requestTooLarge()
+      if (overloaded) return new OpenAiError.EngineOverloaded(fields)
+      return rateLimit()
+    default:
+      if (status === 503 || (status >= 500 && overloaded)) return new OpenAiError.EngineOverloaded(fields)
+      if (status >= 500 && status <= 599) return new OpenAiError.ServerError(fields)
+      return new OpenAiError.UnexpectedStatus(fields)
+  }
+}
+
+const validStatus = (status: unknown): number | undefined =>
+  typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined
+
+const build = (
+  status: number | undefined,
+  headersInput: HeadersInput | undefined,
+  payload: Option.Option<ErrorPayload>,
+  raw: string,
+  now: number,
+  secrets: ReadonlyArray<string>
+): OpenAiError.OpenAiError => {
+  const headers = normalize(headersInput)
+  const p: ErrorPayload = Option.getOrElse(payload, () => ({
+    message: Option.none(),
+    type: Option.none(),
+    param: Option.none(),
+    code: Option.none()
+  }))
+  const serverMessage = Option.getOrElse(p.message, () => messageFromRaw(status, raw))
+  const message = bound(scrub(serverMessage, secrets), MAX_MESSAGE_LENGTH)
+  const hint = RetryAfter.fromResponse({ headers, message: serverMessage, status, now })
+  const requestId = headers["x-request-id"]?.trim()
+  const fields: OpenAiError.Input = {
+    message,
+    status: status === undefined ? Option.none() : Option.some(status),
+    code: Option.map(p.code, (c) => bound(c, 200)),
+    type: Option.map(p.type, (t) => bound(t, 200)),
+    param: Option.map(p.param, (x) => bound(x, 200)),
+    requestId: requestId ? Option.some(bound(requestId, 200)) : Option.none(),
+    rateLimit: RateLimitHeaders.fromHeaders(headers),
+    retryAfter: Option.map(hint, (h) => h.delay),
+    retryAfterSource: Option.map(hint, (h) => h.source),
+    shouldRetry: RetryAfter.shouldRetry(headers)
+  }
+  return pick({ status, payload: p, message, fields })
+}
+
+/**
+ * Classifies a non-2xx response. Total: any status, any headers, any bytes give a typed error.
+ *
+ * @example
+ * ```ts
+ * import { Classify } from "effect-openai-resilience"
+ *
+ * const error = Classify.classifyResponse({
+ *   status: 429,
+ *   headers: { "x-request-id": "req_123" },
+ *   body: JSON.stringify({ error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota", param: null } })
+ * })
+ * console.log(error._tag, error.retryable) // "QuotaExceeded" false
+ * ```
+ *
+ * @since 0.1.0
+ * @category classifying
+ */
+export const classifyResponse = (input: ResponseInput): OpenAiError.OpenAiError => {
+  const raw = decodeBody(input?.body)
+  const status = validStatus(input?.status) ?? 0
+  return build(
+    status,
+    input?.headers,
+    errorPayload(safeJson(raw)),
+    raw,
+    input?.now ?? Date.now(),
+    input?.secrets ?? []
+  )
+}
+
+/**
+ * Classifies an error that arrived inside a stream after a 200: a `data: {"error": {...}}` line, an
+ * `event: error` frame's data, or a Responses API `error` / `response.failed` event. There is no
+ * status, so `code` and `type` decide: a mid-stream `rate_limit_exceeded` is the same
+ * `RateLimitReached` a 429 gives. Accepts the parsed JSON or the raw data text.
+ *
+ * @example
+ * ```ts
+ * import { Classify } from "effect-openai-resilience"
+ *
+ * const e = Classify.classifyStreamError({ type: "error", code: "rate_limit_exceeded", message: "Rate limit reached", param: null })
+ * console.log(e._tag) // "RateLimitReached"
+ * ```
+ *
+ * @since 0.1.0
+ * @category classifying
+ */
+export const classifyStreamError = (
+  data: unknown,
+  options?: { readonly headers?: HeadersInput | undefined; readonly now?: number | undefined }
+): OpenAiError.OpenAiError => {
+  const raw = typeof data === "string" ? data : ""
+  const json = typeof data === "string" ? safeJson(decodeBody(data)) : data
+  const payload = errorPayload(json)
+  return build(
+    undefined,
+    options?.headers,
+    Option.isSome(payload) ? payload : Option.some({
+      message: Option.some(messageFromRaw(undefined, raw || (safeStringify(json) ?? ""))),
+      type: Option.none(),
+      param: Option.none(),
+      code: Option.none()
+    }),
+    raw,
+    options?.now ?? Date.now(),
+    []
+  )
+}
+
+const safeStringify = (u: unknown): string | undefined => {
+  try {
+    return JSON.stringify(u)
+  } catch {
+    return undefined
+  }
+}
+
+const TIMEOUT_CODES = new Set([
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CONNECT_TIMEOUT"
+])
+
+// Walks `cause` chains (Error.cause, @effect/platform's RequestError.cause, AggregateError.errors),
+// bounded so that a cyclic chain cannot loop.
+const chain = (cause: unknown): ReadonlyArray<unknown> => {
+  const out: Array<unknown> = []
+  const queue: Array<unknown> = [cause]
+  while (queue.length > 0 && out.length < 16) {
+    const next = queue.shift()
+    if (next === undefined || next === null || out.includes(next)) continue
+    out.push(next)
+    if (typeof next === "object") {
+      try {
+        const c = (next as { cause?: unknown }).cause
+        if (c !== undefined) queue.push(c)
+        const errors = (next as { errors?: unknown }).errors
+        if (Array.isArray(errors)) queue.push(...errors.slice(0, 4))
+      } catch {
+        // throwing getters: stop here
+      }
+    }
+  }
+  return out
+}
+
+const prop = (u: unknown, key: string): unknown => {
+  try {
+    return typeof u === "object" && u !== null ? (u as Record<string, unknown>)[key] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const describeCause = (u: unknown): string => {
+  const message = prop(u, "message")
+  if (typeof message === "string" && message.length > 0) return message
+  if (typeof u === "string") return u
+  return safeStringify(u) ?? String(u)
+}
+
+/**
+ * Classifies a failure before any response: refused, reset, DNS, TLS, a cut-off stream
+ * (`ConnectionError`, keeping the whole cause and its code such as `ECONNRESET` or
+ * `UND_ERR_SOCKET`), or a timeout (`TimeoutError`: Effect's `TimeoutException`, an abort with a
+ * timeout reason, undici's `UND_ERR_*_TIMEOUT`).
+ *
+ * @example
+ * ```ts
+ * import { Classify } from "effect-openai-resilience"
+ *
+ * const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })
+ * const e = Classify.classifyTransportError(new TypeError("fetch failed", { cause: reset }))
+ * console.log(e._tag) // "ConnectionError"
+ * ```
+ *
+ * @since 0.1.0
+ * @category classifying
+ */
+export const classifyTransportError = (
+  cause: unknown,
+  options?: {
+    readonly received?: OpenAiError.Received | undefined
+    readonly timeout?: Duration.DurationInput | undefined
+  }
+): OpenAiError.ConnectionError | OpenAiError.TimeoutError => {
+  const links = chain(cause)
+  const codes = links.map((l) => prop(l, "code")).filter((c): c is string =>
+    typeof c === "string" && /^[A-Z][A-Z0-9_]{2,40}$/.test(c)
+  )
+  const names = links.map((l) => prop(l, "name")).filter((n): n is string => typeof n === "string")
+  const tags = links.map((l) => prop(l, "_tag")).filter((n): n is string => typeof n === "string")
+  const isTimeout = codes.some((c) => TIMEOUT_CODES.has(c)) || names.includes("TimeoutError") ||
+    tags.includes("TimeoutException")
+  const errorCode = codes.find((c) => !c.startsWith("ERR_INVALID")) ?? codes[0]
+  // The innermost message is usually the most specific ("read ECONNRESET" over "fetch failed").
+  const detail = scrub(bound(describeCause(links[links.length - 1] ?? cause), 500))
+  if (isTimeout && options?.received === undefined) {
+    const timeout = Duration.decode(options?.timeout ?? Duration.zero)
+    return new OpenAiError.TimeoutError({
+      message: `Request timed out${Duration.toMillis(timeout) > 0 ? ` after ${Duration.format(timeout)}` : ""}: ${detail}`,
+      phase: "headers",
+      timeout,
+      code: errorCode === undefined ? Option.none() : Option.some(errorCode)
+    })
+  }
+  const received = options?.received
+  const receivedText = received === undefined
+    ? ""
+    : ` after ${received.events} event(s) and ${received.bytes} byte(s) had arrived`
+  return new OpenAiError.ConnectionError({
+    message: `Connection error${errorCode ? ` (${errorCode})` : ""}${receivedText}: ${detail}`,
+    cause,
+    errorCode: errorCode === undefined ? Option.none() : Option.some(errorCode),
+    received: received === undefined ? Option.none() : Option.some(received),
+    code: errorCode === undefined ? Option.none() : Option.some(errorCode)
+  })
+}
