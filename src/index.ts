@@ -35,6 +35,12 @@ export * as RateLimitHeaders from "./RateLimitHeaders.js"
  */
 export * as GoDuration from "./GoDuration.js"
 
+/**
+ * What to send support when an error persists, with every secret redacted.
+ * @since 0.1.0
+ */
+export * as SupportReport from "./SupportReport.js"
+
 export {
   /**
    * @since 0.1.0
