@@ -63,13 +63,40 @@ export interface ResponseInput {
   readonly secrets?: ReadonlyArray<string> | undefined
 }
 
+const safeStringify = (u: unknown): string | undefined => {
+  try {
+    return JSON.stringify(u)
+  } catch {
+    return undefined
+  }
+}
+
+// `String(u)` throws for null-prototype objects, symbols in templates and hostile `toString`s.
+const safeString = (u: unknown): string => {
+  try {
+    return String(u)
+  } catch {
+    return Object.prototype.toString.call(u)
+  }
+}
+
 const text = (u: unknown): Option.Option<string> =>
   typeof u === "string" ? (u.length === 0 ? Option.none() : Option.some(u)) :
   typeof u === "number" && Number.isFinite(u) ? Option.some(String(u)) :
   Option.none()
 
+// Some compatible servers send `message` as a list of strings (NestJS validation) or an object.
+const messageOf = (u: unknown): Option.Option<string> => {
+  if (typeof u === "string") return Option.some(u)
+  if (Array.isArray(u) && u.length > 0) {
+    return Option.some(u.slice(0, 50).map((m) => typeof m === "string" ? m : safeStringify(m) ?? "").join("; "))
+  }
+  if (Predicate.isRecord(u)) return Option.fromNullable(safeStringify(u))
+  return Option.none()
+}
+
 const payloadOf = (record: Record<string, unknown>): ErrorPayload => ({
-  message: typeof record.message === "string" ? Option.some(record.message) : Option.none(),
+  message: messageOf(record.message),
   type: text(record.type),
   param: text(record.param),
   code: text(record.code)
@@ -81,13 +108,13 @@ const detailMessage = (detail: unknown): string => {
     return detail.map((item) => {
       if (Predicate.isRecord(item)) {
         const loc = Array.isArray(item.loc) ? item.loc.join(" -> ") : undefined
-        const msg = typeof item.msg === "string" ? item.msg : JSON.stringify(item)
+        const msg = typeof item.msg === "string" ? item.msg : safeStringify(item) ?? ""
         return loc ? `${loc}: ${msg}` : msg
       }
-      return String(item)
+      return safeString(item)
     }).join("; ")
   }
-  return JSON.stringify(detail) ?? ""
+  return safeStringify(detail) ?? ""
 }
 
 /**
@@ -107,6 +134,17 @@ const detailMessage = (detail: unknown): string => {
  * @category parsing
  */
 export const errorPayload = (json: unknown): Option.Option<ErrorPayload> => {
+  try {
+    return payloadIn(json, 0)
+  } catch {
+    // A hostile value (throwing getters, proxies) holds no error we can read.
+    return Option.none()
+  }
+}
+
+const payloadIn = (json: unknown, depth: number): Option.Option<ErrorPayload> => {
+  // Some gateways wrap the error body in a one-element array (`[{"error": {...}}]`).
+  if (Array.isArray(json) && depth === 0 && json.length > 0) return payloadIn(json[0], depth + 1)
   if (!Predicate.isRecord(json)) return Option.none()
   const error = json.error
   if (Predicate.isRecord(error)) return Option.some(payloadOf(error))
@@ -154,6 +192,33 @@ const safeJson = (raw: string): unknown => {
   }
 }
 
+// A string or number value of `"name":` in JSON text that may be cut off mid-way. A cut-off string
+// value is taken up to where the text ends.
+const rawField = (raw: string, name: string): Option.Option<string> => {
+  const m = new RegExp(`"${name}"\\s*:\\s*(?:"((?:[^"\\\\]|\\\\.)*)|(-?\\d{1,15}))`).exec(raw)
+  if (m === null) return Option.none()
+  if (m[2] !== undefined) return Option.some(m[2])
+  const body = m[1] ?? ""
+  const decoded = safeJson(`"${body}"`)
+  return text(typeof decoded === "string" ? decoded : body)
+}
+
+// A cut-off or otherwise broken JSON body may still name its code, type and message: reading them
+// keeps a truncated `insufficient_quota` 429 from being retried as if it were a rate limit.
+const salvage = (raw: string): Option.Option<ErrorPayload> => {
+  const trimmed = raw.trimStart()
+  if (!trimmed.startsWith("{") && !trimmed.startsWith("[")) return Option.none()
+  const payload: ErrorPayload = {
+    message: rawField(trimmed, "message"),
+    type: rawField(trimmed, "type"),
+    param: rawField(trimmed, "param"),
+    code: rawField(trimmed, "code")
+  }
+  return Option.isSome(payload.message) || Option.isSome(payload.code) || Option.isSome(payload.type)
+    ? Option.some(payload)
+    : Option.none()
+}
+
 const statusText = (status: number): string => {
   const names: Record<number, string> = {
     400: "Bad Request",
@@ -174,7 +239,7 @@ const statusText = (status: number): string => {
 
 // A message for bodies that carry no JSON error: HTML pages (their <title>, else their text),
 // plain text, or nothing.
-const messageFromRaw = (status: number | undefined, raw: string): string => {
+const messageFromRaw = (status: number | undefined, raw: string, parsed = false): string => {
   const prefix = status === undefined ? "Error" : `HTTP ${status} ${statusText(status)}`
   const trimmed = raw.trim()
   if (trimmed.length === 0) return `${prefix} with an empty body`
@@ -184,12 +249,17 @@ const messageFromRaw = (status: number | undefined, raw: string): string => {
     const words = (title ?? h1 ?? trimmed.replace(/<[^>]*>/g, " ")).replace(/\s+/g, " ").trim()
     return `${prefix}: an HTML page (${bound(words, 200)}), probably from a proxy or load balancer`
   }
-  if (trimmed.startsWith("{") || trimmed.startsWith("[")) return `${prefix}: an unreadable JSON body (${bound(trimmed, 200)})`
+  if (parsed) return `${prefix}: a JSON body with no error in it (${bound(trimmed, 200)})`
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    return `${prefix}: a cut-off or invalid JSON body (${bound(trimmed, 200)})`
+  }
   return `${prefix}: ${bound(trimmed.replace(/\s+/g, " "), 500)}`
 }
 
 const has = (o: Option.Option<string>, ...values: ReadonlyArray<string>): boolean =>
   Option.isSome(o) && values.includes(o.value.toLowerCase())
+
+const CLIENT_CODE = /^(invalid_|unsupported_|empty_|failed_to_download_|image_|bio_policy$|data_residency_mismatch$)/i
 
 const OVERLOADED = /currently overloaded|engine_overloaded|overloaded_error|server is overloaded/i
 
@@ -245,8 +315,14 @@ const pick = ({ fields, message, payload, status }: Classification): OpenAiError
       if (overloaded) return new OpenAiError.EngineOverloaded(fields)
       if (contextLength) return new OpenAiError.ContextLengthExceeded(fields)
       if (has(code, "invalid_api_key")) return new OpenAiError.IncorrectApiKey(fields)
+      if (has(code, "no_organization")) return new OpenAiError.NoOrganization(fields)
       if (has(code, "unsupported_country_region_territory")) return new OpenAiError.UnsupportedRegion(fields)
-      if (has(type, "invalid_request_error")) return new OpenAiError.BadRequest(fields)
+      if (has(code, "model_not_found")) return new OpenAiError.NotFound(fields)
+      // The Responses API's `response.failed` codes for a bad input (invalid_prompt, bio_policy,
+      // invalid_image_url, image_too_large, ...): the same request fails the same way again.
+      if (has(type, "invalid_request_error") || (Option.isSome(code) && CLIENT_CODE.test(code.value))) {
+        return new OpenAiError.BadRequest(fields)
+      }
       return new OpenAiError.ServerError(fields)
     }
     case 400:
@@ -285,32 +361,37 @@ const pick = ({ fields, message, payload, status }: Classification): OpenAiError
 const validStatus = (status: unknown): number | undefined =>
   typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined
 
+const emptyPayload: ErrorPayload = {
+  message: Option.none(),
+  type: Option.none(),
+  param: Option.none(),
+  code: Option.none()
+}
+
 const build = (
   status: number | undefined,
   headersInput: HeadersInput | undefined,
   payload: Option.Option<ErrorPayload>,
   raw: string,
+  parsed: boolean,
   now: number,
   secrets: ReadonlyArray<string>
 ): OpenAiError.OpenAiError => {
   const headers = normalize(headersInput)
-  const p: ErrorPayload = Option.getOrElse(payload, () => ({
-    message: Option.none(),
-    type: Option.none(),
-    param: Option.none(),
-    code: Option.none()
-  }))
-  const serverMessage = Option.getOrElse(p.message, () => messageFromRaw(status, raw))
+  const p = Option.getOrElse(payload, () => emptyPayload)
+  const serverMessage = Option.getOrElse(p.message, () => messageFromRaw(status, raw, parsed))
   const message = bound(scrub(serverMessage, secrets), MAX_MESSAGE_LENGTH)
   const hint = RetryAfter.fromResponse({ headers, message: serverMessage, status, now })
   const requestId = headers["x-request-id"]?.trim()
+  // Anything we keep from the server goes through `scrub`: a proxy may echo the key anywhere.
+  const keep = (value: string) => bound(scrub(value, secrets), 200)
   const fields: OpenAiError.Input = {
     message,
     status: status === undefined ? Option.none() : Option.some(status),
-    code: Option.map(p.code, (c) => bound(c, 200)),
-    type: Option.map(p.type, (t) => bound(t, 200)),
-    param: Option.map(p.param, (x) => bound(x, 200)),
-    requestId: requestId ? Option.some(bound(requestId, 200)) : Option.none(),
+    code: Option.map(p.code, keep),
+    type: Option.map(p.type, keep),
+    param: Option.map(p.param, keep),
+    requestId: requestId ? Option.some(keep(requestId)) : Option.none(),
     rateLimit: RateLimitHeaders.fromHeaders(headers),
     retryAfter: Option.map(hint, (h) => h.delay),
     retryAfterSource: Option.map(hint, (h) => h.source),
@@ -319,8 +400,16 @@ const build = (
   return pick({ status, payload: p, message, fields })
 }
 
+const secretsOf = (u: unknown): ReadonlyArray<string> =>
+  Array.isArray(u) ? u.filter((s): s is string => typeof s === "string") : []
+
+const nowOf = (u: unknown): number => typeof u === "number" && Number.isFinite(u) ? u : Date.now()
+
+const describeThrown = (u: unknown): string => bound(scrub(describeCause(u)), 200)
+
 /**
  * Classifies a non-2xx response. Total: any status, any headers, any bytes give a typed error.
+ * A status outside 100-999 reads as 0 (an {@link OpenAiError.UnexpectedStatus}).
  *
  * @example
  * ```ts
@@ -338,23 +427,37 @@ const build = (
  * @category classifying
  */
 export const classifyResponse = (input: ResponseInput): OpenAiError.OpenAiError => {
-  const raw = decodeBody(input?.body)
-  const status = validStatus(input?.status) ?? 0
-  return build(
-    status,
-    input?.headers,
-    errorPayload(safeJson(raw)),
-    raw,
-    input?.now ?? Date.now(),
-    input?.secrets ?? []
-  )
+  let status = 0
+  try {
+    status = validStatus(input?.status) ?? 0
+    const raw = decodeBody(input?.body)
+    const json = safeJson(raw)
+    const parsed = json !== undefined
+    const payload = parsed ? errorPayload(json) : salvage(raw)
+    return build(status, input?.headers, payload, raw, parsed, nowOf(input?.now), secretsOf(input?.secrets))
+  } catch (thrown) {
+    // Only a hostile input (throwing getters, proxies) gets here.
+    return new OpenAiError.UnexpectedStatus({
+      message: `HTTP ${status}: the response could not be read (${describeThrown(thrown)})`,
+      status: Option.some(status)
+    })
+  }
+}
+
+// The data of an SSE frame given as text: `event: error\ndata: {...}` or `data: {...}` lines.
+const sseData = (text: string): string => {
+  if (!/^(data|event|id|retry):/m.test(text)) return text
+  const lines = text.split(/\r\n|\r|\n/).filter((line) => line.startsWith("data:"))
+  return lines.length === 0 ? text : lines.map((line) => line.slice(line.startsWith("data: ") ? 6 : 5)).join("\n")
 }
 
 /**
  * Classifies an error that arrived inside a stream after a 200: a `data: {"error": {...}}` line, an
  * `event: error` frame's data, or a Responses API `error` / `response.failed` event. There is no
  * status, so `code` and `type` decide: a mid-stream `rate_limit_exceeded` is the same
- * `RateLimitReached` a 429 gives. Accepts the parsed JSON or the raw data text.
+ * `RateLimitReached` a 429 gives. Accepts the parsed JSON, the data text, or a whole SSE frame
+ * (`event: error\ndata: {...}`). `secrets` are scrubbed from what is kept, as in
+ * {@link classifyResponse}.
  *
  * @example
  * ```ts
@@ -369,31 +472,33 @@ export const classifyResponse = (input: ResponseInput): OpenAiError.OpenAiError 
  */
 export const classifyStreamError = (
   data: unknown,
-  options?: { readonly headers?: HeadersInput | undefined; readonly now?: number | undefined }
+  options?: {
+    readonly headers?: HeadersInput | undefined
+    readonly now?: number | undefined
+    readonly secrets?: ReadonlyArray<string> | undefined
+  }
 ): OpenAiError.OpenAiError => {
-  const raw = typeof data === "string" ? data : ""
-  const json = typeof data === "string" ? safeJson(decodeBody(data)) : data
-  const payload = errorPayload(json)
-  return build(
-    undefined,
-    options?.headers,
-    Option.isSome(payload) ? payload : Option.some({
-      message: Option.some(messageFromRaw(undefined, raw || (safeStringify(json) ?? ""))),
-      type: Option.none(),
-      param: Option.none(),
-      code: Option.none()
-    }),
-    raw,
-    options?.now ?? Date.now(),
-    []
-  )
-}
-
-const safeStringify = (u: unknown): string | undefined => {
   try {
-    return JSON.stringify(u)
-  } catch {
-    return undefined
+    const raw = typeof data === "string" ? sseData(decodeBody(data)) : ""
+    const json = typeof data === "string" ? safeJson(raw) : data
+    const parsed = typeof data !== "string" || json !== undefined
+    const payload = parsed ? errorPayload(json) : salvage(raw)
+    const shown = raw.length > 0 ? raw : (safeStringify(json) ?? "")
+    return build(
+      undefined,
+      options?.headers,
+      Option.isSome(payload)
+        ? payload
+        : Option.some({ ...emptyPayload, message: Option.some(messageFromRaw(undefined, shown, parsed)) }),
+      raw,
+      parsed,
+      nowOf(options?.now),
+      secretsOf(options?.secrets)
+    )
+  } catch (thrown) {
+    return new OpenAiError.ServerError({
+      message: `A stream error event that could not be read (${describeThrown(thrown)})`
+    })
   }
 }
 
@@ -440,7 +545,8 @@ const describeCause = (u: unknown): string => {
   const message = prop(u, "message")
   if (typeof message === "string" && message.length > 0) return message
   if (typeof u === "string") return u
-  return safeStringify(u) ?? String(u)
+  if (u === undefined || u === null) return "no cause was given"
+  return safeStringify(u) ?? safeString(u)
 }
 
 /**
@@ -468,6 +574,26 @@ export const classifyTransportError = (
     readonly timeout?: Duration.DurationInput | undefined
   }
 ): OpenAiError.ConnectionError | OpenAiError.TimeoutError => {
+  try {
+    return transport(cause, options)
+  } catch (thrown) {
+    // Only a hostile cause or option (throwing getters, an unreadable duration) gets here.
+    return new OpenAiError.ConnectionError({
+      message: `Connection error: ${describeThrown(thrown)}`,
+      cause,
+      errorCode: Option.none(),
+      received: Option.none()
+    })
+  }
+}
+
+const transport = (
+  cause: unknown,
+  options?: {
+    readonly received?: OpenAiError.Received | undefined
+    readonly timeout?: Duration.DurationInput | undefined
+  }
+): OpenAiError.ConnectionError | OpenAiError.TimeoutError => {
   const links = chain(cause)
   const codes = links.map((l) => prop(l, "code")).filter((c): c is string =>
     typeof c === "string" && /^[A-Z][A-Z0-9_]{2,40}$/.test(c)
@@ -478,7 +604,7 @@ export const classifyTransportError = (
     tags.includes("TimeoutException")
   const errorCode = codes.find((c) => !c.startsWith("ERR_INVALID")) ?? codes[0]
   // The innermost message is usually the most specific ("read ECONNRESET" over "fetch failed").
-  const detail = scrub(bound(describeCause(links[links.length - 1] ?? cause), 500))
+  const detail = bound(scrub(describeCause(links[links.length - 1] ?? cause)), 500)
   if (isTimeout && options?.received === undefined) {
     const timeout = Duration.decode(options?.timeout ?? Duration.zero)
     return new OpenAiError.TimeoutError({

@@ -36,7 +36,8 @@ const count = (value: string | undefined): Option.Option<number> => {
 
 /**
  * Parses a reset value: a Go duration (`6m0s`), or bare seconds as Azure has sent (`60`, `0`).
- * Negative, garbage or absurd values give none.
+ * Negative, garbage or absurd values (above {@link GoDuration.MAX_HINT}, or UNIX timestamps as
+ * some simulators send) give none.
  *
  * @example
  * ```ts
@@ -53,8 +54,11 @@ export const parseReset = (value: string | undefined): Option.Option<Duration.Du
   if (value === undefined) return Option.none()
   const text = value.trim()
   if (/^\d{1,6}(\.\d+)?$/.test(text)) {
-    const seconds = Number(text)
-    return Number.isFinite(seconds) ? Option.some(Duration.seconds(seconds)) : Option.none()
+    // Bounded like every hint: a proxy's `999999` is not a real wait.
+    const ms = Number(text) * 1000
+    return Number.isFinite(ms) && ms <= Duration.toMillis(GoDuration.MAX_HINT)
+      ? Option.some(Duration.millis(ms))
+      : Option.none()
   }
   return GoDuration.parse(text)
 }

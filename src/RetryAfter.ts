@@ -178,7 +178,8 @@ export const fromResponse = (input: {
 
 /**
  * The reset time of the dimension that ran out: requests if `remaining-requests` is 0, tokens if
- * `remaining-tokens` is 0, otherwise the shorter of the two resets present.
+ * `remaining-tokens` is 0 (the longer of the two when both are), otherwise the shorter of the
+ * positive resets present. A zero reset with nothing exhausted gives none.
  *
  * @example
  * ```ts
@@ -200,6 +201,9 @@ export const fromResetHeaders = (headers: HeadersInput | undefined): Option.Opti
         : limits.resetRequests
     }
     if (tokensOut && Option.isSome(limits.resetTokens)) return limits.resetTokens
+    // Neither dimension is known to be exhausted: the shorter positive reset is the best guess. A
+    // zero reset here (Azure's `-1`/`-1`/`0` sentinels) says nothing, so it gives no hint.
     const both = [limits.resetRequests, limits.resetTokens].filter(Option.isSome).map((o) => o.value)
+      .filter((d) => Duration.toMillis(d) > 0)
     return both.length === 0 ? Option.none() : Option.some(both.reduce((a, b) => Duration.min(a, b)))
   })
