@@ -1,0 +1,215 @@
+/**
+ * A retry budget: one token bucket shared by every call that uses the same budget, in the style
+ * of the AWS SDKs' standard retry mode and gRPC's retry throttling. A retry spends tokens; a
+ * success earns a fraction of a retry back. While the upstream is healthy the bucket stays full
+ * and retries are free to happen; during a total outage nothing refills it, so after a bounded
+ * number of retries every call fails after its first attempt, and the load the client sends stays
+ * close to one request per logical call instead of `1 + maxRetries`.
+ *
+ * With the defaults (capacity 500, a retry costs 5, a connection error or timeout costs 10, a
+ * success earns 1) a client can, over time, send at most one retry per five successes: at most
+ * 1.2 requests per call.
+ *
+ * The budget is a service: provide one with {@link layer}, build a policy with
+ * `RetryPolicy.make({ budget: true })`, and run calls with `RetryPolicy.retry` (or wrap each
+ * attempt in {@link track}) so that successes are recorded.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import type * as OpenAiError from "./OpenAiError.js"
+
+/**
+ * How the bucket is sized and what retries cost.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Tokens in a full bucket; the bucket starts full. Default 500. */
+  readonly capacity?: number | undefined
+  /** Tokens a retry after an HTTP error costs. Default 5. */
+  readonly retryCost?: number | undefined
+  /**
+   * Tokens a retry after a `ConnectionError` or `TimeoutError` costs: these usually mean the
+   * upstream is unreachable, where retrying helps least. Default 10.
+   */
+  readonly transportRetryCost?: number | undefined
+  /** Tokens a successful call earns back (never above the capacity). Default 1. */
+  readonly successRefund?: number | undefined
+}
+
+/**
+ * The resolved settings of a budget.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Settings {
+  readonly capacity: number
+  readonly retryCost: number
+  readonly transportRetryCost: number
+  readonly successRefund: number
+}
+
+/**
+ * The service: a shared token bucket.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly settings: Settings
+  /** Tokens left now. */
+  readonly tokens: Effect.Effect<number>
+  /** What a retry after this error costs. */
+  readonly costOf: (error: OpenAiError.OpenAiError) => number
+  /**
+   * Spends the cost of a retry after `error` if the bucket holds enough, and says whether it did.
+   * Atomic: concurrent callers never overspend.
+   */
+  readonly tryAcquire: (error: OpenAiError.OpenAiError) => Effect.Effect<boolean>
+  /** Earns back {@link Settings.successRefund} tokens. */
+  readonly recordSuccess: Effect.Effect<void>
+}
+
+/**
+ * The retry budget service tag.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const tokensLeft = Effect.flatMap(RetryBudget.RetryBudget, (budget) => budget.tokens)
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class RetryBudget extends Context.Tag("effect-openai-resilience/RetryBudget")<RetryBudget, Service>() {}
+
+/**
+ * The default settings.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "effect-openai-resilience"
+ *
+ * console.log(RetryBudget.defaults.capacity) // 500
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults: Settings = {
+  capacity: 500,
+  retryCost: 5,
+  transportRetryCost: 10,
+  successRefund: 1
+}
+
+// A bad number (negative, NaN) falls back to the default rather than making a budget that can
+// never or always retry by accident.
+const positive = (value: number | undefined, fallback: number): number =>
+  value !== undefined && Number.isFinite(value) && value >= 0 ? value : fallback
+
+/**
+ * Resolves options against {@link defaults}. Negative or non-finite numbers read as the default.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "effect-openai-resilience"
+ *
+ * RetryBudget.settings({ capacity: 50 }) // { capacity: 50, retryCost: 5, ... }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const settings = (options: Options = {}): Settings => ({
+  capacity: positive(options.capacity, defaults.capacity),
+  retryCost: positive(options.retryCost, defaults.retryCost),
+  transportRetryCost: positive(options.transportRetryCost, defaults.transportRetryCost),
+  successRefund: positive(options.successRefund, defaults.successRefund)
+})
+
+/**
+ * Creates a budget (a fresh, full bucket).
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const budget = yield* RetryBudget.make({ capacity: 10 })
+ *   return yield* budget.tokens // 10
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Service> =>
+  Effect.map(Ref.make(settings(options).capacity), (ref) => {
+    const resolved = settings(options)
+    const costOf = (error: OpenAiError.OpenAiError): number =>
+      error._tag === "ConnectionError" || error._tag === "TimeoutError"
+        ? resolved.transportRetryCost
+        : resolved.retryCost
+    return {
+      settings: resolved,
+      tokens: Ref.get(ref),
+      costOf,
+      tryAcquire: (error) => {
+        const cost = costOf(error)
+        return Ref.modify(ref, (tokens) => tokens >= cost ? [true, tokens - cost] : [false, tokens])
+      },
+      recordSuccess: Ref.update(ref, (tokens) => Math.min(resolved.capacity, tokens + resolved.successRefund))
+    }
+  })
+
+/**
+ * A layer providing one budget shared by everything that runs under it.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryBudget, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const program = RetryPolicy.retry(call, RetryPolicy.make({ budget: true })).pipe(
+ *   Effect.provide(RetryBudget.layer({ capacity: 100 }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<RetryBudget> => Layer.effect(RetryBudget, make(options))
+
+/**
+ * Records a success in the budget when `effect` succeeds, if a budget is provided (otherwise it
+ * does nothing). Wrap each attempt, inside the retry: `Effect.retry(RetryBudget.track(call),
+ * policy)`. `RetryPolicy.retry` does this for you.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryBudget, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const program = Effect.retry(RetryBudget.track(call), RetryPolicy.make({ budget: true }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const track = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tap(effect, () =>
+    Effect.flatMap(Effect.serviceOption(RetryBudget), (budget) =>
+      budget._tag === "Some" ? budget.value.recordSuccess : Effect.void))

@@ -1,0 +1,403 @@
+/**
+ * Retry policies as `Schedule`s whose input is the typed error. A policy reads what the server
+ * said (its `retry-after` hint, its `x-should-retry` verdict), decides per error tag, waits an
+ * exponential backoff with full jitter, and stops, letting the last typed error out unchanged, as
+ * soon as retrying cannot help or a limit (retries, deadline, budget) is reached.
+ *
+ * ```ts
+ * import { type OpenAiError, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const resilient = Effect.retry(call, RetryPolicy.default)
+ * ```
+ *
+ * Each decision is the schedule's output ({@link Decision}), logged at debug level, added to the
+ * current span as an event and counted in {@link retriesTotal} / {@link stopsTotal}.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import type * as Metric from "effect/Metric"
+import type * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import * as internal from "./internal/retryPolicy.js"
+import type * as OpenAiError from "./OpenAiError.js"
+import type * as RetryAfter from "./RetryAfter.js"
+import type * as RetryBudget from "./RetryBudget.js"
+
+// ---------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Per-tag settings. `times` is how many retries errors of this tag may cause in one call:
+ * `0` never retries it (whatever the server says), a positive number retries it (even a tag the
+ * library would not retry) up to that many times, still within {@link Options.maxRetries}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TagOptions {
+  readonly times?: number | undefined
+}
+
+/**
+ * Overrides by error tag, LiteLLM style: `{ RateLimitReached: { times: 5 }, QuotaExceeded: { times: 0 } }`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PerTag = { readonly [K in OpenAiError.Tag]?: TagOptions | undefined }
+
+/**
+ * How to build a policy. Every field is optional; invalid values (negative, `NaN`, an unparsable
+ * duration) read as the default.
+ *
+ * | option | default | meaning |
+ * | --- | --- | --- |
+ * | `maxRetries` | 5 | retries over all tags (attempts = retries + 1) |
+ * | `base` | 500 millis | first backoff ceiling |
+ * | `factor` | 2 | growth of the ceiling per retry |
+ * | `maxDelay` | 10 seconds | largest backoff ceiling |
+ * | `jitter` | `"full"` | `"full"`: uniform in [0, ceiling]; `"none"`: the ceiling |
+ * | `deadline` | 2 minutes | no retry whose wait would end later than this after the first failure |
+ * | `maxServerDelay` | 60 seconds | largest server hint the policy will wait |
+ * | `onLongServerDelay` | `"fail"` | above `maxServerDelay`: `"fail"` stops, `"cap"` waits `maxServerDelay` |
+ * | `honorShouldRetry` | `true` | obey the server's `x-should-retry` |
+ * | `perTag` | `{}` | {@link PerTag} overrides |
+ * | `budget` | `false` | spend from the {@link RetryBudget.RetryBudget} service on each retry |
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly maxRetries?: number | undefined
+  readonly base?: Duration.DurationInput | undefined
+  readonly factor?: number | undefined
+  readonly maxDelay?: Duration.DurationInput | undefined
+  readonly jitter?: "full" | "none" | undefined
+  readonly deadline?: Duration.DurationInput | undefined
+  readonly maxServerDelay?: Duration.DurationInput | undefined
+  readonly onLongServerDelay?: "fail" | "cap" | undefined
+  readonly honorShouldRetry?: boolean | undefined
+  readonly perTag?: PerTag | undefined
+  readonly budget?: boolean | undefined
+}
+
+/**
+ * Why a wait was chosen: the jittered backoff, or the server's hint (named by its header).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DelaySource = "backoff" | RetryAfter.HintSource
+
+/**
+ * Why a policy stopped retrying.
+ *
+ * - `not-retryable`: the tag is not retried (by default or by a `times: 0` override);
+ * - `server-refused`: the server sent `x-should-retry: false`;
+ * - `tag-limit`: this tag's `times` is used up;
+ * - `max-retries`: `maxRetries` is used up;
+ * - `deadline`: the next wait would end past the deadline;
+ * - `hint-above-cap`: the server asked for more than `maxServerDelay` (mode `"fail"`);
+ * - `budget`: the shared retry budget is empty.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StopReason =
+  | "not-retryable"
+  | "server-refused"
+  | "tag-limit"
+  | "max-retries"
+  | "deadline"
+  | "hint-above-cap"
+  | "budget"
+
+interface DecisionBase {
+  /** The tag of the error that was just seen. */
+  readonly tag: OpenAiError.Tag
+  /** Attempts made so far, counting the one that just failed (1 for the first). */
+  readonly attempt: number
+  /** The server's delay hint on that error, if any. */
+  readonly hint: Option.Option<Duration.Duration>
+  /** Where the hint came from. */
+  readonly hintSource: Option.Option<RetryAfter.HintSource>
+  /** Time since the first failure. */
+  readonly elapsed: Duration.Duration
+}
+
+/**
+ * The policy decided to retry after `delay`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Retry extends DecisionBase {
+  readonly _tag: "Retry"
+  /** The wait before the next attempt. */
+  readonly delay: Duration.Duration
+  /** The jittered backoff part (the wait is the larger of this and the hint). */
+  readonly backoff: Duration.Duration
+  /** Whether the wait is the backoff or the server's hint. */
+  readonly source: DelaySource
+  /** The hint was above `maxServerDelay` and the policy waited `maxServerDelay` instead. */
+  readonly capped: boolean
+}
+
+/**
+ * The policy stopped; the error it saw comes out of `Effect.retry` unchanged.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stop extends DecisionBase {
+  readonly _tag: "Stop"
+  readonly reason: StopReason
+}
+
+/**
+ * A policy's output for each error it sees. `Effect.retryOrElse(effect, policy, (error, decision)
+ * => ...)` receives the final one: which limit stopped retrying, after how many attempts.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const program = Effect.retryOrElse(call, RetryPolicy.default, (error, decision) =>
+ *   Effect.fail(error).pipe(
+ *     Effect.tap(() => Effect.log(`gave up after ${decision.attempt} attempts`))
+ *   ))
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Decision = Retry | Stop
+
+/**
+ * A policy built by {@link make}: a `Schedule` over the typed errors that remembers its options,
+ * so that {@link withBudget} can rebuild it. `R` is `never`, or the budget service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryPolicy<R = never> extends Schedule.Schedule<Decision, OpenAiError.OpenAiError, R> {
+  readonly options: Options
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constructors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Builds a policy. With `budget: true` it needs the {@link RetryBudget.RetryBudget} service.
+ *
+ * The decision for an error, in order: a `times: 0` override stops; `x-should-retry: false`
+ * stops, `true` retries; a positive `times` override retries; otherwise the library default
+ * (`error.retryable` without the server's verdict). Then the per-tag count, `maxRetries`, the
+ * delay (`max(hint, jittered backoff)`; a hint above `maxServerDelay` stops or is capped), the
+ * deadline, and last the budget.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const policy = RetryPolicy.make({
+ *   maxRetries: 8,
+ *   maxDelay: "20 seconds",
+ *   deadline: "5 minutes",
+ *   perTag: { RateLimitReached: { times: 8 }, ServerError: { times: 2 }, QuotaExceeded: { times: 0 } }
+ * })
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const program = Effect.retry(call, policy)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: {
+  (options: Options & { readonly budget: true }): RetryPolicy<RetryBudget.RetryBudget>
+  (options?: Options & { readonly budget?: false | undefined }): RetryPolicy
+  (options: Options): RetryPolicy<RetryBudget.RetryBudget>
+} = (options: Options = {}): RetryPolicy<never> => {
+  const schedule = internal.make(internal.resolve(options), options.budget === true)
+  // The schedule is a fresh object: attaching the options keeps it a Schedule (same prototype).
+  return Object.assign(schedule, { options }) as RetryPolicy<never>
+}
+
+/**
+ * The library's default policy: no service needed, up to 5 retries within 2 minutes, backoff
+ * from 500 ms doubling to 10 s with full jitter, server hints honoured up to 60 s (longer hints
+ * stop retrying). Retries `RateLimitReached`, `EngineOverloaded`, `ServerError`, a 408
+ * `UnexpectedStatus`, `Conflict`, `ConnectionError`, `TimeoutError`, and `UnprocessableEntity`
+ * once; never `QuotaExceeded`, `RequestTooLarge`, authentication, permission or region errors,
+ * `BadRequest`, `ContextLengthExceeded`, `NotFound`, `ResponseDecodeError`. The server's
+ * `x-should-retry` overrides either way.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const program = Effect.retry(call, RetryPolicy.default)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+const defaultPolicy: RetryPolicy = make()
+export {
+  /**
+   * @since 0.1.0
+   * @category constructors
+   */
+  defaultPolicy as default
+}
+
+/**
+ * The same policy, spending from the shared {@link RetryBudget.RetryBudget} on each retry.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryBudget, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const program = RetryPolicy.retry(call, RetryPolicy.withBudget(RetryPolicy.default)).pipe(
+ *   Effect.provide(RetryBudget.layer())
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withBudget = <R>(self: RetryPolicy<R>): RetryPolicy<RetryBudget.RetryBudget> =>
+  make({ ...self.options, budget: true })
+
+/**
+ * A baseline that follows openai-node's documented rules: 2 retries on 408, 409, 429, 5xx,
+ * connection errors and timeouts (whatever the error's code, quota included), `x-should-retry`
+ * obeyed, backoff `min(0.5 * 2^n, 8)` seconds minus up to 25% jitter, `retry-after-ms` /
+ * `retry-after` honoured when below 60 s (otherwise the backoff), no other hint, no budget, no
+ * deadline. For comparisons and benchmarks.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const likeTheSdk = Effect.retry(call, RetryPolicy.officialSdk)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const officialSdk: Schedule.Schedule<Decision, OpenAiError.OpenAiError> = internal.officialSdk
+
+// ---------------------------------------------------------------------------------------------
+// Running
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `Effect.retry` plus bookkeeping: each successful attempt earns tokens back in the
+ * {@link RetryBudget.RetryBudget} (when one is provided), and when the call ends, successfully or
+ * not, the number of attempts it took is written to {@link lastAttempts} and to the current
+ * span's `openai.retry.attempts` attribute. The error, if any, comes out unchanged.
+ *
+ * @example
+ * ```ts
+ * import { type OpenAiError, RetryPolicy } from "effect-openai-resilience"
+ * import { Effect, FiberRef } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * const program = Effect.gen(function*() {
+ *   const text = yield* RetryPolicy.retry(call, RetryPolicy.default)
+ *   const attempts = yield* FiberRef.get(RetryPolicy.lastAttempts)
+ *   return { text, attempts }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const retry: {
+  <Out, E, R2>(
+    policy: Schedule.Schedule<Out, NoInfer<E>, R2>
+  ): <A, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2>
+  <A, E, R, Out, R2>(
+    self: Effect.Effect<A, E, R>,
+    policy: Schedule.Schedule<Out, NoInfer<E>, R2>
+  ): Effect.Effect<A, E, R | R2>
+} = dual(2, internal.retry)
+
+/**
+ * How many attempts the last {@link retry} in this fiber took (0 before any). Set when the call
+ * ends, on success, failure or interruption.
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "effect-openai-resilience"
+ * import { FiberRef } from "effect"
+ *
+ * const attempts = FiberRef.get(RetryPolicy.lastAttempts)
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const lastAttempts: FiberRef.FiberRef<number> = internal.lastAttempts
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Counter `openai_retries_total`: retries decided, tagged `error_tag` and `source` (`backoff` or
+ * the hint's header).
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "effect-openai-resilience"
+ * import { Metric } from "effect"
+ *
+ * const rateLimitRetries = Metric.value(RetryPolicy.retriesTotal.pipe(
+ *   Metric.tagged("error_tag", "RateLimitReached"),
+ *   Metric.tagged("source", "backoff")
+ * ))
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const retriesTotal: Metric.Metric.Counter<number> = internal.retriesTotal
+
+/**
+ * Counter `openai_retry_stops_total`: times a policy stopped, tagged `error_tag` and `reason`
+ * (a {@link StopReason}).
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "effect-openai-resilience"
+ * import { Metric } from "effect"
+ *
+ * const budgetStops = Metric.value(RetryPolicy.stopsTotal.pipe(
+ *   Metric.tagged("error_tag", "ServerError"),
+ *   Metric.tagged("reason", "budget")
+ * ))
+ * ```
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const stopsTotal: Metric.Metric.Counter<number> = internal.stopsTotal

@@ -1,0 +1,331 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Interval from "effect/ScheduleInterval"
+import * as OpenAiError from "../OpenAiError.js"
+import type * as RetryAfter from "../RetryAfter.js"
+import * as RetryBudget from "../RetryBudget.js"
+import type * as RetryPolicy from "../RetryPolicy.js"
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export interface Settings {
+  readonly maxRetries: number
+  readonly baseMillis: number
+  readonly factor: number
+  readonly maxDelayMillis: number
+  readonly jitter: "full" | "none"
+  readonly deadlineMillis: number
+  readonly maxServerDelayMillis: number
+  readonly onLongServerDelay: "fail" | "cap"
+  readonly honorShouldRetry: boolean
+  readonly perTag: RetryPolicy.PerTag
+}
+
+/** @internal */
+export const defaults: Settings = {
+  maxRetries: 5,
+  baseMillis: 500,
+  factor: 2,
+  maxDelayMillis: 10_000,
+  jitter: "full",
+  deadlineMillis: 120_000,
+  maxServerDelayMillis: 60_000,
+  onLongServerDelay: "fail",
+  honorShouldRetry: true,
+  perTag: {}
+}
+
+// Bad values fall back to the default: a typo in a config file must not produce a policy that
+// retries forever with no delay (or throws out of `Duration.decode`).
+const millisOr = (input: Duration.DurationInput | undefined, fallback: number): number => {
+  if (input === undefined) return fallback
+  return Option.match(Duration.decodeUnknown(input), {
+    onNone: () => fallback,
+    onSome: (d) => {
+      const ms = Duration.toMillis(d)
+      return Number.isNaN(ms) || ms < 0 ? fallback : ms
+    }
+  })
+}
+
+const countOr = (input: number | undefined, fallback: number): number =>
+  input === undefined || Number.isNaN(input) || input < 0 ? fallback : Math.floor(input)
+
+/** @internal */
+export const resolve = (options: RetryPolicy.Options): Settings => ({
+  maxRetries: countOr(options.maxRetries, defaults.maxRetries),
+  baseMillis: millisOr(options.base, defaults.baseMillis),
+  factor: options.factor !== undefined && Number.isFinite(options.factor) && options.factor >= 1
+    ? options.factor
+    : defaults.factor,
+  maxDelayMillis: millisOr(options.maxDelay, defaults.maxDelayMillis),
+  jitter: options.jitter === "none" ? "none" : "full",
+  deadlineMillis: millisOr(options.deadline, defaults.deadlineMillis),
+  maxServerDelayMillis: millisOr(options.maxServerDelay, defaults.maxServerDelayMillis),
+  onLongServerDelay: options.onLongServerDelay === "cap" ? "cap" : "fail",
+  honorShouldRetry: options.honorShouldRetry ?? defaults.honorShouldRetry,
+  perTag: options.perTag ?? {}
+})
+
+// ---------------------------------------------------------------------------------------------
+// The engine: a stateful Schedule whose input is the typed error
+// ---------------------------------------------------------------------------------------------
+
+interface State {
+  /** When the first failure was seen (Clock millis); the deadline counts from here. */
+  readonly start: number | undefined
+  /** Retries decided so far. */
+  readonly retries: number
+  /** Retries decided so far, by the tag of the error that caused them. */
+  readonly byTag: Readonly<Partial<Record<OpenAiError.Tag, number>>>
+}
+
+const initial: State = { start: undefined, retries: 0, byTag: {} }
+
+interface Context {
+  readonly error: OpenAiError.OpenAiError
+  readonly state: State
+  readonly elapsedMillis: number
+}
+
+type Verdict =
+  | {
+    readonly _tag: "Retry"
+    readonly delayMillis: number
+    readonly backoffMillis: number
+    readonly source: RetryPolicy.DelaySource
+    readonly capped: boolean
+  }
+  | { readonly _tag: "Stop"; readonly reason: RetryPolicy.StopReason }
+
+type Rules = (context: Context) => Effect.Effect<Verdict>
+
+const stop = (reason: RetryPolicy.StopReason): Effect.Effect<Verdict> => Effect.succeed({ _tag: "Stop", reason })
+
+/** @internal */
+export const retriesTotal = Metric.counter("openai_retries_total", {
+  description: "Retries decided by a RetryPolicy, tagged by error_tag and delay source",
+  incremental: true
+})
+
+/** @internal */
+export const stopsTotal = Metric.counter("openai_retry_stops_total", {
+  description: "Times a RetryPolicy stopped retrying, tagged by error_tag and reason",
+  incremental: true
+})
+
+/** @internal */
+export const lastAttempts: FiberRef.FiberRef<number> = FiberRef.unsafeMake(0)
+
+const observe = (decision: RetryPolicy.Decision): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const attributes: Record<string, unknown> = decision._tag === "Retry"
+      ? {
+        "openai.retry.error_tag": decision.tag,
+        "openai.retry.attempt": decision.attempt,
+        "openai.retry.delay_ms": Duration.toMillis(decision.delay),
+        "openai.retry.source": decision.source,
+        "openai.retry.capped": decision.capped
+      }
+      : {
+        "openai.retry.error_tag": decision.tag,
+        "openai.retry.attempt": decision.attempt,
+        "openai.retry.stop_reason": decision.reason
+      }
+    const span = yield* Effect.option(Effect.currentSpan)
+    if (Option.isSome(span)) {
+      const nanos = yield* Clock.currentTimeNanos
+      span.value.event(decision._tag === "Retry" ? "openai.retry" : "openai.retry.stop", nanos, attributes)
+    }
+    if (decision._tag === "Retry") {
+      yield* Metric.increment(
+        Metric.tagged(Metric.tagged(retriesTotal, "error_tag", decision.tag), "source", decision.source)
+      )
+      yield* Effect.logDebug(
+        `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
+          decision.source === "backoff" ? "backoff" : `server hint from ${decision.source}`
+        }${decision.capped ? ", capped" : ""})`
+      ).pipe(Effect.annotateLogs(attributes))
+    } else {
+      yield* Metric.increment(
+        Metric.tagged(Metric.tagged(stopsTotal, "error_tag", decision.tag), "reason", decision.reason)
+      )
+      yield* Effect.logDebug(`${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason})`)
+        .pipe(Effect.annotateLogs(attributes))
+    }
+  })
+
+/** @internal */
+export const engine = <R>(
+  rules: Rules,
+  gate: (error: OpenAiError.OpenAiError) => Effect.Effect<boolean, never, R>
+): Schedule.Schedule<RetryPolicy.Decision, OpenAiError.OpenAiError, R> =>
+  Schedule.makeWithState<State, OpenAiError.OpenAiError, RetryPolicy.Decision, R>(
+    initial,
+    (now, error, state) =>
+      Effect.gen(function*() {
+        const start = state.start ?? now
+        const elapsedMillis = Math.max(0, now - start)
+        let verdict = yield* rules({ error, state, elapsedMillis })
+        // The budget is asked last, so that tokens are spent only on retries that will happen.
+        if (verdict._tag === "Retry" && !(yield* gate(error))) verdict = { _tag: "Stop", reason: "budget" }
+        const hint = error.retryAfter
+        const common = {
+          tag: error._tag,
+          attempt: state.retries + 1,
+          hint,
+          hintSource: error.retryAfterSource,
+          elapsed: Duration.millis(elapsedMillis)
+        }
+        if (verdict._tag === "Stop") {
+          const decision: RetryPolicy.Decision = { _tag: "Stop", ...common, reason: verdict.reason }
+          yield* observe(decision)
+          return [state, decision, ScheduleDecision.done] as const
+        }
+        const decision: RetryPolicy.Decision = {
+          _tag: "Retry",
+          ...common,
+          delay: Duration.millis(verdict.delayMillis),
+          backoff: Duration.millis(verdict.backoffMillis),
+          source: verdict.source,
+          capped: verdict.capped
+        }
+        yield* observe(decision)
+        const next: State = {
+          start,
+          retries: state.retries + 1,
+          byTag: { ...state.byTag, [error._tag]: (state.byTag[error._tag] ?? 0) + 1 }
+        }
+        return [next, decision, ScheduleDecision.continueWith(Interval.after(now + verdict.delayMillis))] as const
+      })
+  )
+
+const noGate = (_: OpenAiError.OpenAiError): Effect.Effect<boolean> => Effect.succeed(true)
+
+const budgetGate = (error: OpenAiError.OpenAiError): Effect.Effect<boolean, never, RetryBudget.RetryBudget> =>
+  Effect.flatMap(RetryBudget.RetryBudget, (budget) => budget.tryAcquire(error))
+
+// ---------------------------------------------------------------------------------------------
+// The library's rules
+// ---------------------------------------------------------------------------------------------
+
+/** The per-tag default, ignoring `x-should-retry` (which `error.retryable` already folds in). */
+const defaultRetryable = (error: OpenAiError.OpenAiError): boolean =>
+  error._tag === "UnexpectedStatus"
+    ? Option.contains(error.status, 408)
+    : OpenAiError.describe(error._tag).retryable
+
+/** Per-tag retry limits that differ from "as many as maxRetries allows". */
+const defaultTimes: Readonly<Partial<Record<OpenAiError.Tag, number>>> = {
+  // The guide says to try a 422 again; once is enough to tell a glitch from a bad request.
+  UnprocessableEntity: 1
+}
+
+/** @internal */
+export const libraryRules = (settings: Settings): Rules => ({ elapsedMillis, error, state }) =>
+  Effect.gen(function*() {
+    const override = settings.perTag[error._tag]
+    const verdict = settings.honorShouldRetry ? error.shouldRetry : Option.none<boolean>()
+    // An explicit `times: 0` is the user's final word; otherwise the server's `x-should-retry`
+    // decides when present; otherwise a per-tag override with `times > 0` turns retrying on, and
+    // the library default applies to the rest.
+    if (override?.times === 0) return yield* stop("not-retryable")
+    if (Option.contains(verdict, false)) return yield* stop("server-refused")
+    const eligible = Option.contains(verdict, true) || override?.times !== undefined || defaultRetryable(error)
+    if (!eligible) return yield* stop("not-retryable")
+    const times = override?.times ?? defaultTimes[error._tag] ?? Number.POSITIVE_INFINITY
+    if ((state.byTag[error._tag] ?? 0) >= times) return yield* stop("tag-limit")
+    if (state.retries >= settings.maxRetries) return yield* stop("max-retries")
+
+    const ceiling = Math.min(settings.baseMillis * Math.pow(settings.factor, state.retries), settings.maxDelayMillis)
+    // Full jitter (uniform in [0, ceiling]) spreads a crowd of clients that failed together.
+    const backoffMillis = settings.jitter === "full" ? ceiling * (yield* Random.next) : ceiling
+    let delayMillis = backoffMillis
+    let source: RetryPolicy.DelaySource = "backoff"
+    let capped = false
+    if (Option.isSome(error.retryAfter)) {
+      const hintMillis = Duration.toMillis(error.retryAfter.value)
+      const hintSource: RetryAfter.HintSource = Option.getOrElse(error.retryAfterSource, () => "retry-after" as const)
+      if (hintMillis > settings.maxServerDelayMillis) {
+        if (settings.onLongServerDelay === "fail") return yield* stop("hint-above-cap")
+        capped = true
+        delayMillis = Math.max(settings.maxServerDelayMillis, backoffMillis)
+        source = hintSource
+      } else if (hintMillis >= backoffMillis) {
+        // Never below what the server asked for: jitter only ever lengthens a hinted wait.
+        delayMillis = hintMillis
+        source = hintSource
+      }
+    }
+    if (elapsedMillis + delayMillis > settings.deadlineMillis) return yield* stop("deadline")
+    return { _tag: "Retry", delayMillis, backoffMillis, source, capped } as const
+  })
+
+/** @internal */
+export const make = (settings: Settings, budget: boolean) =>
+  budget ? engine(libraryRules(settings), budgetGate) : engine(libraryRules(settings), noGate)
+
+// ---------------------------------------------------------------------------------------------
+// openai-node's documented rules, as a baseline
+// ---------------------------------------------------------------------------------------------
+
+const officialRules: Rules = ({ error, state }) =>
+  Effect.gen(function*() {
+    if (Option.contains(error.shouldRetry, false)) return yield* stop("server-refused")
+    const status = Option.getOrElse(error.status, () => 0)
+    const eligible = Option.contains(error.shouldRetry, true) ||
+      status === 408 || status === 409 || status === 429 || status >= 500 ||
+      error._tag === "ConnectionError" || error._tag === "TimeoutError"
+    if (!eligible) return yield* stop("not-retryable")
+    if (state.retries >= 2) return yield* stop("max-retries")
+    // openai-node reads only retry-after-ms and retry-after, and only when 0 < hint < 60 s.
+    if (Option.isSome(error.retryAfter) && Option.isSome(error.retryAfterSource)) {
+      const source = error.retryAfterSource.value
+      const hintMillis = Duration.toMillis(error.retryAfter.value)
+      if ((source === "retry-after-ms" || source === "retry-after") && hintMillis > 0 && hintMillis < 60_000) {
+        return { _tag: "Retry", delayMillis: hintMillis, backoffMillis: hintMillis, source, capped: false } as const
+      }
+    }
+    const ceiling = Math.min(500 * Math.pow(2, state.retries), 8_000)
+    const backoffMillis = ceiling * (1 - (yield* Random.next) * 0.25)
+    return { _tag: "Retry", delayMillis: backoffMillis, backoffMillis, source: "backoff", capped: false } as const
+  })
+
+/** @internal */
+export const officialSdk = engine(officialRules, noGate)
+
+// ---------------------------------------------------------------------------------------------
+// Running an effect with a policy
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const retry = <A, E, R, Out, R2>(
+  self: Effect.Effect<A, E, R>,
+  policy: Schedule.Schedule<Out, E, R2>
+): Effect.Effect<A, E, R | R2> =>
+  Effect.flatMap(Ref.make(0), (attempts) => {
+    const attempt: Effect.Effect<A, E, R> = Effect.zipRight(
+      Ref.update(attempts, (n) => n + 1),
+      RetryBudget.track(self)
+    )
+    const retried: Effect.Effect<A, E, R | R2> = Effect.retry(attempt, policy)
+    return Effect.ensuring(
+      retried,
+      Effect.flatMap(Ref.get(attempts), (n) =>
+        Effect.zipRight(
+          FiberRef.set(lastAttempts, n),
+          Effect.annotateCurrentSpan("openai.retry.attempts", n)
+        ))
+    )
+  })
