@@ -1,6 +1,6 @@
 import { HttpClient, HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 
