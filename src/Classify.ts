@@ -184,6 +184,34 @@ const decodeBody = (body: string | Uint8Array | undefined): string => {
   }
 }
 
+const TAIL_LENGTH = 4096
+
+// The last characters of a body longer than MAX_BODY_LENGTH: the short fields (`code`, `type`)
+// often follow a huge `message`, so they are read from here when the head lacks them.
+const tailOf = (body: string | Uint8Array | undefined): string => {
+  if (body === undefined || body.length <= MAX_BODY_LENGTH) return ""
+  if (typeof body === "string") return body.slice(-TAIL_LENGTH)
+  try {
+    return new TextDecoder("utf-8", { fatal: false }).decode(body.subarray(-TAIL_LENGTH))
+  } catch {
+    return ""
+  }
+}
+
+const withTail = (payload: Option.Option<ErrorPayload>, tail: string): Option.Option<ErrorPayload> => {
+  if (tail.length === 0) return payload
+  const p = Option.getOrElse(payload, () => emptyPayload)
+  const merged: ErrorPayload = {
+    message: p.message,
+    type: Option.orElse(p.type, () => rawField(tail, "type")),
+    param: Option.orElse(p.param, () => rawField(tail, "param")),
+    code: Option.orElse(p.code, () => rawField(tail, "code"))
+  }
+  return Option.isSome(payload) || Option.isSome(merged.code) || Option.isSome(merged.type)
+    ? Option.some(merged)
+    : payload
+}
+
 const safeJson = (raw: string): unknown => {
   try {
     return JSON.parse(raw)
@@ -433,7 +461,7 @@ export const classifyResponse = (input: ResponseInput): OpenAiError.OpenAiError 
     const raw = decodeBody(input?.body)
     const json = safeJson(raw)
     const parsed = json !== undefined
-    const payload = parsed ? errorPayload(json) : salvage(raw)
+    const payload = parsed ? errorPayload(json) : withTail(salvage(raw), tailOf(input?.body))
     return build(status, input?.headers, payload, raw, parsed, nowOf(input?.now), secretsOf(input?.secrets))
   } catch (thrown) {
     // Only a hostile input (throwing getters, proxies) gets here.
