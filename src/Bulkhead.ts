@@ -1,0 +1,161 @@
+/**
+ * A bulkhead: at most `maxConcurrent` calls run at once, at most `maxQueue` more wait for a slot,
+ * and any call beyond that fails at once with {@link BulkheadFull} instead of piling up memory and
+ * latency behind a slow upstream.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClientType from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+
+/**
+ * The error of a call refused because every slot is busy and the queue is full.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string, Bulkhead.BulkheadFull>
+ * const handled = call.pipe(Effect.catchTag("BulkheadFull", () => Effect.succeed("busy, try later")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BulkheadFull extends Data.TaggedError("BulkheadFull")<{
+  readonly message: string
+  readonly maxConcurrent: number
+  readonly maxQueue: number
+}> {}
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Calls running at once. At least 1. */
+  readonly maxConcurrent: number
+  /** Calls waiting for a slot; 0 refuses every call that cannot start at once. Default 0. */
+  readonly maxQueue?: number | undefined
+}
+
+/**
+ * A bulkhead. Call it as a function to run an effect inside it, or use {@link withBulkhead}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bulkhead {
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFull, R>
+  /** Calls running now. */
+  readonly active: Effect.Effect<number>
+  /** Calls waiting for a slot now. */
+  readonly queued: Effect.Effect<number>
+  readonly maxConcurrent: number
+  readonly maxQueue: number
+}
+
+/**
+ * Makes a bulkhead.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string>
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 8, maxQueue: 100 })
+ *   return yield* Effect.all(Array.from({ length: 20 }, () => bulkhead(call)), { concurrency: "unbounded" })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<Bulkhead> =>
+  Effect.gen(function*() {
+    const maxConcurrent = Math.max(1, Math.floor(options.maxConcurrent))
+    const maxQueue = Math.max(0, Math.floor(options.maxQueue ?? 0))
+    const semaphore = yield* Effect.makeSemaphore(maxConcurrent)
+    // Admission is decided synchronously on `inside` (running + waiting), so two callers can never
+    // both take the last queue place.
+    let inside = 0
+    let active = 0
+    const full = new BulkheadFull({
+      message: `Bulkhead full: ${maxConcurrent} call(s) running and ${maxQueue} waiting`,
+      maxConcurrent,
+      maxQueue
+    })
+    const run = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFull, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend((): Effect.Effect<A, E | BulkheadFull, R> => {
+          if (inside >= maxConcurrent + maxQueue) return Effect.fail(full)
+          inside++
+          return restore(semaphore.withPermits(1)(
+            Effect.suspend(() => {
+              active++
+              return Effect.ensuring(effect, Effect.sync(() => active--))
+            })
+          )).pipe(Effect.ensuring(Effect.sync(() => inside--)))
+        })
+      )
+    return Object.assign(run, {
+      active: Effect.sync(() => active),
+      queued: Effect.sync(() => inside - active),
+      maxConcurrent,
+      maxQueue
+    })
+  })
+
+/**
+ * Runs an effect inside a bulkhead.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const bulkhead: Bulkhead.Bulkhead
+ * declare const call: Effect.Effect<string>
+ * const limited = call.pipe(Bulkhead.withBulkhead(bulkhead))
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withBulkhead: {
+  (bulkhead: Bulkhead): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BulkheadFull, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead): Effect.Effect<A, E | BulkheadFull, R>
+} = dual(2, <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead) => bulkhead(self))
+
+/**
+ * `HttpClient -> HttpClient` middleware: every request runs inside the bulkhead, from sending to
+ * the response headers. Reading a streamed body happens after the slot is released, so bound long
+ * streams with the bulkhead around the whole call instead.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const client = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 16, maxQueue: 256 })
+ *   return (yield* HttpClient.HttpClient).pipe(Bulkhead.middleware(bulkhead))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const middleware = (bulkhead: Bulkhead) =>
+<E, R>(client: HttpClientType.HttpClient.With<E, R>): HttpClientType.HttpClient.With<E | BulkheadFull, R> =>
+  HttpClient.transform(client, (effect) => bulkhead(effect))
