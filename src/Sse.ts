@@ -1,0 +1,550 @@
+/**
+ * Server-sent events framing: a byte stream in, `Sse.Event`s out.
+ *
+ * Why not `@effect/experimental/Sse`: its parser (0.61) works on already decoded strings, checks
+ * the BOM against byte values on a string (so never strips it), drops a final event that has no
+ * trailing blank line, loses a CRLF split across two chunks (the LF is read as a blank line and
+ * dispatches the event early), turns `retry:` into a sleep-and-resubscribe, and reports no byte
+ * counts. This parser works on bytes, so chunk boundaries anywhere (even inside a multi-byte UTF-8
+ * character) are harmless, and every event carries the byte offset reached, which a client reports
+ * when a stream is cut.
+ *
+ * Follows the WHATWG event-stream grammar: LF, CR and CRLF line ends; `:` comment lines; `data`
+ * lines joined with `\n`; `event` (default `"message"`); `id` (kept until changed); `retry`
+ * (digits only); other field names ignored; a leading UTF-8 BOM stripped. `[DONE]` is just the
+ * `data` of an event: the consumer decides what it means.
+ *
+ * @since 0.1.0
+ */
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as OpenAiError from "./OpenAiError.js"
+import { bound, scrub } from "./internal/secrets.js"
+
+/**
+ * One dispatched server-sent event.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const isDone = (event: Sse.Event) => event.data === "[DONE]"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Event {
+  /** The `event:` field, or `"message"` when the event had none. */
+  readonly event: string
+  /** The `data:` lines joined with `"\n"`. */
+  readonly data: string
+  /** The last `id:` seen in the stream so far (the spec's "last event ID"), if any. */
+  readonly id: string | undefined
+  /** The last valid `retry:` (milliseconds) seen in the stream so far, if any. */
+  readonly retry: number | undefined
+  /** 0-based position of this event among the events of the stream. */
+  readonly index: number
+  /** Bytes of the stream consumed when this event was dispatched (just past its blank line). */
+  readonly offset: number
+  /**
+   * `false` only for a last event flushed at the end of input without its terminating blank line
+   * (the server closed the stream mid-event, or does not send the final blank line).
+   */
+  readonly complete: boolean
+}
+
+/**
+ * How much of a stream was seen. Updated in place by {@link decode} as bytes arrive, so a client
+ * can say how much it received when the stream fails.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const progress = Sse.makeProgress()
+ * // ... Sse.decode(bytes, { progress }) ...
+ * const received = `${progress.bytes} bytes, ${progress.events} events`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Progress {
+  /** Bytes received from the upstream byte stream. */
+  bytes: number
+  /** Events dispatched. */
+  events: number
+}
+
+/**
+ * A fresh {@link Progress} at zero.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const progress = Sse.makeProgress() // { bytes: 0, events: 0 }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeProgress = (): Progress => ({ bytes: 0, events: 0 })
+
+/**
+ * Options of {@link decode} and {@link makeParser}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecodeOptions {
+  /**
+   * The largest event (its pending bytes) kept in memory before failing with a
+   * `ResponseDecodeError`. Default 16 MiB.
+   */
+  readonly maxEventSize?: number | undefined
+  /** Updated in place with the bytes and events seen (see {@link Progress}). */
+  readonly progress?: Progress | undefined
+}
+
+/**
+ * The default {@link DecodeOptions.maxEventSize}: 16 MiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxEventSize = 16 * 1024 * 1024
+
+/**
+ * An incremental, synchronous event-stream parser: feed it bytes, get events. {@link decode} wraps
+ * it as a `Stream` transformation; use it directly outside Effect (a mock server's own checks).
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const parser = Sse.makeParser()
+ * const events = [
+ *   ...parser.feed(new TextEncoder().encode("data: a\n\nda")),
+ *   ...parser.feed(new TextEncoder().encode("ta: b\n")),
+ *   ...parser.end()
+ * ]
+ * // events.map((e) => e.data) => ["a", "b"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Parser {
+  /** Consumes a chunk and returns the events it completed; fails with an `EventTooLarge`. */
+  feed(chunk: Uint8Array): Array<Event>
+  /** Ends the input: a pending line is processed and a pending event dispatched (`complete: false`). */
+  end(): Array<Event>
+  /** Bytes fed so far. */
+  readonly bytes: number
+  /** Events dispatched so far. */
+  readonly events: number
+  /** The bytes of the event being assembled (for error excerpts). */
+  readonly pending: string
+}
+
+/**
+ * Thrown by {@link Parser.feed} when an event outgrows `maxEventSize`; {@link decode} turns it into
+ * a `ResponseDecodeError`.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const parser = Sse.makeParser({ maxEventSize: 4 })
+ * try {
+ *   parser.feed(new TextEncoder().encode("data: too long"))
+ * } catch (e) {
+ *   if (e instanceof Sse.EventTooLarge) console.log(e.maxEventSize)
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EventTooLarge extends Error {
+  constructor(readonly maxEventSize: number, readonly excerpt: string) {
+    super(`A server-sent event exceeded the maximum size of ${maxEventSize} bytes`)
+    this.name = "EventTooLarge"
+  }
+}
+
+const LF = 0x0a
+const CR = 0x0d
+
+/**
+ * Creates a {@link Parser}.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const parser = Sse.makeParser({ maxEventSize: 1024 * 1024 })
+ * const [event] = parser.feed(new TextEncoder().encode("event: ping\r\ndata: 1\r\n\r\n"))
+ * // event?.event === "ping", event?.data === "1"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parser => {
+  const maxEventSize = options?.maxEventSize ?? defaultMaxEventSize
+  // `fatal: false`: an invalid byte becomes U+FFFD rather than failing the whole stream; the JSON
+  // decoder downstream reports a damaged payload with its path.
+  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+
+  let bytes = 0
+  let events = 0
+  let firstLine = true
+  let skipLF = false // the previous chunk ended with CR: a leading LF belongs to that CRLF
+  let partial: Array<Uint8Array> = [] // bytes of an unterminated line
+  let partialLength = 0
+
+  let data = ""
+  let hasData = false
+  let eventName: string | undefined
+  let lastId: string | undefined
+  let retry: number | undefined
+  let eventSize = 0
+
+  const dispatch = (out: Array<Event>, offset: number, complete: boolean): void => {
+    if (hasData) {
+      out.push({ event: eventName ?? "message", data, id: lastId, retry, index: events, offset, complete })
+      events++
+    }
+    data = ""
+    hasData = false
+    eventName = undefined
+    eventSize = 0
+  }
+
+  const line = (text: string, out: Array<Event>, offset: number): void => {
+    if (firstLine) {
+      firstLine = false
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+    }
+    if (text.length === 0) return dispatch(out, offset, true)
+    if (text.charCodeAt(0) === 0x3a) return // ":" comment
+    const colon = text.indexOf(":")
+    const field = colon < 0 ? text : text.slice(0, colon)
+    let value = colon < 0 ? "" : text.slice(colon + 1)
+    if (value.charCodeAt(0) === 0x20) value = value.slice(1)
+    switch (field) {
+      case "data":
+        data = hasData ? `${data}\n${value}` : value
+        hasData = true
+        return
+      case "event":
+        eventName = value
+        return
+      case "id":
+        if (!value.includes("\u0000")) lastId = value
+        return
+      case "retry":
+        if (/^\d+$/.test(value)) retry = Number(value)
+        return
+    }
+  }
+
+  const tooLarge = (): never => {
+    const excerpt = bound(scrub(data + decoder.decode(concat(partial, partialLength))), 512)
+    partial = []
+    partialLength = 0
+    data = ""
+    hasData = false
+    eventSize = 0
+    throw new EventTooLarge(maxEventSize, excerpt)
+  }
+
+  const takeLine = (chunk: Uint8Array, start: number, end: number): string => {
+    if (partialLength === 0) return decoder.decode(chunk.subarray(start, end))
+    partial.push(chunk.subarray(start, end))
+    const text = decoder.decode(concat(partial, partialLength + end - start))
+    partial = []
+    partialLength = 0
+    return text
+  }
+
+  const feed = (chunk: Uint8Array): Array<Event> => {
+    const out: Array<Event> = []
+    const base = bytes
+    bytes += chunk.length
+    let start = 0
+    let i = 0
+    if (skipLF && chunk.length > 0) {
+      skipLF = false
+      if (chunk[0] === LF) start = i = 1
+    }
+    const length = chunk.length
+    for (; i < length; i++) {
+      const b = chunk[i]
+      if (b !== LF && b !== CR) continue
+      const size = partialLength + i - start
+      eventSize += size + 1
+      if (eventSize > maxEventSize) tooLarge()
+      line(takeLine(chunk, start, i), out, base + i + 1)
+      if (b === CR) {
+        if (i + 1 < length) {
+          if (chunk[i + 1] === LF) i++
+        } else {
+          skipLF = true
+        }
+      }
+      start = i + 1
+    }
+    if (start < length) {
+      partial.push(chunk.subarray(start, length))
+      partialLength += length - start
+      if (eventSize + partialLength > maxEventSize) tooLarge()
+    }
+    return out
+  }
+
+  const end = (): Array<Event> => {
+    const out: Array<Event> = []
+    if (partialLength > 0) {
+      const text = decoder.decode(concat(partial, partialLength))
+      partial = []
+      partialLength = 0
+      line(text, out, bytes)
+    }
+    if (hasData) dispatch(out, bytes, false)
+    return out
+  }
+
+  return {
+    feed,
+    end,
+    get bytes() {
+      return bytes
+    },
+    get events() {
+      return events
+    },
+    get pending() {
+      return data
+    }
+  }
+}
+
+const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0]
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+const tooLargeError = (e: EventTooLarge, progress: Progress): OpenAiError.ResponseDecodeError =>
+  new OpenAiError.ResponseDecodeError({
+    message: `${e.message} (after ${progress.bytes} bytes and ${progress.events} events)`,
+    path: "",
+    issue: e.message,
+    body: e.excerpt
+  })
+
+/**
+ * Frames a byte stream as server-sent events. Upstream errors pass through unchanged (the
+ * {@link Progress} says how far the stream got); an event larger than `maxEventSize` fails with a
+ * `ResponseDecodeError`. When the input ends, a pending event without its final blank line is
+ * still emitted, with `complete: false`.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const bytes = Stream.make(new TextEncoder().encode("data: {\"a\":1}\n\ndata: [DONE]\n\n"))
+ * const program = bytes.pipe(
+ *   Sse.decode(),
+ *   Stream.takeWhile((event) => event.data !== "[DONE]"),
+ *   Stream.map((event) => JSON.parse(event.data) as unknown),
+ *   Stream.runCollect
+ * )
+ * Effect.runPromise(program)
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const decode: {
+  (
+    options?: DecodeOptions
+  ): <E, R>(self: Stream.Stream<Uint8Array, E, R>) => Stream.Stream<Event, E | OpenAiError.ResponseDecodeError, R>
+  <E, R>(
+    self: Stream.Stream<Uint8Array, E, R>,
+    options?: DecodeOptions
+  ): Stream.Stream<Event, E | OpenAiError.ResponseDecodeError, R>
+} = dual(
+  (args) => Stream.StreamTypeId in Object(args[0]),
+  <E, R>(
+    self: Stream.Stream<Uint8Array, E, R>,
+    options?: DecodeOptions
+  ): Stream.Stream<Event, E | OpenAiError.ResponseDecodeError, R> =>
+    Stream.suspend(() => {
+      const parser = makeParser(options)
+      const progress = options?.progress ?? makeProgress()
+      const sync = () => {
+        progress.bytes = parser.bytes
+        progress.events = parser.events
+      }
+      const loop: Channel.Channel<
+        Chunk.Chunk<Event>,
+        Chunk.Chunk<Uint8Array>,
+        E | OpenAiError.ResponseDecodeError,
+        E,
+        void,
+        unknown
+      > = Channel.readWithCause({
+        onInput: (input: Chunk.Chunk<Uint8Array>) => {
+          const out: Array<Event> = []
+          try {
+            for (const chunk of input) {
+              for (const event of parser.feed(chunk)) out.push(event)
+            }
+          } catch (e) {
+            sync()
+            if (e instanceof EventTooLarge) return Channel.fail(tooLargeError(e, progress))
+            throw e
+          }
+          sync()
+          return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+        },
+        onFailure: (cause) => Channel.failCause(cause),
+        onDone: () =>
+          Channel.suspend(() => {
+            const out = parser.end()
+            sync()
+            return out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out))
+          })
+      })
+      return Stream.pipeThroughChannelOrFail(self, loop)
+    })
+)
+
+/**
+ * Frames a stream of text (already decoded) as server-sent events; see {@link decode}.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ * import { Stream } from "effect"
+ *
+ * const events = Stream.make("event: ping\n", "data: 1\n\n").pipe(Sse.decodeText())
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const decodeText = (options?: DecodeOptions) =>
+<E, R>(self: Stream.Stream<string, E, R>): Stream.Stream<Event, E | OpenAiError.ResponseDecodeError, R> =>
+  decode(Stream.encodeText(self), options)
+
+/**
+ * Frames a complete body held in memory (a recorded stream, a test fixture) as events.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const events = Effect.runSync(Sse.parseAll("data: a\n\ndata: b\n\n"))
+ * // events.map((e) => e.data) => ["a", "b"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseAll = (
+  body: string | Uint8Array,
+  options?: Pick<DecodeOptions, "maxEventSize">
+): Effect.Effect<Array<Event>, OpenAiError.ResponseDecodeError> =>
+  Effect.suspend(() => {
+    const parser = makeParser(options)
+    try {
+      const out = parser.feed(typeof body === "string" ? new TextEncoder().encode(body) : body)
+      for (const event of parser.end()) out.push(event)
+      return Effect.succeed(out)
+    } catch (e) {
+      if (e instanceof EventTooLarge) {
+        return Effect.fail(tooLargeError(e, { bytes: parser.bytes, events: parser.events }))
+      }
+      return Effect.die(e)
+    }
+  })
+
+/**
+ * Writes an event in the wire format (`id`, `event`, `retry`, one `data:` line per line of data,
+ * then a blank line). The inverse of {@link decode}, for mock servers and tests.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * Sse.encode({ data: "[DONE]" }) // "data: [DONE]\n\n"
+ * Sse.encode({ event: "error", data: "{}" }) // "event: error\ndata: {}\n\n"
+ * ```
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (event: {
+  readonly data: string
+  readonly event?: string | undefined
+  readonly id?: string | undefined
+  readonly retry?: number | undefined
+}): string => {
+  let out = ""
+  if (event.id !== undefined) out += `id: ${event.id}\n`
+  if (event.event !== undefined && event.event !== "message") out += `event: ${event.event}\n`
+  if (event.retry !== undefined) out += `retry: ${event.retry}\n`
+  out += `data: ${event.data.replace(/\r\n|\r|\n/g, "\ndata: ")}\n\n`
+  return out
+}
+
+/**
+ * Whether an event is the `[DONE]` sentinel that ends a chat completions stream.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ * import { Stream } from "effect"
+ *
+ * const untilDone = <E, R>(events: Stream.Stream<Sse.Event, E, R>) =>
+ *   events.pipe(Stream.takeWhile((e) => !Sse.isDone(e)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isDone = (event: Event): boolean => event.data === "[DONE]"
+
+/**
+ * The last event id of a list of events, if any (for `Last-Event-ID` on a reconnect).
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ * import { Effect, Option } from "effect"
+ *
+ * const id = Sse.lastEventId(Effect.runSync(Sse.parseAll("id: 7\ndata: x\n\n"))) // Option.some("7")
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const lastEventId = (events: ReadonlyArray<Event>): Option.Option<string> =>
+  Option.fromNullable(events[events.length - 1]?.id)
