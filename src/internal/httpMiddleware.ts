@@ -1,0 +1,304 @@
+/**
+ * The implementation behind `HttpMiddleware`.
+ * @internal
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import type * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as Classify from "../Classify.js"
+import * as OpenAiError from "../OpenAiError.js"
+
+/** @internal */
+export const ATTEMPT_HEADER = "x-retry-attempt"
+/** @internal */
+export const IDEMPOTENCY_HEADER = "idempotency-key"
+/** @internal */
+export const REQUEST_ID_HEADER = "x-request-id"
+/** @internal */
+export const MAX_ERROR_BODY_BYTES = 256 * 1024
+
+/**
+ * The key of one logical request, shared by all of its attempts. A mutable cell so that the key
+ * is drawn from `Random` only when a POST actually needs it, and drawn once.
+ * @internal
+ */
+export interface KeyCell {
+  key: string | undefined
+}
+
+/** @internal */
+export const currentAttempt: FiberRef.FiberRef<number> = globalValue(
+  "effect-openai-resilience/HttpMiddleware/currentAttempt",
+  () => FiberRef.unsafeMake(0)
+)
+
+/** @internal */
+export const currentKeyCell: FiberRef.FiberRef<Option.Option<KeyCell>> = globalValue(
+  "effect-openai-resilience/HttpMiddleware/currentKeyCell",
+  () => FiberRef.unsafeMake<Option.Option<KeyCell>>(Option.none())
+)
+
+const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
+
+/**
+ * A UUID v4 drawn from Effect's `Random`, so that a test with `Random.fixed` or a seeded
+ * `Random.make` gets the same key every run.
+ * @internal
+ */
+export const randomUuid: Effect.Effect<string> = Effect.gen(function*() {
+  const words: Array<number> = []
+  for (let i = 0; i < 8; i++) words.push(yield* Random.nextIntBetween(0, 0x10000))
+  const w = (i: number) => words[i] ?? 0
+  // Version 4 and the RFC 4122 variant bits.
+  const v = (w(3) & 0x0fff) | 0x4000
+  const r = (w(4) & 0x3fff) | 0x8000
+  return `${hex(w(0), 4)}${hex(w(1), 4)}-${hex(w(2), 4)}-${hex(v, 4)}-${hex(r, 4)}-${hex(w(5), 4)}${hex(w(6), 4)}${
+    hex(w(7), 4)
+  }`
+})
+
+/**
+ * Runs `effect` as one logical request: every attempt inside sees the same key cell. An enclosing
+ * scope wins, so nesting `retry` and `idempotencyKey` in either order keeps one key.
+ * @internal
+ */
+export const withKeyScope = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    FiberRef.get(currentKeyCell),
+    (cell) => Option.isSome(cell) ? effect : Effect.locally(effect, currentKeyCell, Option.some({ key: undefined }))
+  )
+
+const keyFor: Effect.Effect<string> = Effect.flatMap(FiberRef.get(currentKeyCell), (cell) => {
+  if (Option.isNone(cell)) return randomUuid
+  const existing = cell.value.key
+  if (existing !== undefined) return Effect.succeed(existing)
+  return Effect.map(randomUuid, (key) => {
+    cell.value.key = key
+    return key
+  })
+})
+
+/** @internal */
+export const addIdempotencyKey = (
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientRequest.HttpClientRequest> =>
+  request.method !== "POST" || request.headers[IDEMPOTENCY_HEADER] !== undefined
+    ? Effect.succeed(request)
+    : Effect.map(keyFor, (key) => HttpClientRequest.setHeader(request, IDEMPOTENCY_HEADER, key))
+
+/** @internal */
+export const retryEffect = <A, E extends OpenAiError.OpenAiError, R, Out, R2>(
+  effect: Effect.Effect<A, E, R>,
+  policy: Schedule.Schedule<Out, OpenAiError.OpenAiError, R2>
+): Effect.Effect<A, E, R | R2> =>
+  withKeyScope(Effect.suspend(() => {
+    let attempt = 0
+    return Effect.retry(
+      Effect.suspend(() => Effect.locally(effect, currentAttempt, attempt++)),
+      policy
+    )
+  }))
+
+const timeoutError = (phase: OpenAiError.TimeoutPhase, timeout: Duration.Duration) =>
+  new OpenAiError.TimeoutError({
+    message: phase === "deadline"
+      ? `The request did not complete within its deadline of ${Duration.format(timeout)} (all attempts)`
+      : phase === "idle"
+      ? `No data arrived for ${Duration.format(timeout)}`
+      : `No response headers within ${Duration.format(timeout)}`,
+    phase,
+    timeout
+  })
+
+/** @internal */
+export const timeoutEffect = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  phase: OpenAiError.TimeoutPhase,
+  duration: Duration.DurationInput
+): Effect.Effect<A, E | OpenAiError.TimeoutError, R> => {
+  const timeout = Duration.decode(duration)
+  return Effect.timeoutFail(effect, { duration: timeout, onTimeout: () => timeoutError(phase, timeout) })
+}
+
+/** @internal */
+export interface ClassifyOptions {
+  readonly maxBodyBytes?: number | undefined
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
+}
+
+const reveal = (secrets: ClassifyOptions["secrets"]): ReadonlyArray<string> =>
+  (secrets ?? []).map((s) => (typeof s === "string" ? s : Redacted.value(s)))
+
+/**
+ * Reads at most `max` bytes of a body, keeping what arrived if the read fails midway: a cut error
+ * body is still worth classifying.
+ * @internal
+ */
+export const readBounded = (
+  response: HttpClientResponse.HttpClientResponse,
+  max: number
+): Effect.Effect<Uint8Array> =>
+  Effect.suspend(() => {
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    return response.stream.pipe(
+      Stream.runForEachWhile((chunk) =>
+        Effect.sync(() => {
+          const room = max - size
+          const part = chunk.length > room ? chunk.subarray(0, room) : chunk
+          parts.push(part)
+          size += part.length
+          return size < max
+        })
+      ),
+      Effect.catchAllCause(() => Effect.void),
+      Effect.map(() => {
+        const out = new Uint8Array(size)
+        let at = 0
+        for (const part of parts) {
+          out.set(part, at)
+          at += part.length
+        }
+        return out
+      })
+    )
+  })
+
+/** @internal */
+export const classifyFailedResponse = (
+  response: HttpClientResponse.HttpClientResponse,
+  options?: ClassifyOptions
+): Effect.Effect<never, OpenAiError.OpenAiError> =>
+  Effect.flatMap(
+    Effect.zip(readBounded(response, options?.maxBodyBytes ?? MAX_ERROR_BODY_BYTES), Clock.currentTimeMillis),
+    ([body, now]) =>
+      Effect.fail(Classify.classifyResponse({
+        status: response.status,
+        headers: response.headers,
+        body,
+        now,
+        secrets: reveal(options?.secrets)
+      }))
+  )
+
+const isHttpClientError = (u: unknown): u is HttpClientError.HttpClientError => HttpClientError.isHttpClientError(u)
+
+/**
+ * Maps whatever an inner client failed with to a typed error: typed errors pass through, a
+ * `ResponseError` carrying a response (an inner `filterStatusOk`) is classified from that
+ * response, anything else is a transport failure.
+ * @internal
+ */
+export const classifyFailure = (
+  error: unknown,
+  options?: ClassifyOptions
+): Effect.Effect<never, OpenAiError.OpenAiError> => {
+  if (OpenAiError.isOpenAiError(error)) return Effect.fail(error)
+  if (isHttpClientError(error) && error._tag === "ResponseError" && error.reason === "StatusCode") {
+    return classifyFailedResponse(error.response, options)
+  }
+  if (isHttpClientError(error) && error._tag === "RequestError" && error.reason !== "Transport") {
+    // A URL that does not parse or a body that does not encode fails the same way every time.
+    const base = Classify.classifyTransportError(error)
+    return Effect.fail(
+      new OpenAiError.ConnectionError({
+        message: `The request could not be sent (${error.reason}): ${base.message}`,
+        cause: error,
+        errorCode: Option.some(error.reason),
+        received: Option.none(),
+        shouldRetry: Option.some(false)
+      })
+    )
+  }
+  return Effect.fail(Classify.classifyTransportError(error))
+}
+
+/** @internal */
+export const isSuccess = (status: number): boolean => status >= 200 && status < 300
+
+/** @internal */
+export const classifyEffect = <E, R>(
+  effect: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+  options?: ClassifyOptions
+): Effect.Effect<HttpClientResponse.HttpClientResponse, OpenAiError.OpenAiError, R> =>
+  Effect.matchEffect(effect, {
+    onFailure: (error) => classifyFailure(error, options),
+    onSuccess: (response) => isSuccess(response.status) ? Effect.succeed(response) : classifyFailedResponse(response, options)
+  })
+
+/** @internal */
+export const classify = (options?: ClassifyOptions) =>
+<E, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<OpenAiError.OpenAiError, R> =>
+  HttpClient.transformResponse(self, (effect) => classifyEffect(effect, options))
+
+/** @internal */
+export const attemptHeader = (name: string = ATTEMPT_HEADER) =>
+<E, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R> =>
+  HttpClient.mapRequestEffect(
+    self,
+    (request) => Effect.map(FiberRef.get(currentAttempt), (n) => HttpClientRequest.setHeader(request, name, String(n)))
+  )
+
+/** @internal */
+export const idempotencyKey = <E, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R> =>
+  HttpClient.transformResponse(HttpClient.mapRequestEffect(self, addIdempotencyKey), withKeyScope)
+
+/** @internal */
+export const retry = <Out, R2>(policy: Schedule.Schedule<Out, OpenAiError.OpenAiError, R2>) =>
+<E extends OpenAiError.OpenAiError, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R | R2> =>
+  HttpClient.transformResponse(self, (effect) => retryEffect(effect, policy))
+
+/** @internal */
+export const timeout = (duration: Duration.DurationInput) =>
+<E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+): HttpClient.HttpClient.With<E | OpenAiError.TimeoutError, R> =>
+  HttpClient.transformResponse(self, (effect) => timeoutEffect(effect, "headers", duration))
+
+/** @internal */
+export const deadline = (duration: Duration.DurationInput) =>
+<E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+): HttpClient.HttpClient.With<E | OpenAiError.TimeoutError, R> =>
+  HttpClient.transformResponse(self, (effect) => timeoutEffect(effect, "deadline", duration))
+
+/** @internal */
+export const requestId = (response: { readonly headers: Readonly<Record<string, string | undefined>> }): Option.Option<
+  string
+> => {
+  const value = response.headers[REQUEST_ID_HEADER]?.trim()
+  return value ? Option.some(value) : Option.none()
+}
+
+/** @internal */
+export const toHttpClientError = <R>(
+  self: HttpClient.HttpClient.With<OpenAiError.OpenAiError, R>
+): HttpClient.HttpClient.With<HttpClientError.HttpClientError, R> =>
+  // `transform` types its result as `E | E1` because `f` may keep the inner error; this `f` maps
+  // every one, so the inner `OpenAiError` can no longer escape.
+  HttpClient.transform(self, (effect, request) =>
+    Effect.mapError(effect, (error) =>
+      new HttpClientError.RequestError({
+        request,
+        reason: "Transport",
+        cause: error,
+        description: `${error._tag}: ${error.message}`
+      }))) as HttpClient.HttpClient.With<HttpClientError.HttpClientError, R>
+
+/** @internal */
+export const fromHttpClientError = (error: unknown): Option.Option<OpenAiError.OpenAiError> => {
+  if (OpenAiError.isOpenAiError(error)) return Option.some(error)
+  if (isHttpClientError(error) && OpenAiError.isOpenAiError(error.cause)) return Option.some(error.cause)
+  return Option.none()
+}
