@@ -1,0 +1,425 @@
+/**
+ * The failures the mock server can serve: one name per row of OpenAI's error guide, plus what
+ * proxies and networks do to a response (an HTML 502, an empty or cut-off body, slow headers, a
+ * reset connection, an error frame or a cut inside a stream).
+ *
+ * Choose one per request with the `x-mock-fault: NAME` header, for every request with a start-up
+ * scenario, or at random with a seeded probability (see {@link MockApi.MockOptions}).
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Every fault name, in the order of the error guide.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.names.includes("rate_limit_tokens")) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const names = [
+  "invalid_authentication",
+  "incorrect_api_key",
+  "no_organization",
+  "unsupported_region",
+  "rate_limit_requests",
+  "rate_limit_tokens",
+  "insufficient_quota",
+  "request_too_large",
+  "server_error",
+  "engine_overloaded",
+  "bad_request",
+  "context_length_exceeded",
+  "not_found",
+  "conflict",
+  "unprocessable",
+  "malformed_json",
+  "html_502",
+  "empty_body",
+  "slow_headers",
+  "connection_reset",
+  "stream_error",
+  "stream_cut"
+] as const
+
+/**
+ * The name of a fault.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FaultName = typeof names[number]
+
+/**
+ * A schema for {@link FaultName}, e.g. to decode a command-line option.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ * import { Schema } from "effect"
+ *
+ * console.log(Schema.is(Faults.FaultName)("server_error")) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const FaultName: Schema.Literal<typeof names> = Schema.Literal(...names)
+
+/**
+ * Whether a string names a fault.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.isFaultName("nope")) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isFaultName = (u: unknown): u is FaultName =>
+  typeof u === "string" && (names as ReadonlyArray<string>).includes(u)
+
+/**
+ * How a fault shows itself to a client:
+ *
+ * - `"status"`: an error status with the API's JSON error body;
+ * - `"body"`: a response whose body is not what the API sends (broken JSON, HTML, nothing);
+ * - `"delay"`: a normal response whose headers come late (`slow_headers`);
+ * - `"transport"`: no response at all (`connection_reset`);
+ * - `"stream"`: a `200` whose body fails part-way (an error frame or a cut connection).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Kind = "status" | "body" | "delay" | "transport" | "stream"
+
+/**
+ * What a fault looks like on the wire, and the class the official `openai` package raises for it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Description {
+  readonly name: FaultName
+  readonly kind: Kind
+  /** The HTTP status served, when the fault has one (a reset has none). */
+  readonly status: number | undefined
+  /** `error.type` of the body, when it has one. */
+  readonly type: string | null | undefined
+  /** `error.code` of the body, when it has one. */
+  readonly code: string | null | undefined
+  /** Whether the mock sends `retry-after` and `retry-after-ms` with it. */
+  readonly retryAfter: boolean
+  /** The openai-node error class a real server would make it raise (`maxRetries: 0`). */
+  readonly sdkError: string | undefined
+}
+
+const d = (
+  name: FaultName,
+  kind: Kind,
+  status: number | undefined,
+  type: string | null | undefined,
+  code: string | null | undefined,
+  retryAfter: boolean,
+  sdkError: string | undefined
+): Description => ({ name, kind, status, type, code, retryAfter, sdkError })
+
+/**
+ * What every fault serves, by name. The bodies follow real recorded OpenAI errors (see
+ * `docs/testing.md` for the full text of each).
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.descriptions.insufficient_quota.status) // 429
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const descriptions: { readonly [K in FaultName]: Description } = {
+  invalid_authentication: d("invalid_authentication", "status", 401, "invalid_request_error", null, false, "AuthenticationError"),
+  incorrect_api_key: d("incorrect_api_key", "status", 401, "invalid_request_error", "invalid_api_key", false, "AuthenticationError"),
+  no_organization: d("no_organization", "status", 401, "invalid_request_error", "no_organization", false, "AuthenticationError"),
+  unsupported_region: d(
+    "unsupported_region",
+    "status",
+    403,
+    "request_forbidden",
+    "unsupported_country_region_territory",
+    false,
+    "PermissionDeniedError"
+  ),
+  rate_limit_requests: d("rate_limit_requests", "status", 429, "requests", "rate_limit_exceeded", true, "RateLimitError"),
+  rate_limit_tokens: d("rate_limit_tokens", "status", 429, "tokens", "rate_limit_exceeded", true, "RateLimitError"),
+  insufficient_quota: d("insufficient_quota", "status", 429, "insufficient_quota", "insufficient_quota", false, "RateLimitError"),
+  request_too_large: d("request_too_large", "status", 429, "tokens", "rate_limit_exceeded", false, "RateLimitError"),
+  server_error: d("server_error", "status", 500, "server_error", null, false, "InternalServerError"),
+  engine_overloaded: d("engine_overloaded", "status", 503, "server_error", null, false, "InternalServerError"),
+  bad_request: d("bad_request", "status", 400, "invalid_request_error", "invalid_type", false, "BadRequestError"),
+  context_length_exceeded: d(
+    "context_length_exceeded",
+    "status",
+    400,
+    "invalid_request_error",
+    "context_length_exceeded",
+    false,
+    "BadRequestError"
+  ),
+  not_found: d("not_found", "status", 404, "invalid_request_error", "model_not_found", false, "NotFoundError"),
+  conflict: d("conflict", "status", 409, "invalid_request_error", "conflict", false, "ConflictError"),
+  unprocessable: d("unprocessable", "status", 422, undefined, undefined, false, "UnprocessableEntityError"),
+  malformed_json: d("malformed_json", "body", 200, undefined, undefined, false, undefined),
+  html_502: d("html_502", "body", 502, undefined, undefined, false, "InternalServerError"),
+  empty_body: d("empty_body", "body", 200, undefined, undefined, false, undefined),
+  slow_headers: d("slow_headers", "delay", 200, undefined, undefined, false, "APIConnectionTimeoutError"),
+  connection_reset: d("connection_reset", "transport", undefined, undefined, undefined, false, "APIConnectionError"),
+  stream_error: d("stream_error", "stream", 200, "server_error", null, false, "APIError"),
+  stream_cut: d("stream_cut", "stream", 200, undefined, undefined, false, "APIConnectionError")
+}
+
+/**
+ * What the mock needs to know to write a fault's body.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Context {
+  readonly requestId: string
+  readonly model: string
+  readonly organization: string
+  /** The caller's key, already masked (never the key itself). */
+  readonly maskedKey: string
+  /** The delay a rate-limit fault asks for, in milliseconds. */
+  readonly retryAfterMs: number
+  readonly rpm: number
+  readonly tpm: number
+  /** The tokens the request would use (its estimate). */
+  readonly requestedTokens: number
+}
+
+/**
+ * The JSON error body the API sends for a `"status"` fault (`{"error": {...}}`, or FastAPI's
+ * `{"detail": [...]}` for `unprocessable`, as OpenAI-compatible servers send it).
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * const body = Faults.errorBody("server_error", {
+ *   requestId: "req_1", model: "gpt-4o-mini", organization: "org-mock", maskedKey: "sk-***",
+ *   retryAfterMs: 1000, rpm: 60, tpm: 1000, requestedTokens: 10
+ * })
+ * console.log(JSON.stringify(body).includes("req_1")) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category bodies
+ */
+export const errorBody = (name: FaultName, ctx: Context): unknown => {
+  const tryAgain = formatTryAgain(ctx.retryAfterMs)
+  const err = (message: string, type: string, param: string | null, code: string | null) => ({
+    error: { message, type, param, code }
+  })
+  switch (name) {
+    case "invalid_authentication":
+      return err(
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (i.e. sk-proj-...:) when using HTTP Basic auth. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        null,
+        null
+      )
+    case "incorrect_api_key":
+      return err(
+        `Incorrect API key provided: ${ctx.maskedKey}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        "invalid_request_error",
+        null,
+        "invalid_api_key"
+      )
+    case "no_organization":
+      return err(
+        "You must be a member of an organization to use the API. Please contact us through our help center at help.openai.com.",
+        "invalid_request_error",
+        null,
+        "no_organization"
+      )
+    case "unsupported_region":
+      // The real body lists its keys alphabetically.
+      return {
+        error: {
+          code: "unsupported_country_region_territory",
+          message: "Country, region, or territory not supported",
+          param: null,
+          type: "request_forbidden"
+        }
+      }
+    case "rate_limit_requests":
+      return err(
+        `Rate limit reached for ${ctx.model} in organization ${ctx.organization} on requests per min (RPM): Limit ${ctx.rpm}, Used ${ctx.rpm}, Requested 1. Please try again in ${tryAgain}. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+        "requests",
+        null,
+        "rate_limit_exceeded"
+      )
+    case "rate_limit_tokens": {
+      const requested = Math.min(Math.max(1, ctx.requestedTokens), ctx.tpm)
+      const used = Math.max(0, ctx.tpm - requested + 1)
+      return err(
+        rateLimitMessage(ctx.model, ctx.organization, "tokens", ctx.tpm, used, requested, ctx.retryAfterMs),
+        "tokens",
+        null,
+        "rate_limit_exceeded"
+      )
+    }
+    case "insufficient_quota":
+      return err(
+        "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+        "insufficient_quota",
+        null,
+        "insufficient_quota"
+      )
+    case "request_too_large":
+      return err(
+        requestTooLargeMessage(ctx.model, ctx.organization, ctx.tpm, Math.max(ctx.requestedTokens, ctx.tpm + 1)),
+        "tokens",
+        null,
+        "rate_limit_exceeded"
+      )
+    case "server_error":
+    case "stream_error":
+      return err(
+        `The server had an error processing your request. Sorry about that! You can retry your request, or contact us through our help center at help.openai.com if you keep seeing this error. (Please include the request ID ${ctx.requestId} in your email.)`,
+        "server_error",
+        null,
+        null
+      )
+    case "engine_overloaded":
+      return err(
+        `That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists. (Please include the request ID ${ctx.requestId} in your message.)`,
+        "server_error",
+        null,
+        null
+      )
+    case "bad_request":
+      return err(
+        "Invalid type for 'messages': expected an array of objects, but got a string instead.",
+        "invalid_request_error",
+        "messages",
+        "invalid_type"
+      )
+    case "context_length_exceeded":
+      return err(
+        `This model's maximum context length is 128000 tokens. However, your messages resulted in ${
+          Math.max(128001, ctx.requestedTokens)
+        } tokens. Please reduce the length of the messages.`,
+        "invalid_request_error",
+        "messages",
+        "context_length_exceeded"
+      )
+    case "not_found":
+      return err(
+        `The model \`${ctx.model}\` does not exist or you do not have access to it.`,
+        "invalid_request_error",
+        null,
+        "model_not_found"
+      )
+    case "conflict":
+      return err(
+        "Another request with the same idempotency key is still being processed. Please retry once it has completed.",
+        "invalid_request_error",
+        null,
+        "conflict"
+      )
+    case "unprocessable":
+      return {
+        detail: [{ loc: ["body", "messages"], msg: "field required", type: "value_error.missing" }]
+      }
+    default:
+      return err("The server had an error processing your request.", "server_error", null, null)
+  }
+}
+
+/**
+ * "Please try again in ..." as OpenAI writes it: `644ms`, `1.5s`, `20s`, `6m0s`.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.formatTryAgain(1500)) // "1.5s"
+ * ```
+ *
+ * @since 0.1.0
+ * @category bodies
+ */
+export const formatTryAgain = (ms: number): string => {
+  const total = Math.max(1, Math.ceil(ms))
+  if (total < 1000) return `${total}ms`
+  const minutes = Math.floor(total / 60_000)
+  const seconds = (total % 60_000) / 1000
+  const secondsText = `${Number.isInteger(seconds) ? seconds : seconds.toFixed(3).replace(/0+$/, "")}s`
+  return minutes > 0 ? `${minutes}m${secondsText}` : secondsText
+}
+
+/**
+ * The message of a `rate_limit_exceeded` error, as the real API words it.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.rateLimitMessage("gpt-4o", "org-mock", "tokens", 30000, 29000, 1500, 1500))
+ * ```
+ *
+ * @since 0.1.0
+ * @category bodies
+ */
+export const rateLimitMessage = (
+  model: string,
+  organization: string,
+  scope: "requests" | "tokens",
+  limit: number,
+  used: number,
+  requested: number,
+  retryAfterMs: number
+): string =>
+  `Rate limit reached for ${model} in organization ${organization} on ${
+    scope === "requests" ? "requests per min (RPM)" : "tokens per min (TPM)"
+  }: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${
+    formatTryAgain(retryAfterMs)
+  }. Visit https://platform.openai.com/account/rate-limits to learn more.`
+
+/**
+ * The message of a "Request too large" 429: the request alone exceeds the tokens-per-minute limit,
+ * so waiting never helps.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.requestTooLargeMessage("gpt-4o", "org-mock", 30000, 31538))
+ * ```
+ *
+ * @since 0.1.0
+ * @category bodies
+ */
+export const requestTooLargeMessage = (model: string, organization: string, limit: number, requested: number): string =>
+  `Request too large for ${model} in organization ${organization} on tokens per min (TPM): Limit ${limit}, Requested ${requested}. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`
+
+/**
+ * The page a load balancer sends for `html_502`.
+ *
+ * @since 0.1.0
+ * @category bodies
+ */
+export const html502 =
+  "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"

@@ -1,0 +1,828 @@
+/**
+ * The mock OpenAI API itself, without any sockets: an Effect function from a plain request
+ * description to a plain response description, with its state (rate limits, "fail N times"
+ * counters, the request log) in a `Ref` and its time read from Effect's `Clock`, so the same
+ * mock runs under `TestClock`.
+ *
+ * {@link MockServer} serves it over real HTTP; {@link ScriptedHttpClient} serves it as an
+ * in-memory `HttpClient`.
+ *
+ * @since 0.1.0
+ */
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import * as Faults from "./Faults.js"
+import * as E from "./internal/endpoints.js"
+import * as MockRateLimits from "./MockRateLimits.js"
+
+/**
+ * A request as the mock sees it: method, path (with an optional query), headers with lower-case
+ * names, and the raw body.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MockRequest {
+  readonly method: string
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array
+}
+
+/**
+ * One piece of a streamed body, sent after `delay`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MockChunk {
+  readonly delay: Duration.Duration
+  readonly bytes: Uint8Array
+}
+
+/**
+ * A response body: all at once, or as chunks with delays that either complete or are cut (the
+ * connection closes before the end: `stream_cut`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MockBody =
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
+  | { readonly _tag: "Chunks"; readonly chunks: ReadonlyArray<MockChunk>; readonly ending: "complete" | "cut" }
+
+/**
+ * What the mock answers: a response, or "reset the connection" (no response at all).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MockResponse =
+  | {
+    readonly _tag: "Respond"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: MockBody
+  }
+  | { readonly _tag: "ResetConnection" }
+
+/**
+ * One request the mock has served, for assertions. `headers` are what the client sent, with
+ * credentials (`authorization`, `api-key`, cookies) replaced by `<redacted>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LogEntry {
+  /** 1, 2, 3... in arrival order. */
+  readonly sequence: number
+  readonly requestId: string
+  readonly method: string
+  readonly path: string
+  readonly headers: Readonly<Record<string, string>>
+  /** The logical request: `idempotency-key`, else `x-mock-key`, else method + path + body. */
+  readonly key: string
+  /** How many times this logical request has arrived, this one included. */
+  readonly attempt: number
+  /** The fault served, if any. */
+  readonly fault: Option.Option<Faults.FaultName>
+  /** The status sent; `None` for a reset connection. */
+  readonly status: Option.Option<number>
+  /** `Some("requests" | "tokens")` when the rate limiter refused it. */
+  readonly rateLimited: Option.Option<"requests" | "tokens">
+  /** `Clock` time of arrival, epoch milliseconds. */
+  readonly at: number
+}
+
+/**
+ * How the mock behaves. Everything is optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MockOptions {
+  /** Requests per minute per API key (default 10 000). */
+  readonly rpm?: number | undefined
+  /** Tokens per minute per API key (default 2 000 000). */
+  readonly tpm?: number | undefined
+  /** Faults served to successive requests, one each (`"ok"` for none); later requests are normal. */
+  readonly scenario?: ReadonlyArray<Faults.FaultName | "ok"> | undefined
+  /** Probability per request of each fault, drawn from a generator seeded with `seed`. */
+  readonly faultRates?: Partial<Record<Faults.FaultName, number>> | undefined
+  /** Seed for the fault draws and the ids (default 0). */
+  readonly seed?: number | undefined
+  /** Organization named in messages and `openai-organization` (default `org-mock`). */
+  readonly organization?: string | undefined
+  /** Answer 401 to requests without a bearer token (default false). */
+  readonly requireApiKey?: boolean | undefined
+  /** Delay between SSE events (default 0). Header `x-mock-chunk-delay-ms` overrides. */
+  readonly chunkDelay?: Duration.DurationInput | undefined
+  /** How long `slow_headers` holds the headers (default 30 s). Header `x-mock-delay-ms` overrides. */
+  readonly slowHeadersDelay?: Duration.DurationInput | undefined
+  /** The delay rate-limit faults ask for (default 1 s). Header `x-mock-retry-after-ms` overrides. */
+  readonly retryAfter?: Duration.DurationInput | undefined
+  /** Send `x-should-retry` with every fault. Header `x-mock-should-retry` overrides. */
+  readonly shouldRetry?: boolean | undefined
+  /** Model ids listed by `/v1/models` (default a few current ones). */
+  readonly models?: ReadonlyArray<string> | undefined
+  /** How many log entries to keep (default 10 000; the oldest go first). */
+  readonly maxLogEntries?: number | undefined
+}
+
+/**
+ * The mock's interface.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MockApiService {
+  /** Serves one request. Never fails: bad input gets a 400 in the API's error shape. */
+  readonly handle: (request: MockRequest) => Effect.Effect<MockResponse>
+  /** Every request served so far, oldest first. */
+  readonly log: Effect.Effect<ReadonlyArray<LogEntry>>
+  /** Forgets the log, the attempt counters and the rate-limit state; restarts the scenario. */
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * The mock as a service, so a test can read its log.
+ *
+ * @example
+ * ```ts
+ * import { MockApi } from "effect-openai-resilience/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mock = yield* MockApi.MockApi
+ *   const log = yield* mock.log
+ *   return log.length
+ * }).pipe(Effect.provide(MockApi.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class MockApi extends Context.Tag("effect-openai-resilience/testing/MockApi")<MockApi, MockApiService>() {}
+
+interface State {
+  readonly sequence: number
+  readonly limits: MockRateLimits.State
+  readonly attempts: HashMap.HashMap<string, number>
+  readonly scenario: ReadonlyArray<Faults.FaultName | "ok">
+  readonly log: Chunk.Chunk<LogEntry>
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder("utf-8", { fatal: false })
+
+/** Bytes of a JSON value. Errors are pretty-printed with 4 spaces, as the real API does. */
+const json = (value: unknown, pretty = false): Uint8Array =>
+  encoder.encode(pretty ? `${JSON.stringify(value, null, 4)}\n` : JSON.stringify(value))
+
+const REDACTED_HEADERS = new Set(["authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie"])
+
+const redactHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) out[k] = REDACTED_HEADERS.has(k) ? "<redacted>" : v
+  return out
+}
+
+const lowerCase = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v
+  return out
+}
+
+const bearerOf = (headers: Readonly<Record<string, string>>): string | undefined => {
+  const auth = headers["authorization"] ?? ""
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
+  if (m?.[1] !== undefined) return m[1]
+  const azure = headers["api-key"]
+  return azure !== undefined && azure.length > 0 ? azure : undefined
+}
+
+/** Masks a key as the real API echoes it (first 8 and last 4 characters), or entirely when short. */
+const maskKey = (key: string | undefined): string => {
+  if (key === undefined) return ""
+  if (key.length < 24) return "*".repeat(key.length)
+  return `${key.slice(0, 8)}${"*".repeat(key.length - 12)}${key.slice(-4)}`
+}
+
+const nonNegativeInt = (text: string | undefined): number | undefined | "invalid" => {
+  if (text === undefined) return undefined
+  if (!/^\s*\d{1,9}\s*$/.test(text)) return "invalid"
+  return Number(text)
+}
+
+const toMillis = (d: Duration.DurationInput | undefined, fallback: number): number =>
+  d === undefined ? fallback : Math.max(0, Duration.toMillis(Duration.decode(d)))
+
+const mockError = (message: string, param: string | null, code: string | null): Uint8Array =>
+  json({ error: { message, type: "invalid_request_error", param, code } }, true)
+
+const INVALID_JSON =
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)"
+
+type Route =
+  | { readonly _tag: "Chat" }
+  | { readonly _tag: "Responses" }
+  | { readonly _tag: "Embeddings" }
+  | { readonly _tag: "Models" }
+  | { readonly _tag: "Model"; readonly id: string }
+  | { readonly _tag: "Unknown" }
+
+const route = (method: string, path: string): Route => {
+  if (method === "POST" && path === "/v1/chat/completions") return { _tag: "Chat" }
+  if (method === "POST" && path === "/v1/responses") return { _tag: "Responses" }
+  if (method === "POST" && path === "/v1/embeddings") return { _tag: "Embeddings" }
+  if (method === "GET" && path === "/v1/models") return { _tag: "Models" }
+  const m = /^\/v1\/models\/([^/]+)$/.exec(path)
+  if (method === "GET" && m?.[1] !== undefined) return { _tag: "Model", id: decodeURIComponent(m[1]) }
+  return { _tag: "Unknown" }
+}
+
+/**
+ * Builds the mock with fresh state.
+ *
+ * @example
+ * ```ts
+ * import { MockApi } from "effect-openai-resilience/testing"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const mock = yield* MockApi.make({ rpm: 60 })
+ *   const res = yield* mock.handle({ method: "GET", url: "/v1/models", headers: {}, body: new Uint8Array() })
+ *   return res._tag === "Respond" ? res.status : 0 // 200
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =>
+  Effect.gen(function*() {
+    const seed = options.seed ?? 0
+    const organization = options.organization ?? "org-mock"
+    const models = options.models ?? E.defaultModels
+    const maxLog = Math.max(1, options.maxLogEntries ?? 10_000)
+    const rates = Faults.names
+      .map((name) => [name, Math.min(1, Math.max(0, options.faultRates?.[name] ?? 0))] as const)
+      .filter(([, p]) => p > 0)
+    const initial = (): State => ({
+      sequence: 0,
+      limits: MockRateLimits.empty({ rpm: options.rpm, tpm: options.tpm }),
+      attempts: HashMap.empty(),
+      scenario: options.scenario ?? [],
+      log: Chunk.empty()
+    })
+    const state = yield* Ref.make(initial())
+    const rngRef = yield* Ref.make(Random.make(seed))
+
+    const drawFault: Effect.Effect<Faults.FaultName | undefined> = rates.length === 0
+      ? Effect.succeed(undefined)
+      : Effect.flatMap(Ref.get(rngRef), (rng) => rng.next).pipe(Effect.map((r) => {
+        let cumulative = 0
+        for (const [name, p] of rates) {
+          cumulative += p
+          if (r < cumulative) return name
+        }
+        return undefined
+      }))
+
+    const handle = (request: MockRequest): Effect.Effect<MockResponse> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const headers = lowerCase(request.headers)
+        const method = request.method.toUpperCase()
+        const path = (request.url.split("?")[0] ?? "/").replace(/\/+$/, "") || "/"
+        const bodyText = decoder.decode(request.body)
+        const explicitKey = headers["idempotency-key"] ?? headers["x-mock-key"]
+        const logicalKey = explicitKey ?? `${method} ${path} ${E.hexId(bodyText, 16)}`
+
+        // One atomic step: sequence number, attempt count and the next scenario step.
+        const [sequence, attempt, step] = yield* Ref.modify(state, (s): readonly [
+          readonly [number, number, Faults.FaultName | "ok" | undefined],
+          State
+        ] => {
+          const attempt = Option.getOrElse(HashMap.get(s.attempts, logicalKey), () => 0) + 1
+          const [step, ...rest] = s.scenario
+          return [[s.sequence + 1, attempt, step], {
+            ...s,
+            sequence: s.sequence + 1,
+            attempts: HashMap.set(s.attempts, logicalKey, attempt),
+            scenario: rest
+          }]
+        })
+        const requestId = `req_${E.hexId(`${seed}:${sequence}:request`, 32)}`
+        const apiKey = bearerOf(headers)
+        const limiterKey = apiKey === undefined ? "anonymous" : `key_${E.hexId(apiKey, 16)}`
+
+        const logged = (
+          response: MockResponse,
+          fault: Faults.FaultName | undefined,
+          rateLimited?: "requests" | "tokens"
+        ): Effect.Effect<MockResponse> =>
+          Ref.update(state, (s) => {
+            const entry: LogEntry = {
+              sequence,
+              requestId,
+              method,
+              path,
+              headers: redactHeaders(headers),
+              key: logicalKey,
+              attempt,
+              fault: Option.fromNullable(fault),
+              status: response._tag === "Respond" ? Option.some(response.status) : Option.none(),
+              rateLimited: Option.fromNullable(rateLimited),
+              at: now
+            }
+            const log = Chunk.append(s.log, entry)
+            return { ...s, log: Chunk.size(log) > maxLog ? Chunk.drop(log, Chunk.size(log) - maxLog) : log }
+          }).pipe(Effect.as(response))
+
+        const baseHeaders = (contentType: string): Record<string, string> => ({
+          "content-type": contentType,
+          "x-request-id": requestId,
+          "openai-organization": organization,
+          "openai-processing-ms": "12",
+          "openai-version": "2020-10-01"
+        })
+        const shouldRetryHeader = (): Record<string, string> => {
+          const h = headers["x-mock-should-retry"]?.trim().toLowerCase()
+          const value = h === "true" || h === "false" ? h : options.shouldRetry === undefined ? undefined : String(options.shouldRetry)
+          return value === undefined ? {} : { "x-should-retry": value }
+        }
+        const peekLimits = Ref.get(state).pipe(Effect.map((s) => MockRateLimits.peek(s.limits, limiterKey, now)))
+        const respondJson = (
+          status: number,
+          body: Uint8Array,
+          extra: Readonly<Record<string, string>>
+        ): MockResponse => ({
+          _tag: "Respond",
+          status,
+          headers: { ...baseHeaders("application/json"), ...extra },
+          body: { _tag: "Bytes", bytes: body }
+        })
+
+        // -- the mock's own controls ---------------------------------------------------------
+        const faultHeader = headers["x-mock-fault"]?.trim()
+        if (faultHeader !== undefined && faultHeader.length > 0 && !Faults.isFaultName(faultHeader)) {
+          return yield* logged(
+            respondJson(
+              400,
+              mockError(
+                `Unknown mock fault '${faultHeader.slice(0, 100)}' in the x-mock-fault header. Known faults: ${
+                  Faults.names.join(", ")
+                }.`,
+                "x-mock-fault",
+                "unknown_mock_fault"
+              ),
+              yield* peekLimits
+            ),
+            undefined
+          )
+        }
+        const controlHeaders = [
+          "x-mock-fault-times",
+          "x-mock-retry-after-ms",
+          "x-mock-delay-ms",
+          "x-mock-chunk-delay-ms",
+          "x-mock-status"
+        ] as const
+        const parsedControls = controlHeaders.map((h) => [h, nonNegativeInt(headers[h])] as const)
+        for (const [header, value] of parsedControls) {
+          if (value === "invalid") {
+            return yield* logged(
+              respondJson(
+                400,
+                mockError(`The ${header} header must be a non-negative integer.`, header, "invalid_mock_header"),
+                yield* peekLimits
+              ),
+              undefined
+            )
+          }
+        }
+        const controls = {
+          times: nonNegativeInt(headers["x-mock-fault-times"]),
+          retryAfterMs: nonNegativeInt(headers["x-mock-retry-after-ms"]),
+          delayMs: nonNegativeInt(headers["x-mock-delay-ms"]),
+          chunkDelayMs: nonNegativeInt(headers["x-mock-chunk-delay-ms"]),
+          status: nonNegativeInt(headers["x-mock-status"])
+        }
+        const num = (v: number | undefined | "invalid"): number | undefined => (typeof v === "number" ? v : undefined)
+        const statusOverride = num(controls.status)
+        if (statusOverride !== undefined && (statusOverride < 200 || statusOverride > 599)) {
+          return yield* logged(
+            respondJson(
+              400,
+              mockError("The x-mock-status header must be between 200 and 599.", "x-mock-status", "invalid_mock_header"),
+              yield* peekLimits
+            ),
+            undefined
+          )
+        }
+
+        // -- which fault, if any -------------------------------------------------------------
+        const times = num(controls.times)
+        let fault: Faults.FaultName | undefined
+        if (faultHeader !== undefined && Faults.isFaultName(faultHeader)) {
+          fault = times === undefined || attempt <= times ? faultHeader : undefined
+        } else if (step !== undefined) {
+          fault = step === "ok" ? undefined : step
+        } else {
+          fault = yield* drawFault
+        }
+        const description = fault === undefined ? undefined : Faults.descriptions[fault]
+
+        // -- the request body ----------------------------------------------------------------
+        const parsed: { readonly ok: true; readonly value: E.JsonRecord } | { readonly ok: false } =
+          bodyText.trim().length === 0
+            ? { ok: true, value: {} }
+            : (() => {
+              try {
+                const v: unknown = JSON.parse(bodyText)
+                return E.isRecord(v) ? { ok: true as const, value: v } : { ok: false as const }
+              } catch {
+                return { ok: false as const }
+              }
+            })()
+        const body: E.JsonRecord = parsed.ok ? parsed.value : {}
+        const model = typeof body.model === "string" && body.model.length > 0
+          ? body.model.slice(0, 200)
+          : route(method, path)._tag === "Model"
+          ? path.slice("/v1/models/".length)
+          : "gpt-4o-mini"
+        const stream = body.stream === true
+        const requested = E.requestedTokens(path, body)
+        const limitsNow = (yield* Ref.get(state)).limits.limits
+        const retryAfterMs = num(controls.retryAfterMs) ?? toMillis(options.retryAfter, 1000)
+        const chunkDelay = Duration.millis(num(controls.chunkDelayMs) ?? toMillis(options.chunkDelay, 0))
+
+        // -- faults that replace the response ------------------------------------------------
+        if (fault !== undefined && description !== undefined) {
+          const kind = description.kind
+          const isStatusFault = kind === "status" || (fault === "stream_error" && !stream)
+          if (isStatusFault) {
+            const ctx: Faults.Context = {
+              requestId,
+              model,
+              organization,
+              maskedKey: maskKey(apiKey),
+              retryAfterMs,
+              rpm: limitsNow.rpm,
+              tpm: limitsNow.tpm,
+              requestedTokens: requested
+            }
+            const status = fault === "stream_error" ? 500 : description.status ?? 500
+            const retryHeaders = description.retryAfter || controls.retryAfterMs !== undefined
+              ? { "retry-after": String(Math.ceil(retryAfterMs / 1000)), "retry-after-ms": String(retryAfterMs) }
+              : {}
+            return yield* logged(
+              respondJson(status, json(Faults.errorBody(fault, ctx), true), {
+                ...(yield* peekLimits),
+                ...retryHeaders,
+                ...shouldRetryHeader()
+              }),
+              fault
+            )
+          }
+          if (fault === "connection_reset") return yield* logged({ _tag: "ResetConnection" }, fault)
+          if (fault === "html_502") {
+            return yield* logged({
+              _tag: "Respond",
+              status: statusOverride ?? 502,
+              headers: { ...baseHeaders("text/html"), ...shouldRetryHeader() },
+              body: { _tag: "Bytes", bytes: encoder.encode(Faults.html502) }
+            }, fault)
+          }
+          if (fault === "empty_body") {
+            return yield* logged({
+              _tag: "Respond",
+              status: statusOverride ?? 200,
+              headers: { ...baseHeaders("application/json"), ...(yield* peekLimits), ...shouldRetryHeader() },
+              body: { _tag: "Bytes", bytes: new Uint8Array() }
+            }, fault)
+          }
+        }
+
+        // -- the API itself ------------------------------------------------------------------
+        if (options.requireApiKey === true && apiKey === undefined) {
+          const ctx = {
+            requestId,
+            model,
+            organization,
+            maskedKey: "",
+            retryAfterMs,
+            rpm: limitsNow.rpm,
+            tpm: limitsNow.tpm,
+            requestedTokens: requested
+          }
+          return yield* logged(
+            respondJson(401, json(Faults.errorBody("invalid_authentication", ctx), true), yield* peekLimits),
+            fault
+          )
+        }
+        const r = route(method, path)
+        if (r._tag === "Unknown") {
+          return yield* logged(
+            respondJson(404, mockError(`Invalid URL (${method} ${path.slice(0, 200)})`, null, null), yield* peekLimits),
+            fault
+          )
+        }
+        if (!parsed.ok) {
+          return yield* logged(respondJson(400, mockError(INVALID_JSON, null, null), yield* peekLimits), fault)
+        }
+        const invalid = validate(r, body)
+        if (invalid !== undefined) {
+          return yield* logged(respondJson(400, json({ error: invalid }, true), yield* peekLimits), fault)
+        }
+
+        const decision = yield* Ref.modify(state, (s) => {
+          const [d, limits] = MockRateLimits.consume(s.limits, limiterKey, requested, now)
+          return [d, { ...s, limits }] as const
+        })
+        if (decision._tag === "TooLarge") {
+          return yield* logged(
+            respondJson(
+              429,
+              json({
+                error: {
+                  message: Faults.requestTooLargeMessage(model, organization, decision.limit, decision.requested),
+                  type: "tokens",
+                  param: null,
+                  code: "rate_limit_exceeded"
+                }
+              }, true),
+              decision.headers
+            ),
+            fault,
+            "tokens"
+          )
+        }
+        if (decision._tag === "Limited") {
+          const ms = Math.max(1, decision.retryAfterMs)
+          return yield* logged(
+            respondJson(
+              429,
+              json({
+                error: {
+                  message: Faults.rateLimitMessage(
+                    model,
+                    organization,
+                    decision.scope,
+                    decision.limit,
+                    decision.used,
+                    decision.requested,
+                    ms
+                  ),
+                  type: decision.scope,
+                  param: null,
+                  code: "rate_limit_exceeded"
+                }
+              }, true),
+              {
+                ...decision.headers,
+                "retry-after": String(Math.ceil(ms / 1000)),
+                "retry-after-ms": String(ms),
+                ...shouldRetryHeader()
+              }
+            ),
+            fault,
+            decision.scope
+          )
+        }
+
+        const created = Math.floor(now / 1000)
+        const idOf = (prefix: string) => `${prefix}${E.hexId(`${seed}:${sequence}:${prefix}`, 32)}`
+        const okHeaders = { ...decision.headers, ...(fault === undefined ? {} : shouldRetryHeader()) }
+
+        let success: MockResponse
+        switch (r._tag) {
+          case "Models":
+            success = respondJson(200, json(E.modelList(models)), okHeaders)
+            break
+          case "Model":
+            success = models.includes(r.id)
+              ? respondJson(200, json(E.model(r.id)), okHeaders)
+              : respondJson(
+                404,
+                mockError(`The model '${r.id.slice(0, 200)}' does not exist`, "model", "model_not_found"),
+                okHeaders
+              )
+            break
+          case "Embeddings":
+            success = respondJson(200, json(E.embeddings(body, model)), okHeaders)
+            break
+          case "Chat": {
+            const info = { id: idOf("chatcmpl-"), created, model }
+            success = stream
+              ? sse(
+                E.chatChunks(body, info).map((c) => `data: ${JSON.stringify(c)}\n\n`),
+                "data: [DONE]\n\n",
+                `data: ${JSON.stringify(Faults.errorBody("stream_error", errorCtx()))}\n\n`
+              )
+              : respondJson(200, json(E.chatCompletion(body, info)), okHeaders)
+            break
+          }
+          case "Responses": {
+            const info = { id: idOf("resp_"), messageId: idOf("msg_"), created, model }
+            const events = E.responseEvents(body, info)
+            success = stream
+              ? sse(
+                events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`),
+                undefined,
+                `event: error\ndata: ${
+                  JSON.stringify({
+                    type: "error",
+                    code: "server_error",
+                    message: streamErrorMessage(requestId),
+                    param: null,
+                    sequence_number: 0
+                  })
+                }\n\n`
+              )
+              : respondJson(200, json(E.response(body, info)), okHeaders)
+            break
+          }
+        }
+
+        function errorCtx(): Faults.Context {
+          return {
+            requestId,
+            model,
+            organization,
+            maskedKey: "",
+            retryAfterMs,
+            rpm: limitsNow.rpm,
+            tpm: limitsNow.tpm,
+            requestedTokens: requested
+          }
+        }
+
+        /** An SSE response; with `stream_error` or `stream_cut` it fails after a few events. */
+        function sse(events: ReadonlyArray<string>, done: string | undefined, errorFrame: string): MockResponse {
+          const keep = Math.min(events.length, 3)
+          const frames = fault === "stream_error"
+            ? [...events.slice(0, keep), errorFrame]
+            : fault === "stream_cut"
+            ? events.slice(0, keep)
+            : done === undefined
+            ? events
+            : [...events, done]
+          return {
+            _tag: "Respond",
+            status: 200,
+            headers: { ...baseHeaders("text/event-stream; charset=utf-8"), ...okHeaders },
+            body: {
+              _tag: "Chunks",
+              chunks: frames.map((f, i) => ({ delay: i === 0 ? Duration.zero : chunkDelay, bytes: encoder.encode(f) })),
+              ending: fault === "stream_cut" ? "cut" : "complete"
+            }
+          }
+        }
+
+        // -- faults that alter a successful response -----------------------------------------
+        if (fault === "slow_headers") {
+          yield* logged(success, fault)
+          yield* Effect.sleep(Duration.millis(num(controls.delayMs) ?? toMillis(options.slowHeadersDelay, 30_000)))
+          return success
+        }
+        if (success._tag === "Respond" && success.body._tag === "Bytes") {
+          const bytes = success.body.bytes
+          if (fault === "malformed_json") {
+            return yield* logged({
+              ...success,
+              status: statusOverride ?? success.status,
+              body: { _tag: "Bytes", bytes: bytes.subarray(0, Math.max(1, Math.floor(bytes.length / 2))) }
+            }, fault)
+          }
+          if (fault === "stream_cut") {
+            // A plain body cut off part-way: the connection closes before the last byte.
+            return yield* logged({
+              ...success,
+              body: {
+                _tag: "Chunks",
+                chunks: [{ delay: Duration.zero, bytes: bytes.subarray(0, Math.floor(bytes.length / 2)) }],
+                ending: "cut"
+              }
+            }, fault)
+          }
+        }
+        return yield* logged(success, fault)
+      }).pipe(
+        // A bug in the mock must not take down the test: answer 500 in the API's shape instead.
+        Effect.catchAllDefect((defect) =>
+          Effect.succeed<MockResponse>({
+            _tag: "Respond",
+            status: 500,
+            headers: { "content-type": "application/json", "x-request-id": "req_mock_defect" },
+            body: {
+              _tag: "Bytes",
+              bytes: json({
+                error: {
+                  message: `The mock server failed: ${String(defect).slice(0, 300)}`,
+                  type: "server_error",
+                  param: null,
+                  code: null
+                }
+              }, true)
+            }
+          })
+        )
+      )
+
+    return {
+      handle,
+      log: Effect.map(Ref.get(state), (s) => Chunk.toReadonlyArray(s.log)),
+      reset: Effect.zipRight(Ref.set(state, initial()), Ref.set(rngRef, Random.make(seed)))
+    }
+  })
+
+const streamErrorMessage = (requestId: string): string =>
+  `The server had an error processing your request. Sorry about that! You can retry your request, or contact us through our help center at help.openai.com if you keep seeing this error. (Please include the request ID ${requestId} in your email.)`
+
+const missing = (param: string) => ({
+  message: `Missing required parameter: '${param}'.`,
+  type: "invalid_request_error",
+  param,
+  code: "missing_required_parameter"
+})
+
+const validate = (r: Route, body: E.JsonRecord): unknown => {
+  switch (r._tag) {
+    case "Chat":
+      if (typeof body.model !== "string") return missing("model")
+      if (!Array.isArray(body.messages)) return missing("messages")
+      if (body.messages.length === 0) {
+        return {
+          message: "[] is too short - 'messages'",
+          type: "invalid_request_error",
+          param: "messages",
+          code: "empty_array"
+        }
+      }
+      return undefined
+    case "Responses":
+      if (typeof body.model !== "string") return missing("model")
+      return undefined
+    case "Embeddings":
+      if (typeof body.model !== "string") return missing("model")
+      if (body.input === undefined) return missing("input")
+      if (E.embeddingInputs(body).some((t) => t.length === 0)) {
+        return {
+          message: "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+          type: "invalid_request_error",
+          param: null,
+          code: null
+        }
+      }
+      return undefined
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The mock as a layer, with fresh state.
+ *
+ * @example
+ * ```ts
+ * import { MockApi } from "effect-openai-resilience/testing"
+ *
+ * const MockLive = MockApi.layer({ rpm: 3, scenario: ["server_error"] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: MockOptions = {}): Layer.Layer<MockApi> => Layer.effect(MockApi, make(options))
+
+/**
+ * The token estimate the mock uses, for tests that assert on `usage` or on the tokens limit:
+ * per message `ceil(chars / 4) + 4`, plus 3; a reply `ceil(chars / 4)` (at least 1); an
+ * embedding input `ceil(chars / 4)`. A request counts its prompt plus `max_tokens` (or
+ * `max_completion_tokens` / `max_output_tokens`) when given, else its reply, against the
+ * tokens-per-minute limit.
+ *
+ * @example
+ * ```ts
+ * import { MockApi } from "effect-openai-resilience/testing"
+ *
+ * console.log(MockApi.estimateTokens("/v1/chat/completions", {
+ *   model: "gpt-4o-mini", messages: [{ role: "user", content: "Hello!" }]
+ * })) // 3 + (4 + 2) + 2 = 11
+ * ```
+ *
+ * @since 0.1.0
+ * @category token estimate
+ */
+export const estimateTokens = (path: string, body: Readonly<Record<string, unknown>>): number =>
+  E.requestedTokens(path, body)

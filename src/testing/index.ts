@@ -1,0 +1,34 @@
+/**
+ * The test kit: `effect-openai-resilience/testing`. A fault-injecting mock of the OpenAI API, served
+ * in memory ({@link ScriptedHttpClient}) or over real HTTP ({@link MockServer}).
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The faults the mock can serve, their names and what each looks like.
+ *
+ * @since 0.1.0
+ */
+export * as Faults from "./Faults.js"
+
+/**
+ * The mock API core: a plain request in, a plain response out, with its state in a `Ref`.
+ *
+ * @since 0.1.0
+ */
+export * as MockApi from "./MockApi.js"
+
+/**
+ * The mock's per-key rate limiter (requests and tokens per minute).
+ *
+ * @since 0.1.0
+ */
+export * as MockRateLimits from "./MockRateLimits.js"
+
+/**
+ * An in-memory `HttpClient` served by the mock, for tests under `TestClock`.
+ *
+ * @since 0.1.0
+ */
+export * as ScriptedHttpClient from "./ScriptedHttpClient.js"
