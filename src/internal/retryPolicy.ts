@@ -50,6 +50,8 @@ export const defaults: Settings = {
 // retries forever with no delay (or throws out of `Duration.decode`).
 const millisOr = (input: Duration.DurationInput | undefined, fallback: number): number => {
   if (input === undefined) return fallback
+  // `Duration.decode` reads a negative or NaN number as zero: a zero delay is not what was meant.
+  if (typeof input === "number" && !(input >= 0)) return fallback
   return Option.match(Duration.decodeUnknown(input), {
     onNone: () => fallback,
     onSome: (d) => {

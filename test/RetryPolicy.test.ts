@@ -1,0 +1,601 @@
+import { describe, expect, it } from "@effect/vitest"
+import {
+  Array as Arr,
+  Cause,
+  Clock,
+  Duration,
+  Effect,
+  Exit,
+  FastCheck,
+  Fiber,
+  FiberRef,
+  Logger,
+  LogLevel,
+  Metric,
+  Option,
+  Random,
+  Ref,
+  Schedule,
+  TestClock
+} from "effect"
+import * as Classify from "../src/Classify.js"
+import * as OpenAiError from "../src/OpenAiError.js"
+import * as RetryBudget from "../src/RetryBudget.js"
+import * as RetryPolicy from "../src/RetryPolicy.js"
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const serverError = (input: Partial<OpenAiError.Input> = {}) =>
+  new OpenAiError.ServerError({ message: "The server had an error", status: Option.some(500), ...input })
+
+const rateLimit = (input: Partial<OpenAiError.Input> = {}) =>
+  new OpenAiError.RateLimitReached({
+    message: "Rate limit reached",
+    status: Option.some(429),
+    scope: "requests",
+    limit: Option.none(),
+    used: Option.none(),
+    requested: Option.none(),
+    ...input
+  })
+
+/**
+ * A scripted upstream: `respond(n, now)` answers the n-th call (0-based). Records the Clock time
+ * of every call so tests can read the exact delays.
+ */
+const upstream = <A>(respond: (n: number, now: number) => Effect.Effect<A, OpenAiError.OpenAiError>) =>
+  Effect.map(Ref.make<ReadonlyArray<number>>([]), (calls) => ({
+    calls: Ref.get(calls),
+    call: Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const n = (yield* Ref.getAndUpdate(calls, (a) => [...a, now])).length
+      return yield* respond(n, now)
+    })
+  }))
+
+const alwaysFailing = (error: OpenAiError.OpenAiError) => upstream(() => Effect.fail(error))
+
+const failingThen = (errors: ReadonlyArray<OpenAiError.OpenAiError>) =>
+  upstream((n) => {
+    const error = errors[n]
+    return error === undefined ? Effect.succeed("ok") : Effect.fail(error)
+  })
+
+/** Runs `call` with `policy` in a fork, advances virtual time, returns the exit and decisions. */
+const run = <A, R>(
+  call: Effect.Effect<A, OpenAiError.OpenAiError>,
+  policy: Schedule.Schedule<RetryPolicy.Decision, OpenAiError.OpenAiError, R>,
+  options: { readonly random?: ReadonlyArray<number>; readonly advance?: Duration.DurationInput } = {}
+) =>
+  Effect.gen(function*() {
+    const decisions = yield* Ref.make<ReadonlyArray<RetryPolicy.Decision>>([])
+    const observed = policy.pipe(Schedule.tapOutput((d) => Ref.update(decisions, (a) => [...a, d])))
+    const fiber = yield* Effect.retry(call, observed).pipe(
+      Effect.withRandom(Random.fixed([...(options.random ?? [0.5])] as [number, ...Array<number>])),
+      Effect.fork
+    )
+    yield* TestClock.adjust(options.advance ?? Duration.hours(1))
+    const exit = yield* Fiber.await(fiber)
+    return { exit, decisions: yield* Ref.get(decisions) }
+  })
+
+const delays = (decisions: ReadonlyArray<RetryPolicy.Decision>) =>
+  decisions.flatMap((d) => d._tag === "Retry" ? [Duration.toMillis(d.delay)] : [])
+
+const lastDecision = (decisions: ReadonlyArray<RetryPolicy.Decision>) => decisions[decisions.length - 1]
+
+// ---------------------------------------------------------------------------------------------
+// Delays
+// ---------------------------------------------------------------------------------------------
+
+describe("RetryPolicy delays", () => {
+  it.effect("exact delays of a sequence with a fixed Random (full jitter, capped)", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ base: "1 second", factor: 2, maxDelay: "5 seconds", maxRetries: 5 })
+      const { decisions, exit } = yield* run(call, policy, { random: [0.5] })
+      // ceilings 1, 2, 4, 5 (cap), 5 s; half of each
+      expect(delays(decisions)).toEqual([500, 1000, 2000, 2500, 2500])
+      expect(yield* calls).toEqual([0, 500, 1500, 3500, 6000, 8500])
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(lastDecision(decisions)).toMatchObject({ _tag: "Stop", reason: "max-retries", attempt: 6 })
+    }))
+
+  it.effect("jitter draws through Random: different fixed values give different delays", () =>
+    Effect.gen(function*() {
+      const { call } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ base: "1 second", maxRetries: 3 })
+      const { decisions } = yield* run(call, policy, { random: [0, 1, 0.25] })
+      expect(delays(decisions)).toEqual([0, 2000, 1000])
+    }))
+
+  it.effect("jitter none waits the ceiling", () =>
+    Effect.gen(function*() {
+      const { call } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ base: "100 millis", factor: 3, maxRetries: 3, jitter: "none" })
+      const { decisions } = yield* run(call, policy)
+      expect(delays(decisions)).toEqual([100, 300, 900])
+    }))
+
+  it.effect("the default policy: 500 ms doubling, 5 retries, then the last error unchanged", () =>
+    Effect.gen(function*() {
+      const error = serverError()
+      const { call, calls } = yield* alwaysFailing(error)
+      const { decisions, exit } = yield* run(call, RetryPolicy.default, { random: [1] })
+      expect(delays(decisions)).toEqual([500, 1000, 2000, 4000, 8000])
+      expect((yield* calls).length).toBe(6)
+      expect(exit).toEqual(Exit.fail(error))
+      if (Exit.isFailure(exit)) {
+        const failure = Option.getOrThrow(Cause.failureOption(exit.cause))
+        expect(failure).toBe(error) // the same instance, not a copy or a wrapper
+      }
+    }))
+
+  it.effect("succeeds as soon as the upstream does", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* failingThen([serverError(), rateLimit()])
+      const { exit } = yield* run(call, RetryPolicy.default)
+      expect(exit).toEqual(Exit.succeed("ok"))
+      expect((yield* calls).length).toBe(3)
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// Server hints
+// ---------------------------------------------------------------------------------------------
+
+describe("RetryPolicy server hints", () => {
+  it.effect("a hint longer than the backoff is waited exactly (from retry-after-ms via Classify)", () =>
+    Effect.gen(function*() {
+      const error = Classify.classifyResponse({
+        status: 429,
+        headers: { "retry-after-ms": "1574" },
+        body: JSON.stringify({
+          error: { message: "Rate limit reached for requests", type: "requests", code: "rate_limit_exceeded" }
+        }),
+        now: 0
+      })
+      expect(error._tag).toBe("RateLimitReached")
+      const { call, calls } = yield* failingThen([error])
+      const { decisions, exit } = yield* run(call, RetryPolicy.default, { random: [1] })
+      expect(exit).toEqual(Exit.succeed("ok"))
+      expect(yield* calls).toEqual([0, 1574])
+      expect(decisions[0]).toMatchObject({ _tag: "Retry", source: "retry-after-ms", capped: false })
+    }))
+
+  it.effect("a backoff longer than the hint wins, and is reported as backoff", () =>
+    Effect.gen(function*() {
+      const error = rateLimit({ retryAfter: Option.some(Duration.millis(100)), retryAfterSource: Option.some("message") })
+      const { call } = yield* failingThen([error])
+      const { decisions } = yield* run(call, RetryPolicy.make({ base: "1 second" }), { random: [1] })
+      expect(decisions[0]).toMatchObject({ _tag: "Retry", source: "backoff" })
+      expect(delays(decisions)).toEqual([1000])
+    }))
+
+  it.effect.prop(
+    "jitter never shortens a hint: delay >= hint for any random draw",
+    [FastCheck.double({ min: 0, max: 1, noNaN: true }), FastCheck.integer({ min: 0, max: 60_000 })],
+    ([r, hintMs]) =>
+      Effect.gen(function*() {
+        const error = rateLimit({
+          retryAfter: Option.some(Duration.millis(hintMs)),
+          retryAfterSource: Option.some("retry-after")
+        })
+        const { call, calls } = yield* failingThen([error])
+        const { decisions } = yield* run(call, RetryPolicy.default, { random: [r] })
+        const [delay] = delays(decisions)
+        expect(delay).toBeGreaterThanOrEqual(hintMs)
+        const [, second] = yield* calls
+        expect(second).toBeGreaterThanOrEqual(hintMs)
+      })
+  )
+
+  it.effect("a hint above maxServerDelay fails fast by default: one attempt, the typed error out", () =>
+    Effect.gen(function*() {
+      const error = Classify.classifyResponse({
+        status: 429,
+        headers: { "retry-after": "7200" },
+        body: JSON.stringify({ error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } }),
+        now: 0
+      })
+      const { call, calls } = yield* alwaysFailing(error)
+      const { decisions, exit } = yield* run(call, RetryPolicy.default, { advance: Duration.hours(3) })
+      expect(exit).toEqual(Exit.fail(error))
+      expect(yield* calls).toEqual([0])
+      expect(decisions).toHaveLength(1)
+      expect(decisions[0]).toMatchObject({ _tag: "Stop", reason: "hint-above-cap", attempt: 1 })
+    }))
+
+  it.effect("a hint above maxServerDelay in cap mode waits the cap and says so", () =>
+    Effect.gen(function*() {
+      const error = rateLimit({ retryAfter: Option.some(Duration.hours(2)), retryAfterSource: Option.some("retry-after") })
+      const { call, calls } = yield* failingThen([error])
+      const policy = RetryPolicy.make({ maxServerDelay: "30 seconds", onLongServerDelay: "cap" })
+      const { decisions, exit } = yield* run(call, policy)
+      expect(exit).toEqual(Exit.succeed("ok"))
+      expect(yield* calls).toEqual([0, 30_000])
+      expect(decisions[0]).toMatchObject({ _tag: "Retry", capped: true, source: "retry-after" })
+    }))
+
+  it.effect("a hint below the cap is unaffected by the cap mode", () =>
+    Effect.gen(function*() {
+      const error = rateLimit({ retryAfter: Option.some(Duration.seconds(20)), retryAfterSource: Option.some("retry-after") })
+      const { call, calls } = yield* failingThen([error])
+      const { exit } = yield* run(call, RetryPolicy.make({ onLongServerDelay: "cap" }))
+      expect(exit).toEqual(Exit.succeed("ok"))
+      expect(yield* calls).toEqual([0, 20_000])
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// Decisions by tag
+// ---------------------------------------------------------------------------------------------
+
+const never: ReadonlyArray<OpenAiError.OpenAiError> = [
+  new OpenAiError.QuotaExceeded({ message: "You exceeded your current quota", status: Option.some(429) }),
+  new OpenAiError.RequestTooLarge({ message: "Request too large", limit: Option.none(), requested: Option.none() }),
+  new OpenAiError.InvalidAuthentication({ message: "Missing bearer" }),
+  new OpenAiError.IncorrectApiKey({ message: "Incorrect API key provided" }),
+  new OpenAiError.NoOrganization({ message: "You must be a member of an organization" }),
+  new OpenAiError.UnsupportedRegion({ message: "Country, region, or territory not supported" }),
+  new OpenAiError.PermissionDenied({ message: "Forbidden" }),
+  new OpenAiError.BadRequest({ message: "Invalid value" }),
+  new OpenAiError.ContextLengthExceeded({ message: "maximum context length" }),
+  new OpenAiError.NotFound({ message: "The model does not exist" }),
+  new OpenAiError.ResponseDecodeError({ message: "Expected JSON", path: "", issue: "x", body: "<html>" }),
+  new OpenAiError.UnexpectedStatus({ message: "I'm a teapot", status: Option.some(418) })
+]
+
+const always: ReadonlyArray<OpenAiError.OpenAiError> = [
+  rateLimit(),
+  new OpenAiError.EngineOverloaded({ message: "The engine is currently overloaded", status: Option.some(503) }),
+  serverError(),
+  new OpenAiError.UnexpectedStatus({ message: "Request Timeout", status: Option.some(408) }),
+  new OpenAiError.Conflict({ message: "Conflict" }),
+  new OpenAiError.ConnectionError({
+    message: "socket hang up",
+    cause: new Error("socket hang up"),
+    errorCode: Option.some("ECONNRESET"),
+    received: Option.none()
+  }),
+  new OpenAiError.TimeoutError({ message: "No headers", phase: "headers", timeout: Duration.seconds(30) })
+]
+
+describe("RetryPolicy decisions", () => {
+  it.effect.each(never.map((e) => [e._tag, e] as const))("%s fails after exactly one attempt", ([, error]) =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(error)
+      const { decisions, exit } = yield* run(call, RetryPolicy.default)
+      expect(exit).toEqual(Exit.fail(error))
+      expect((yield* calls).length).toBe(1)
+      expect(decisions).toEqual([expect.objectContaining({ _tag: "Stop", reason: "not-retryable" })])
+    }))
+
+  it.effect.each(always.map((e) => [e._tag, e] as const))("%s is retried up to maxRetries", ([, error]) =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(error)
+      const { exit } = yield* run(call, RetryPolicy.make({ maxRetries: 3 }))
+      expect(exit).toEqual(Exit.fail(error))
+      expect((yield* calls).length).toBe(4)
+    }))
+
+  it.effect("UnprocessableEntity is retried at most once", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(new OpenAiError.UnprocessableEntity({ message: "field required" }))
+      const { decisions } = yield* run(call, RetryPolicy.default)
+      expect((yield* calls).length).toBe(2)
+      expect(lastDecision(decisions)).toMatchObject({ _tag: "Stop", reason: "tag-limit" })
+    }))
+
+  it.effect("x-should-retry: true retries what the default would not (via Classify)", () =>
+    Effect.gen(function*() {
+      const error = Classify.classifyResponse({
+        status: 429,
+        headers: { "x-should-retry": "true" },
+        body: JSON.stringify({ error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" } }),
+        now: 0
+      })
+      expect(error._tag).toBe("QuotaExceeded")
+      const { call, calls } = yield* failingThen([error])
+      const { exit } = yield* run(call, RetryPolicy.default)
+      expect(exit).toEqual(Exit.succeed("ok"))
+      expect((yield* calls).length).toBe(2)
+    }))
+
+  it.effect("x-should-retry: false stops what the default would retry", () =>
+    Effect.gen(function*() {
+      const error = Classify.classifyResponse({
+        status: 500,
+        headers: { "x-should-retry": "false" },
+        body: JSON.stringify({ error: { message: "The server had an error", type: "server_error", code: null } }),
+        now: 0
+      })
+      expect(error._tag).toBe("ServerError")
+      const { call, calls } = yield* alwaysFailing(error)
+      const { decisions } = yield* run(call, RetryPolicy.default)
+      expect((yield* calls).length).toBe(1)
+      expect(decisions[0]).toMatchObject({ _tag: "Stop", reason: "server-refused" })
+    }))
+
+  it.effect("honorShouldRetry: false ignores the server's verdict", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError({ shouldRetry: Option.some(false) }))
+      yield* run(call, RetryPolicy.make({ honorShouldRetry: false, maxRetries: 2 }))
+      expect((yield* calls).length).toBe(3)
+    }))
+
+  it.effect("perTag: times limits a tag, turns a never-retried tag on, and times: 0 beats the server", () =>
+    Effect.gen(function*() {
+      const policy = RetryPolicy.make({
+        perTag: { RateLimitReached: { times: 2 }, QuotaExceeded: { times: 1 }, ServerError: { times: 0 } }
+      })
+      const limited = yield* alwaysFailing(rateLimit())
+      const a = yield* run(limited.call, policy)
+      expect((yield* limited.calls).length).toBe(3)
+      expect(lastDecision(a.decisions)).toMatchObject({ reason: "tag-limit" })
+
+      const quota = yield* alwaysFailing(new OpenAiError.QuotaExceeded({ message: "quota" }))
+      yield* run(quota.call, policy)
+      expect((yield* quota.calls).length).toBe(2)
+
+      const forbidden = yield* alwaysFailing(serverError({ shouldRetry: Option.some(true) }))
+      yield* run(forbidden.call, policy)
+      expect((yield* forbidden.calls).length).toBe(1)
+    }))
+
+  it.effect("per-tag counts are separate, maxRetries bounds the total", () =>
+    Effect.gen(function*() {
+      const policy = RetryPolicy.make({ maxRetries: 3, perTag: { RateLimitReached: { times: 1 }, ServerError: { times: 1 } } })
+      const { call, calls } = yield* failingThen([rateLimit(), serverError(), serverError()])
+      const { decisions } = yield* run(call, policy)
+      expect((yield* calls).length).toBe(3)
+      expect(lastDecision(decisions)).toMatchObject({ _tag: "Stop", tag: "ServerError", reason: "tag-limit" })
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+// ---------------------------------------------------------------------------------------------
+
+describe("RetryPolicy limits", () => {
+  it.effect("maxRetries stops retries", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const { decisions } = yield* run(call, RetryPolicy.make({ maxRetries: 2 }))
+      expect((yield* calls).length).toBe(3)
+      expect(lastDecision(decisions)).toMatchObject({ _tag: "Stop", reason: "max-retries", attempt: 3 })
+    }))
+
+  it.effect("maxRetries: 0 never retries", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      yield* run(call, RetryPolicy.make({ maxRetries: 0 }))
+      expect((yield* calls).length).toBe(1)
+    }))
+
+  it.effect("the deadline stops retries before a wait that would end past it", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ base: "1 second", jitter: "none", deadline: "5 seconds", maxRetries: 100 })
+      const { decisions } = yield* run(call, policy)
+      // waits 1 s then 2 s; the next (4 s) would end at 7 s > 5 s
+      expect(yield* calls).toEqual([0, 1000, 3000])
+      expect(lastDecision(decisions)).toMatchObject({ _tag: "Stop", reason: "deadline" })
+      expect(Option.map(Option.fromNullable(lastDecision(decisions)), (d) => Duration.toMillis(d.elapsed))).toEqual(
+        Option.some(3000)
+      )
+    }))
+
+  it.effect("the budget stops retries, and is shared between calls", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ capacity: 10, retryCost: 5 })
+      const policy = RetryPolicy.make({ budget: true })
+      const first = yield* alwaysFailing(serverError())
+      const a = yield* run(first.call, policy).pipe(Effect.provideService(RetryBudget.RetryBudget, budget))
+      expect((yield* first.calls).length).toBe(3)
+      expect(lastDecision(a.decisions)).toMatchObject({ _tag: "Stop", reason: "budget" })
+      expect(yield* budget.tokens).toBe(0)
+
+      const second = yield* alwaysFailing(serverError())
+      yield* run(second.call, policy).pipe(Effect.provideService(RetryBudget.RetryBudget, budget))
+      expect((yield* second.calls).length).toBe(1)
+    }))
+
+  it.effect("successes through RetryPolicy.retry earn tokens back; transport retries cost more", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ capacity: 20, retryCost: 5, transportRetryCost: 10, successRefund: 2 })
+      const timeout = new OpenAiError.TimeoutError({ message: "slow", phase: "headers", timeout: Duration.seconds(1) })
+      const { call } = yield* failingThen([timeout, serverError()])
+      const fiber = yield* RetryPolicy.retry(call, RetryPolicy.withBudget(RetryPolicy.default)).pipe(
+        Effect.provideService(RetryBudget.RetryBudget, budget),
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      // 20 - 10 (timeout) - 5 (server error) + 2 (success)
+      expect(yield* budget.tokens).toBe(7)
+    }))
+
+  it.effect("the budget never refills above its capacity", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ capacity: 3, successRefund: 1 })
+      const ok = Effect.succeed(1)
+      yield* Effect.repeatN(RetryBudget.track(ok), 10).pipe(Effect.provideService(RetryBudget.RetryBudget, budget))
+      expect(yield* budget.tokens).toBe(3)
+    }))
+
+  it.effect("interrupting during a backoff stops at once; no attempt starts after", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ base: "10 seconds", jitter: "none" })
+      const fiber = yield* Effect.fork(Effect.retry(call, policy))
+      yield* TestClock.adjust("1 second")
+      expect(yield* calls).toEqual([0])
+      // Fiber.interrupt returns only when the fiber is done: no virtual time passes meanwhile.
+      const exit = yield* Fiber.interrupt(fiber)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(yield* Clock.currentTimeMillis).toBe(1000)
+      yield* TestClock.adjust("1 hour")
+      expect(yield* calls).toEqual([0])
+    }))
+
+  it.effect("a policy rides out one virtual hour of outage in milliseconds", () =>
+    Effect.gen(function*() {
+      const hour = 3_600_000
+      const { call, calls } = yield* upstream((_, now) => now < hour ? Effect.fail(serverError()) : Effect.succeed("back"))
+      const policy = RetryPolicy.make({
+        maxRetries: Number.POSITIVE_INFINITY,
+        deadline: "2 hours",
+        maxDelay: "1 minute",
+        base: "1 second"
+      })
+      const started = Date.now()
+      const { exit } = yield* run(call, policy, { random: [1], advance: Duration.minutes(62) })
+      const realMillis = Date.now() - started
+      expect(exit).toEqual(Exit.succeed("back"))
+      const times = yield* calls
+      expect(times[times.length - 1]).toBeGreaterThanOrEqual(hour)
+      expect(times[times.length - 1]).toBeLessThanOrEqual(hour + 60_000)
+      expect(realMillis).toBeLessThan(5_000)
+    }))
+
+  it.effect("invalid options read as the defaults instead of crashing", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ maxRetries: -3, factor: Number.NaN, base: Number.NaN, maxDelay: -5 })
+      const { decisions } = yield* run(call, policy, { random: [1] })
+      expect((yield* calls).length).toBe(6)
+      expect(delays(decisions)).toEqual([500, 1000, 2000, 4000, 8000])
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// Observability
+// ---------------------------------------------------------------------------------------------
+
+describe("RetryPolicy observability", () => {
+  it.effect("each retry logs at debug, adds a span event, and counts by tag; attempts are readable", () =>
+    Effect.gen(function*() {
+      const lines = yield* Ref.make<ReadonlyArray<string>>([])
+      const logger = Logger.make(({ logLevel, message }) => {
+        Effect.runSync(Ref.update(lines, (a) => [...a, `${logLevel.label} ${String(Arr.ensure(message)[0])}`]))
+      })
+      const counter = RetryPolicy.retriesTotal.pipe(
+        Metric.tagged("error_tag", "EngineOverloaded"),
+        Metric.tagged("source", "backoff")
+      )
+      const before = (yield* Metric.value(counter)).count
+      const overloaded = new OpenAiError.EngineOverloaded({ message: "overloaded", status: Option.some(503) })
+      const { call } = yield* failingThen([overloaded, overloaded])
+      const fiber = yield* Effect.gen(function*() {
+        const value = yield* RetryPolicy.retry(call, RetryPolicy.default)
+        const span = yield* Effect.currentSpan
+        return { value, attempts: yield* FiberRef.get(RetryPolicy.lastAttempts), span }
+      }).pipe(
+        Effect.withSpan("chat"),
+        Effect.withRandom(Random.fixed([1])),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(LogLevel.Debug),
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 minute")
+      const { attempts, span, value } = yield* Fiber.join(fiber)
+      expect(value).toBe("ok")
+      expect(attempts).toBe(3)
+      expect((yield* Metric.value(counter)).count - before).toBe(2)
+      expect(yield* Ref.get(lines)).toEqual([
+        "DEBUG EngineOverloaded on attempt 1; retrying in 500ms (backoff)",
+        "DEBUG EngineOverloaded on attempt 2; retrying in 1s (backoff)"
+      ])
+      // Log lines become span events too; keep the policy's own.
+      const events = ("events" in span && Array.isArray(span.events) ? span.events : []).filter(
+        (e: ReadonlyArray<unknown>) => typeof e[0] === "string" && e[0].startsWith("openai.")
+      )
+      expect(events.map((e: ReadonlyArray<unknown>) => e[0])).toEqual(["openai.retry", "openai.retry"])
+      expect(events[0]?.[2]).toMatchObject({
+        "openai.retry.error_tag": "EngineOverloaded",
+        "openai.retry.attempt": 1,
+        "openai.retry.delay_ms": 500
+      })
+      expect(span.attributes.get("openai.retry.attempts")).toBe(3)
+    }))
+
+  it.effect("lastAttempts is set on failure too; the stop is counted by reason", () =>
+    Effect.gen(function*() {
+      const counter = RetryPolicy.stopsTotal.pipe(Metric.tagged("error_tag", "QuotaExceeded"), Metric.tagged("reason", "not-retryable"))
+      const before = (yield* Metric.value(counter)).count
+      const { call } = yield* alwaysFailing(new OpenAiError.QuotaExceeded({ message: "quota" }))
+      const error = yield* Effect.flip(RetryPolicy.retry(call, RetryPolicy.default))
+      expect(error._tag).toBe("QuotaExceeded")
+      expect(yield* FiberRef.get(RetryPolicy.lastAttempts)).toBe(1)
+      expect((yield* Metric.value(counter)).count - before).toBe(1)
+    }))
+
+  it.effect("Effect.retryOrElse receives the final decision", () =>
+    Effect.gen(function*() {
+      const { call } = yield* alwaysFailing(serverError())
+      const fiber = yield* Effect.retryOrElse(call, RetryPolicy.make({ maxRetries: 1 }), (_, decision) =>
+        Effect.succeed(decision)).pipe(Effect.fork)
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(fiber)).toMatchObject({ _tag: "Stop", reason: "max-retries", attempt: 2 })
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// The official SDK baseline
+// ---------------------------------------------------------------------------------------------
+
+describe("RetryPolicy.officialSdk", () => {
+  it.effect("2 retries, min(0.5 * 2^n, 8) s minus up to 25% jitter", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const { decisions } = yield* run(call, RetryPolicy.officialSdk, { random: [1] })
+      expect(delays(decisions)).toEqual([375, 750])
+      expect((yield* calls).length).toBe(3)
+    }))
+
+  it.effect("retries a quota 429 like any 429, but not a status-less stream error", () =>
+    Effect.gen(function*() {
+      const quota = yield* alwaysFailing(new OpenAiError.QuotaExceeded({ message: "quota", status: Option.some(429) }))
+      yield* run(quota.call, RetryPolicy.officialSdk)
+      expect((yield* quota.calls).length).toBe(3)
+      const stream = yield* alwaysFailing(new OpenAiError.ServerError({ message: "stream error" }))
+      yield* run(stream.call, RetryPolicy.officialSdk)
+      expect((yield* stream.calls).length).toBe(1)
+    }))
+
+  it.effect("honours retry-after below 60 s, falls back to backoff above, ignores message hints", () =>
+    Effect.gen(function*() {
+      const short = rateLimit({ retryAfter: Option.some(Duration.seconds(20)), retryAfterSource: Option.some("retry-after") })
+      const long = rateLimit({ retryAfter: Option.some(Duration.seconds(90)), retryAfterSource: Option.some("retry-after") })
+      const message = rateLimit({ retryAfter: Option.some(Duration.seconds(5)), retryAfterSource: Option.some("message") })
+      const { call } = yield* failingThen([short, long])
+      const a = yield* run(call, RetryPolicy.officialSdk, { random: [0] })
+      expect(delays(a.decisions)).toEqual([20_000, 1000])
+      const other = yield* failingThen([message])
+      const b = yield* run(other.call, RetryPolicy.officialSdk, { random: [0] })
+      expect(delays(b.decisions)).toEqual([500])
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+// Checked by tsc, never run.
+export const typeLevel = (call: Effect.Effect<string, OpenAiError.RateLimitReached | OpenAiError.ServerError>) => {
+  // The default policy needs nothing and accepts any subset of the errors.
+  const a: Effect.Effect<string, OpenAiError.RateLimitReached | OpenAiError.ServerError> = Effect.retry(
+    call,
+    RetryPolicy.default
+  )
+  const b: Schedule.Schedule<RetryPolicy.Decision, OpenAiError.OpenAiError> = RetryPolicy.make({ maxRetries: 1 })
+  // @ts-expect-error a budget policy needs the RetryBudget service
+  const c: Schedule.Schedule<RetryPolicy.Decision, OpenAiError.OpenAiError> = RetryPolicy.make({ budget: true })
+  const d: Effect.Effect<string, unknown, RetryBudget.RetryBudget> = Effect.retry(call, RetryPolicy.make({ budget: true }))
+  // @ts-expect-error errors that are not classified cannot be retried by a policy
+  const e = Effect.retry(Effect.fail(new Error("raw")), RetryPolicy.default)
+  return [a, b, c, d, e]
+}
