@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net"
 import * as Classify from "../src/Classify.js"
 import * as GoDuration from "../src/GoDuration.js"
 import * as OpenAiError from "../src/OpenAiError.js"
+import * as Fixtures from "./utils/fixtures.js"
 
 // Bodies below are shaped like the real ones (see ../shared/DESIGN.md and the recorded fixtures):
 // compact or indented JSON, keys in the server's order, `param: null`, `code: null` where seen.
@@ -951,4 +952,114 @@ describe("totality", () => {
       }
     }
   )
+})
+
+// ---------------------------------------------------------------------------------------------
+// Conformance with real recorded error responses (../shared/fixtures/openai/errors). When the
+// folder is absent, fixtures.ts prints why these suites skip (and fails under CI instead).
+// ---------------------------------------------------------------------------------------------
+
+interface ErrorFixture {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: unknown
+  readonly body_raw?: string
+  readonly body_raw_compact?: string
+}
+
+// The row each recorded body belongs to. A fixture not listed here is still checked against the
+// category its status implies.
+const expectedTag: Record<string, OpenAiError.Tag> = {
+  "401_invalid_api_key.json": "IncorrectApiKey",
+  "401_no_organization.json": "NoOrganization",
+  "403_unsupported_country_region_territory.json": "UnsupportedRegion",
+  "429_insufficient_quota.json": "QuotaExceeded",
+  "429_rate_limit_requests_rpm.json": "RateLimitReached",
+  "429_engine_overloaded_moonshot.json": "EngineOverloaded",
+  "500_server_error.json": "ServerError",
+  "503_model_overloaded.json": "EngineOverloaded"
+}
+
+const categoryOfStatus = (status: number): ReadonlyArray<OpenAiError.Category> =>
+  status === 400 ? ["BadRequestError"] :
+  status === 401 ? ["AuthenticationError"] :
+  status === 403 ? ["PermissionDeniedError"] :
+  status === 404 ? ["NotFoundError"] :
+  status === 409 ? ["ConflictError"] :
+  status === 422 ? ["UnprocessableEntityError"] :
+  status === 429 ? ["RateLimitError"] :
+  status >= 500 ? ["InternalServerError"] :
+  ["APIError"]
+
+const textOf = (u: unknown): Option.Option<string> =>
+  typeof u === "string" && u.length > 0 ? Option.some(u) : typeof u === "number" ? Option.some(String(u)) : Option.none()
+
+describe.skipIf(!Fixtures.fixturesAvailable)("recorded error responses (../shared/fixtures/openai/errors)", () => {
+  const files = Fixtures.list("openai/errors").filter((f) => f.endsWith(".json"))
+
+  it("has fixtures to check", () => {
+    expect(files.length).toBeGreaterThan(0)
+  })
+
+  it.each(files)("%s classifies to its row", (file) => {
+    const fixture = Fixtures.readJson(`openai/errors/${file}`) as ErrorFixture
+    const bodies = [fixture.body_raw, fixture.body_raw_compact, JSON.stringify(fixture.body)]
+      .filter((b): b is string => typeof b === "string")
+    const inner = (fixture.body as { error?: Record<string, unknown> }).error ?? {}
+    for (const body of bodies) {
+      const e = Classify.classifyResponse({ status: fixture.status, headers: fixture.headers, body, now: 0 })
+      const expected = expectedTag[file]
+      if (expected !== undefined) expect(e._tag).toBe(expected)
+      expect(categoryOfStatus(fixture.status)).toContain(e.category)
+      expect(e.status).toEqual(Option.some(fixture.status))
+      expect(e.code).toEqual(textOf(inner.code))
+      expect(e.type).toEqual(textOf(inner.type))
+      // Keys (even ones the server masked) are scrubbed; everything else is kept verbatim.
+      const keyless = (m: string) => m.replace(/sk-[^\s.]+/g, "sk-…")
+      if (typeof inner.message === "string") expect(keyless(e.message)).toBe(keyless(inner.message))
+      expect(e.docs.endsWith(`/docs/errors/${e._tag}.md`)).toBe(true)
+    }
+  })
+
+  it("the recorded rate limit keeps its figures and its hint", () => {
+    const fixture = Fixtures.readJson("openai/errors/429_rate_limit_requests_rpm.json") as ErrorFixture
+    const e = Classify.classifyResponse({ status: fixture.status, body: JSON.stringify(fixture.body), now: 0 })
+    expect(e._tag).toBe("RateLimitReached")
+    if (e._tag !== "RateLimitReached") return
+    expect([e.scope, e.limit, e.used, e.requested]).toEqual(["requests", Option.some(3), Option.some(3), Option.some(1)])
+    expect(ms(e.retryAfter)).toEqual(Option.some(20_000))
+  })
+})
+
+describe.skipIf(!Fixtures.fixturesAvailable)("recorded Responses API stream events (../shared/fixtures/openai/responses)", () => {
+  it("the error event is classified by its code", () => {
+    const e = Classify.classifyStreamError(Fixtures.read("openai/responses/responses_stream_error_event_spec_example.json"))
+    expect([e._tag, e.code, e.message, e.status]).toEqual([
+      "ServerError",
+      Option.some("ERR_SOMETHING"),
+      "Something went wrong",
+      Option.none()
+    ])
+  })
+
+  it("the response.failed event is classified by response.error", () => {
+    const e = Classify.classifyStreamError(Fixtures.readJson("openai/responses/responses_stream_failed_event_spec_example.json"))
+    expect([e._tag, e.code, e.message]).toEqual([
+      "ServerError",
+      Option.some("server_error"),
+      "The model failed to generate a response."
+    ])
+  })
+
+  it("a response.incomplete event holds no error", () => {
+    const json = Fixtures.readJson("openai/responses/responses_stream_incomplete_event_spec_example.json")
+    expect(Classify.errorPayload(json)).toEqual(Option.none())
+  })
+
+  it("no event of a successful recorded stream holds an error", () => {
+    const sse = Fixtures.read("openai/responses/responses_stream_spec_example.sse")
+    const events = sse.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)) as unknown)
+    expect(events.length).toBeGreaterThan(0)
+    for (const event of events) expect(Classify.errorPayload(event)).toEqual(Option.none())
+  })
 })
