@@ -32,3 +32,10 @@ export * as MockRateLimits from "./MockRateLimits.js"
  * @since 0.1.0
  */
 export * as ScriptedHttpClient from "./ScriptedHttpClient.js"
+
+/**
+ * The mock over real HTTP (Node), as a scoped layer or standalone.
+ *
+ * @since 0.1.0
+ */
+export * as MockServer from "./MockServer.js"
