@@ -146,12 +146,6 @@ export const parseJson = (
 
 // For a union every alternative reports its own issue; the deepest one is where the input came
 // closest to matching (an open union's fallback fails shallowly, at `type`).
-const deepest = (paths: ReadonlyArray<ReadonlyArray<PropertyKey>>): ReadonlyArray<PropertyKey> => {
-  let out: ReadonlyArray<PropertyKey> = []
-  for (const path of paths) if (path.length > out.length) out = path
-  return out
-}
-
 /**
  * The dotted path of a parse error (`"choices.0.message"`): for a union, the deepest issue among
  * its alternatives (where the input came closest to matching). `""` is the root.
@@ -168,9 +162,16 @@ const deepest = (paths: ReadonlyArray<ReadonlyArray<PropertyKey>>): ReadonlyArra
  * @since 0.1.0
  * @category utils
  */
-export const pathOf = (error: ParseResult.ParseError): string => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  return deepest(issues.map((i) => i.path)).map((key) => String(key)).join(".")
+export const pathOf = (error: ParseResult.ParseError): string => joinPath(deepestIssue(error)?.path ?? [])
+
+const joinPath = (path: ReadonlyArray<PropertyKey>): string => path.map((key) => String(key)).join(".")
+
+const deepestIssue = (error: ParseResult.ParseError): ParseResult.ArrayFormatterIssue | undefined => {
+  let out: ParseResult.ArrayFormatterIssue | undefined
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    if (out === undefined || issue.path.length > out.path.length) out = issue
+  }
+  return out
 }
 
 const valueAt = (input: unknown, path: ReadonlyArray<string>): unknown => {
@@ -215,19 +216,19 @@ export const fromParseError = (
   input: unknown,
   options?: DecodeOptions & { readonly body?: string | undefined }
 ): OpenAiError.ResponseDecodeError => {
-  const path = pathOf(error)
+  const deepest = deepestIssue(error)
+  const path = joinPath(deepest?.path ?? [])
   const issue = bound(
     scrub(ParseResult.TreeFormatter.formatErrorSync(error), options?.secrets ?? []),
     options?.maxIssue ?? defaultMaxIssue
   )
   const at = path === "" ? "the root" : `"${path}"`
   const value = path === "" ? input : valueAt(input, path.split("."))
-  const firstLine = issue.split("\n").find((l) => l.trim().length > 0 && !l.startsWith("{")) ?? issue
   return new OpenAiError.ResponseDecodeError({
     message: bound(
       scrub(
         `The response${describeStatus(options)} does not match the expected shape at ${at}: ${
-          firstLine.replace(/^[\s└─]+/, "")
+          deepest?.message ?? "invalid"
         }`,
         options?.secrets ?? []
       ),

@@ -87,7 +87,7 @@ export const CompletionUsage = Schema.Struct({
     accepted_prediction_tokens: OptionalNullable(Schema.Number),
     rejected_prediction_tokens: OptionalNullable(Schema.Number)
   }))
-})
+}).annotations({ identifier: "CompletionUsage" })
 
 /**
  * @since 0.1.0
@@ -139,7 +139,7 @@ export const TokenLogprob = Schema.Struct({
   logprob: Schema.Number,
   bytes: OptionalNullable(Schema.Array(Schema.Number)),
   top_logprobs: Optional(Schema.Array(TopLogprob))
-})
+}).annotations({ identifier: "TokenLogprob" })
 
 /**
  * @since 0.1.0
@@ -163,7 +163,7 @@ export interface TokenLogprob extends Schema.Schema.Type<typeof TokenLogprob> {}
 export const ChoiceLogprobs = Schema.Struct({
   content: OptionalNullable(Schema.Array(TokenLogprob)),
   refusal: OptionalNullable(Schema.Array(TokenLogprob))
-})
+}).annotations({ identifier: "ChoiceLogprobs" })
 
 /**
  * @since 0.1.0
@@ -217,7 +217,7 @@ export const FunctionToolCall = Schema.Struct({
   id: Schema.String,
   type: Schema.Literal("function"),
   function: FunctionCall
-})
+}).annotations({ identifier: "FunctionToolCall" })
 
 /**
  * @since 0.1.0
@@ -246,7 +246,7 @@ export const CustomToolCall = Schema.Struct({
   id: Schema.String,
   type: Schema.Literal("custom"),
   custom: Schema.Struct({ name: Schema.String, input: Schema.String })
-})
+}).annotations({ identifier: "CustomToolCall" })
 
 /**
  * @since 0.1.0
@@ -350,7 +350,7 @@ export const ResponseMessage = Schema.Struct({
   function_call: OptionalNullable(FunctionCall),
   annotations: OptionalNullable(Schema.Array(Annotation)),
   audio: OptionalNullable(MessageAudio)
-})
+}).annotations({ identifier: "ResponseMessage" })
 
 /**
  * @since 0.1.0
@@ -377,7 +377,7 @@ export const Choice = Schema.Struct({
   // Always a string from OpenAI; `null` from some compatible servers.
   finish_reason: Schema.NullOr(FinishReason),
   logprobs: OptionalNullable(ChoiceLogprobs)
-})
+}).annotations({ identifier: "Choice" })
 
 /**
  * @since 0.1.0

@@ -37,7 +37,7 @@ export const ToolCallDelta = Schema.Struct({
     name: OptionalNullable(Schema.String),
     input: OptionalNullable(Schema.String)
   }))
-})
+}).annotations({ identifier: "ToolCallDelta" })
 
 /**
  * @since 0.1.0
@@ -68,7 +68,7 @@ export const Delta = Schema.Struct({
     name: OptionalNullable(Schema.String),
     arguments: OptionalNullable(Schema.String)
   }))
-})
+}).annotations({ identifier: "Delta" })
 
 /**
  * @since 0.1.0
@@ -94,7 +94,7 @@ export const ChunkChoice = Schema.Struct({
   delta: Delta,
   finish_reason: OptionalNullable(FinishReason),
   logprobs: OptionalNullable(ChoiceLogprobs)
-})
+}).annotations({ identifier: "ChunkChoice" })
 
 /**
  * @since 0.1.0
