@@ -96,7 +96,11 @@ export const explainInvalidJson = (text: string, cause: unknown): string => {
   if (/^<(!doctype|html|head|body|\?xml)/i.test(trimmed) || /^<[a-z]/i.test(trimmed)) {
     return "the body is an HTML page, not JSON (a proxy or gateway answered instead of the API)"
   }
-  if (/end of (json )?(data|input)|unterminated|unexpected end/i.test(detail)) {
+  // V8 reports a cut-off body variously ("Unexpected end of JSON input", "Unterminated string",
+  // "Expected ':' after property name in JSON at position N" with N the end of the text).
+  const position = /at position (\d+)/.exec(detail)
+  const atEnd = position !== null && Number(position[1]) >= text.trimEnd().length
+  if (atEnd || /end of (json )?(data|input)|unterminated|unexpected end/i.test(detail)) {
     return `the body ends before its JSON does (cut off after ${text.length} characters): ${detail}`
   }
   return `the body is not valid JSON: ${detail}`
