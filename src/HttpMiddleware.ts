@@ -32,6 +32,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as internal from "./internal/httpMiddleware.js"
 import type * as OpenAiError from "./OpenAiError.js"
+import * as RetryPolicy from "./RetryPolicy.js"
 
 /**
  * The header that tells the server which attempt this is: `0` on the first, `1` on the first
@@ -357,9 +358,6 @@ export interface ResilientOptions<R = never> {
  */
 export const DEFAULT_TIMEOUT: Duration.DurationInput = "10 minutes"
 
-// TODO(retry helper): RetryPolicy.default once src/RetryPolicy.ts lands.
-const defaultPolicy: Schedule.Schedule<unknown, OpenAiError.OpenAiError> = Schedule.stop
-
 /**
  * The recommended stack in the right order: classify, per-attempt timeout, attempt header, retry,
  * idempotency key, deadline. Works on any `HttpClient`; the result fails only with typed errors.
@@ -384,7 +382,7 @@ const defaultPolicy: Schedule.Schedule<unknown, OpenAiError.OpenAiError> = Sched
  */
 export const resilient = <R2 = never>(options?: ResilientOptions<R2>) =>
 <E, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<OpenAiError.OpenAiError, R | R2> => {
-  const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R2> = options?.retryPolicy ?? defaultPolicy
+  const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R2> = options?.retryPolicy ?? RetryPolicy.default
   let client: HttpClient.HttpClient.With<OpenAiError.OpenAiError, R | R2> = internal.timeout(
     options?.timeout ?? DEFAULT_TIMEOUT
   )(internal.classify({ maxBodyBytes: options?.maxErrorBodyBytes, secrets: options?.secrets })(self))

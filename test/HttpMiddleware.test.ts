@@ -83,7 +83,9 @@ describe("HttpMiddleware.classify", () => {
       assert.strictEqual(cut._tag, "ConnectionError")
       if (cut._tag === "ConnectionError") {
         assert.deepStrictEqual(cut.errorCode, Option.some("ECONNRESET"))
-        assert.isTrue(HttpClientError.isHttpClientError(cut.cause))
+        // The transport error itself, not the platform error that holds the request and its headers.
+        assert.isFalse(HttpClientError.isHttpClientError(cut.cause))
+        assert.strictEqual((cut.cause as { code?: string }).code, "ECONNRESET")
       }
     }))
 

@@ -18,6 +18,7 @@ import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
 import * as OpenAiError from "../OpenAiError.js"
+import * as RetryPolicy from "../RetryPolicy.js"
 
 /** @internal */
 export const ATTEMPT_HEADER = "x-retry-attempt"
@@ -104,7 +105,8 @@ export const retryEffect = <A, E extends OpenAiError.OpenAiError, R, Out, R2>(
 ): Effect.Effect<A, E, R | R2> =>
   withKeyScope(Effect.suspend(() => {
     let attempt = 0
-    return Effect.retry(
+    // RetryPolicy.retry rather than Effect.retry: it keeps the retry budget and the attempt count.
+    return RetryPolicy.retry(
       Effect.suspend(() => Effect.locally(effect, currentAttempt, attempt++)),
       policy
     )
@@ -195,6 +197,28 @@ export const classifyFailedResponse = (
 const isHttpClientError = (u: unknown): u is HttpClientError.HttpClientError => HttpClientError.isHttpClientError(u)
 
 /**
+ * The cause a typed error keeps for a failed `HttpClientError`: its own cause (the transport
+ * error: `ECONNRESET`, undici's `UND_ERR_*`, a TypeError from fetch), never the platform error
+ * itself. That one holds the request, whose `toJSON` reveals the `Authorization` header when it
+ * runs outside a fiber (`JSON.stringify(error)` in user code).
+ * @internal
+ */
+export const safeCause = (error: unknown): unknown => {
+  if (!isHttpClientError(error)) return error
+  if (error.cause !== undefined && error.cause !== null) return error.cause
+  return new Error(`${error.reason}: ${error.description ?? "no further detail"}`)
+}
+
+/**
+ * {@link Classify.classifyTransportError} over {@link safeCause}.
+ * @internal
+ */
+export const transportError = (
+  error: unknown,
+  options?: Parameters<typeof Classify.classifyTransportError>[1]
+): OpenAiError.ConnectionError | OpenAiError.TimeoutError => Classify.classifyTransportError(safeCause(error), options)
+
+/**
  * Maps whatever an inner client failed with to a typed error: typed errors pass through, a
  * `ResponseError` carrying a response (an inner `filterStatusOk`) is classified from that
  * response, anything else is a transport failure.
@@ -210,18 +234,18 @@ export const classifyFailure = (
   }
   if (isHttpClientError(error) && error._tag === "RequestError" && error.reason !== "Transport") {
     // A URL that does not parse or a body that does not encode fails the same way every time.
-    const base = Classify.classifyTransportError(error)
+    const base = transportError(error)
     return Effect.fail(
       new OpenAiError.ConnectionError({
         message: `The request could not be sent (${error.reason}): ${base.message}`,
-        cause: error,
+        cause: safeCause(error),
         errorCode: Option.some(error.reason),
         received: Option.none(),
         shouldRetry: Option.some(false)
       })
     )
   }
-  return Effect.fail(Classify.classifyTransportError(error))
+  return Effect.fail(transportError(error))
 }
 
 /** @internal */

@@ -1,0 +1,407 @@
+/**
+ * The implementation behind `OpenAiClient`.
+ * @internal
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
+import type * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Classify from "../Classify.js"
+import * as Decode from "../Decode.js"
+import * as OpenAiError from "../OpenAiError.js"
+import * as RateLimitHeaders from "../RateLimitHeaders.js"
+import * as RetryPolicy from "../RetryPolicy.js"
+import * as ChatCompletion from "../Schemas/ChatCompletion.js"
+import * as ChatCompletionChunk from "../Schemas/ChatCompletionChunk.js"
+import * as Embeddings from "../Schemas/Embeddings.js"
+import * as Models from "../Schemas/Models.js"
+import * as Responses from "../Schemas/Responses.js"
+import * as Sse from "../Sse.js"
+import * as middleware from "./httpMiddleware.js"
+
+/** @internal */
+export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
+/** @internal */
+export const DEFAULT_TIMEOUT: Duration.Duration = Duration.minutes(10)
+/** @internal */
+export const DEFAULT_IDLE_TIMEOUT: Duration.Duration = Duration.minutes(5)
+
+/** @internal */
+export interface Options {
+  readonly apiKey: Redacted.Redacted<string>
+  readonly baseUrl?: string | undefined
+  readonly organization?: string | undefined
+  readonly project?: string | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly idleTimeout?: Duration.DurationInput | undefined
+  readonly deadline?: Duration.DurationInput | undefined
+  readonly retryPolicy?: Schedule.Schedule<unknown, OpenAiError.OpenAiError> | undefined
+  readonly idempotencyKey?: boolean | undefined
+  readonly attemptHeader?: string | false | undefined
+  readonly transformClient?:
+    | ((client: HttpClient.HttpClient.With<OpenAiError.OpenAiError>) => HttpClient.HttpClient.With<OpenAiError.OpenAiError>)
+    | undefined
+}
+
+/** @internal */
+export interface Decoded<A> {
+  readonly data: A
+  readonly requestId: Option.Option<string>
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly rateLimit: Option.Option<RateLimitHeaders.RateLimitHeaders>
+}
+
+type Failure = OpenAiError.OpenAiError
+
+/** @internal */
+export interface Service {
+  readonly httpClient: HttpClient.HttpClient.With<Failure>
+  readonly chat: {
+    readonly completions: {
+      readonly create: (
+        request: ChatCompletion.ChatCompletionRequest
+      ) => Effect.Effect<Decoded<ChatCompletion.ChatCompletion>, Failure>
+      readonly stream: (
+        request: ChatCompletion.ChatCompletionRequest
+      ) => Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, Failure>
+    }
+  }
+  readonly embeddings: {
+    readonly create: (
+      request: Embeddings.EmbeddingsRequest
+    ) => Effect.Effect<Decoded<Embeddings.CreateEmbeddingResponseFloat32>, Failure>
+  }
+  readonly models: {
+    readonly list: Effect.Effect<Decoded<Models.ModelsList>, Failure>
+    readonly retrieve: (model: string) => Effect.Effect<Decoded<Models.Model>, Failure>
+  }
+  readonly responses: {
+    readonly create: (request: Responses.ResponsesRequest) => Effect.Effect<Decoded<Responses.Response>, Failure>
+    readonly stream: (request: Responses.ResponsesRequest) => Stream.Stream<Responses.ResponseStreamEvent, Failure>
+  }
+}
+
+const nonEmpty = (s: string | undefined): s is string => s !== undefined && s.trim().length > 0
+
+// Copies the response's request id onto the errors that cannot see headers (a cut or an idle
+// timeout in the middle of a 200's body), so every failure after a response can be quoted.
+const withRequestId = (error: Failure, requestId: Option.Option<string>): Failure => {
+  if (Option.isNone(requestId) || Option.isSome(error.requestId)) return error
+  switch (error._tag) {
+    case "ConnectionError":
+      return new OpenAiError.ConnectionError({
+        message: error.message,
+        cause: error.cause,
+        errorCode: error.errorCode,
+        received: error.received,
+        code: error.code,
+        shouldRetry: error.shouldRetry,
+        requestId
+      })
+    case "TimeoutError":
+      return new OpenAiError.TimeoutError({
+        message: error.message,
+        phase: error.phase,
+        timeout: error.timeout,
+        code: error.code,
+        requestId
+      })
+    default:
+      return error
+  }
+}
+
+const encodeError = (cause: unknown) =>
+  new OpenAiError.BadRequest({
+    message: `The request body could not be encoded as JSON: ${
+      cause instanceof Error ? cause.message : String(cause)
+    }`,
+    code: Option.some("request_not_encodable")
+  })
+
+const jsonBody = (
+  request: HttpClientRequest.HttpClientRequest,
+  body: unknown
+): Effect.Effect<HttpClientRequest.HttpClientRequest, Failure> =>
+  Effect.try({ try: () => HttpClientRequest.bodyUnsafeJson(request, body), catch: encodeError })
+
+/** How a stream's events map to elements: what is an error, what ends it. */
+interface StreamSpec<A> {
+  readonly schema: Schema.Schema<A, any, never>
+  readonly isError: (json: unknown) => boolean
+  /** An element after which the stream is complete (emitted, then the stream ends). */
+  readonly isLast: (a: A) => boolean
+}
+
+type Step<A> =
+  | { readonly _tag: "Emit"; readonly value: A; readonly last: boolean }
+  | { readonly _tag: "Skip" }
+  | { readonly _tag: "Done" }
+
+const SKIP: Step<never> = { _tag: "Skip" }
+const DONE: Step<never> = { _tag: "Done" }
+
+const chatSpec: StreamSpec<ChatCompletionChunk.ChatCompletionChunk> = {
+  schema: ChatCompletionChunk.ChatCompletionChunk,
+  isError: (json) => Predicate.isRecord(json) && json.error !== undefined && json.error !== null,
+  isLast: () => false
+}
+
+const responsesSpec: StreamSpec<Responses.ResponseStreamEvent> = {
+  schema: Responses.ResponseStreamEvent,
+  isError: (json) =>
+    Predicate.isRecord(json) &&
+    (json.type === "error" || json.type === "response.failed" ||
+      (json.type === undefined && json.error !== undefined && json.error !== null)),
+  isLast: Responses.isTerminalEvent
+}
+
+/** @internal */
+export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const base = yield* HttpClient.HttpClient
+    const baseUrl = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, "")
+    const secrets = [options.apiKey]
+    const secretText = [Redacted.value(options.apiKey)]
+    const policy: Schedule.Schedule<unknown, Failure> = options.retryPolicy ?? RetryPolicy.default
+    const idle = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
+    const fixedHeaders: Record<string, string> = {}
+    if (nonEmpty(options.organization)) fixedHeaders["openai-organization"] = options.organization.trim()
+    if (nonEmpty(options.project)) fixedHeaders["openai-project"] = options.project.trim()
+
+    // One attempt: URL, auth and account headers, classification, the per-attempt timeout, the
+    // attempt and idempotency headers (their values come from the enclosing `retryEffect`).
+    let attempt: HttpClient.HttpClient.With<Failure> = base.pipe(
+      HttpClient.mapRequest((request) =>
+        HttpClientRequest.setHeaders(
+          HttpClientRequest.bearerToken(HttpClientRequest.prependUrl(request, baseUrl), options.apiKey),
+          fixedHeaders
+        )
+      ),
+      middleware.classify({ secrets }),
+      middleware.timeout(options.timeout ?? DEFAULT_TIMEOUT)
+    )
+    if (options.attemptHeader !== false) attempt = middleware.attemptHeader(options.attemptHeader)(attempt)
+    if (options.idempotencyKey !== false) attempt = middleware.idempotencyKey(attempt)
+    if (options.transformClient !== undefined) attempt = options.transformClient(attempt)
+
+    const withDeadline = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OpenAiError.TimeoutError, R> =>
+      options.deadline === undefined ? effect : middleware.timeoutEffect(effect, "deadline", options.deadline)
+
+    const resilient = <A>(effect: Effect.Effect<A, Failure>): Effect.Effect<A, Failure> =>
+      withDeadline(middleware.retryEffect(effect, policy))
+
+    const httpClient: HttpClient.HttpClient.With<Failure> = HttpClient.transformResponse(attempt, resilient)
+
+    const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): Decoded<A> => ({
+      data,
+      requestId: middleware.requestId(response),
+      status: response.status,
+      headers: response.headers,
+      rateLimit: RateLimitHeaders.fromHeaders(response.headers)
+    })
+
+    const readBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string, Failure> =>
+      response.text.pipe(
+        Effect.mapError((e) => middleware.transportError(e)),
+        (effect) => middleware.timeoutEffect(effect, "idle", idle),
+        Effect.mapError((e) => withRequestId(e, middleware.requestId(response)))
+      )
+
+    // A non-streaming call: send and read the body under the retry policy (a body cut midway is
+    // retried like any connection error), then decode once.
+    const send = <A, I>(
+      request: HttpClientRequest.HttpClientRequest,
+      schema: Schema.Schema<A, I, never>
+    ): Effect.Effect<Decoded<A>, Failure> =>
+      resilient(Effect.flatMap(attempt.execute(request), (response) =>
+        Effect.map(readBody(response), (text) => [response, text] as const))).pipe(
+          Effect.flatMap(([response, text]) => {
+            const requestId = middleware.requestId(response)
+            return Effect.map(
+              Decode.decodeText(schema, {
+                status: response.status,
+                requestId: Option.getOrUndefined(requestId),
+                secrets: secretText
+              })(text),
+              (data) => decoded(response, data)
+            )
+          })
+        )
+
+    const post = (path: string, body: unknown) =>
+      jsonBody(HttpClientRequest.post(path, { acceptJson: true }), body)
+
+    // One stream attempt's elements: bytes (bounded by the idle timeout) -> SSE events -> decoded
+    // elements; an error event is the typed error; an end without `[DONE]` or a terminal event is
+    // a cut.
+    const elements = <A>(
+      response: HttpClientResponse.HttpClientResponse,
+      spec: StreamSpec<A>
+    ): Stream.Stream<A, Failure> =>
+      Stream.suspend(() => {
+        const progress = Sse.makeProgress()
+        const requestId = middleware.requestId(response)
+        const decodeOptions: Decode.DecodeOptions = {
+          status: response.status,
+          requestId: Option.getOrUndefined(requestId),
+          secrets: secretText
+        }
+        const decodeValue = Decode.decodeUnknown(spec.schema, decodeOptions)
+        const streamError = (data: unknown) =>
+          Effect.flatMap(
+            Clock.currentTimeMillis,
+            (now) => Effect.fail(Classify.classifyStreamError(data, { headers: response.headers, now }))
+          )
+        let finished = false
+        const step = (event: Sse.Event): Effect.Effect<Step<A>, Failure> => {
+          if (event.data === "[DONE]") return Effect.succeed(DONE)
+          if (event.event === "error") return streamError(event.data)
+          if (event.data.length === 0) return Effect.succeed(SKIP)
+          return Effect.flatMap(Decode.parseJson(event.data, decodeOptions), (json) =>
+            spec.isError(json)
+              ? streamError(json)
+              : Effect.map(decodeValue(json), (value): Step<A> => ({ _tag: "Emit", value, last: spec.isLast(value) })))
+        }
+        const cut = () =>
+          Classify.classifyTransportError(new Error("The server closed the stream before it was complete"), {
+            received: { events: progress.events, bytes: progress.bytes }
+          })
+        return response.stream.pipe(
+          Stream.timeoutFail(
+            () =>
+              new OpenAiError.TimeoutError({
+                message: `No data arrived for ${Duration.format(idle)} after ${progress.events} event(s) and ${progress.bytes} byte(s)`,
+                phase: "idle",
+                timeout: idle
+              }),
+            idle
+          ),
+          Sse.decode({ progress }),
+          Stream.catchAll((e): Stream.Stream<never, Failure> =>
+            Stream.fail(
+              OpenAiError.isOpenAiError(e)
+                ? e
+                : middleware.transportError(e, { received: { events: progress.events, bytes: progress.bytes } })
+            )
+          ),
+          Stream.mapEffect(step),
+          Stream.takeUntil((s) => s._tag === "Done" || (s._tag === "Emit" && s.last)),
+          Stream.filterMap((s) => {
+            if (s._tag === "Done" || (s._tag === "Emit" && s.last)) finished = true
+            return s._tag === "Emit" ? Option.some(s.value) : Option.none()
+          }),
+          Stream.concat(Stream.suspend(() => finished ? Stream.empty : Stream.fail(cut()))),
+          Stream.mapError((e) => withRequestId(e, requestId))
+        )
+      })
+
+    interface Opened<A> {
+      readonly first: Chunk.Chunk<A>
+      readonly ended: boolean
+      readonly pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
+      readonly scope: Scope.CloseableScope
+    }
+
+    const pullFirst = <A>(
+      pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
+    ): Effect.Effect<{ readonly first: Chunk.Chunk<A>; readonly ended: boolean }, Failure> =>
+      Effect.matchEffect(pull, {
+        onFailure: (e) =>
+          Option.isNone(e) ? Effect.succeed({ first: Chunk.empty<A>(), ended: true }) : Effect.fail(e.value),
+        onSuccess: (chunk) => Chunk.isEmpty(chunk) ? pullFirst(pull) : Effect.succeed({ first: chunk, ended: false })
+      })
+
+    // One attempt at opening a stream: send, then pull until the first element. Retried as a
+    // unit, so a stream that fails before any element reached the caller is retried by the
+    // policy; after that, failures reach the caller and nothing is replayed.
+    const openOnce = <A>(
+      request: HttpClientRequest.HttpClientRequest,
+      spec: StreamSpec<A>
+    ): Effect.Effect<Opened<A>, Failure> =>
+      Effect.flatMap(Scope.make(), (scope) =>
+        Effect.gen(function*() {
+          const response = yield* attempt.execute(request)
+          const pull = yield* Scope.extend(Stream.toPull(elements(response, spec)), scope)
+          const { ended, first } = yield* pullFirst(pull)
+          return { first, ended, pull, scope }
+        }).pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)))
+
+    const stream = <A>(
+      request: Effect.Effect<HttpClientRequest.HttpClientRequest, Failure>,
+      spec: StreamSpec<A>
+    ): Stream.Stream<A, Failure> =>
+      Stream.unwrapScoped(
+        Effect.flatMap(Effect.scope, (outer) =>
+          Effect.uninterruptibleMask((restore) =>
+            restore(Effect.flatMap(request, (r) => resilient(openOnce(r, spec)))).pipe(
+              Effect.tap((opened) => Scope.addFinalizerExit(outer, (exit) => Scope.close(opened.scope, exit)))
+            )
+          )).pipe(
+            Effect.map((opened) =>
+              opened.ended
+                ? Stream.fromChunk(opened.first)
+                : Stream.concat(Stream.fromChunk(opened.first), Stream.repeatEffectChunkOption(opened.pull))
+            )
+          )
+      )
+
+    const withoutStream = <T extends object>(request: T) => {
+      const { stream: _stream, stream_options: _options, ...rest } = request as T & {
+        readonly stream?: unknown
+        readonly stream_options?: unknown
+      }
+      return rest
+    }
+
+    const streamRequest = (path: string, body: object) =>
+      jsonBody(
+        HttpClientRequest.post(path, { headers: { accept: "text/event-stream" } }),
+        { ...body, stream: true }
+      )
+
+    const service: Service = {
+      httpClient,
+      chat: {
+        completions: {
+          create: (request) =>
+            Effect.flatMap(
+              post("/chat/completions", withoutStream(request)),
+              (r) => send(r, ChatCompletion.ChatCompletion)
+            ),
+          stream: (request) => stream(streamRequest("/chat/completions", request), chatSpec)
+        }
+      },
+      embeddings: {
+        create: (request) =>
+          Effect.flatMap(
+            post("/embeddings", { ...request, encoding_format: request.encoding_format ?? "base64" }),
+            (r) => send(r, Embeddings.CreateEmbeddingResponseFloat32)
+          )
+      },
+      models: {
+        list: send(HttpClientRequest.get("/models", { acceptJson: true }), Models.ModelsList),
+        retrieve: (model) =>
+          send(HttpClientRequest.get(`/models/${encodeURIComponent(model)}`, { acceptJson: true }), Models.Model)
+      },
+      responses: {
+        create: (request) =>
+          Effect.flatMap(post("/responses", withoutStream(request)), (r) => send(r, Responses.Response)),
+        stream: (request) => stream(streamRequest("/responses", request), responsesSpec)
+      }
+    }
+    return service
+  })
