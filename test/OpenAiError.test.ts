@@ -1,7 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Match, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as OpenAiError from "../src/OpenAiError.js"
 import { catchAll, decide, describeError, describeValue } from "./OpenAiError.exhaustive.js"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
 // One instance of every tag, with its own required fields.
 const make = (tag: OpenAiError.Tag, input: OpenAiError.Input): OpenAiError.OpenAiError => {
@@ -144,6 +149,10 @@ describe("OpenAiError", () => {
       expect(OpenAiError.isRetryable(make(tag, { message: "m", shouldRetry: Option.some(false) }))).toBe(false)
     })
 
+    it("has a docs page", () => {
+      expect(fs.existsSync(path.join(root, "docs", "errors", `${tag}.md`))).toBe(true)
+    })
+
     it("is handled by the exhaustive matchers", () => {
       expect(describeError(e).length).toBeGreaterThan(0)
       expect(describeValue(e)).toBe(describeError(e))
@@ -247,5 +256,31 @@ describe("OpenAiError", () => {
     )
     expect(text).toBe("idle after 5s")
     expect(describeValue(e)).toBe("timeout (idle)")
+  })
+})
+
+describe("docs/errors", () => {
+  const readme = () => fs.readFileSync(path.join(root, "docs", "errors", "README.md"), "utf8")
+
+  it("has exactly one page per tag, plus the index", () => {
+    const pages = fs.readdirSync(path.join(root, "docs", "errors")).filter((f) => f.endsWith(".md")).sort()
+    expect(pages).toEqual([...OpenAiError.tags.map((t) => `${t}.md`), "README.md"].sort())
+  })
+
+  it.each(OpenAiError.tags)("the index row of %s matches the code", (tag) => {
+    const row = readme().split("\n").find((line) => line.startsWith(`| [${tag}](${tag}.md) |`))
+    expect(row, `index row for ${tag}`).toBeDefined()
+    const cells = (row ?? "").split("|").map((c) => c.trim())
+    const info = OpenAiError.describe(tag)
+    expect(cells[3]).toBe(info.category)
+    expect(cells[4]?.startsWith(info.retryable ? "yes" : "no")).toBe(true)
+  })
+
+  it.each(OpenAiError.tags)("the page of %s names its category and shows how to match it", (tag) => {
+    const page = fs.readFileSync(path.join(root, "docs", "errors", `${tag}.md`), "utf8")
+    expect(page.startsWith(`# ${tag}`)).toBe(true)
+    expect(page).toContain(OpenAiError.describe(tag).category)
+    expect(page).toContain("from \"effect-openai-resilience\"")
+    expect(page).toMatch(new RegExp(`catchTag\\("${tag}"|catchTags\\(\\{[\\s\\S]*${tag}:`))
   })
 })
