@@ -13,9 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
-import type { ParseOptions } from "effect/SchemaAST"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import type { ParseOptions } from "effect/SchemaAST"
 import * as OpenAiError from "./OpenAiError.js"
 import { bound, scrub } from "./internal/secrets.js"
 
@@ -148,8 +149,55 @@ export const parseJson = (
     }
   })
 
-// For a union every alternative reports its own issue; the deepest one is where the input came
-// closest to matching (an open union's fallback fails shallowly, at `type`).
+// For a union every alternative reports its own issue. The one to show is the deepest (where the
+// input came closest to matching); a mismatch on a discriminating literal (`type`) ranks below a
+// real issue at the same depth, so `{type:"x.delta"}` without `delta` reports "delta is missing",
+// not "type is not x.done". An open union's fallback fails at the object itself, the shallowest.
+interface Leaf {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly issue: ParseResult.ParseIssue
+  readonly rank: number
+}
+
+const isLiteralMiss = (issue: ParseResult.ParseIssue): boolean =>
+  issue._tag === "Type" &&
+  (SchemaAST.isLiteral(issue.ast) ||
+    (SchemaAST.isUnion(issue.ast) && issue.ast.types.every(SchemaAST.isLiteral)))
+
+const leaves = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<Leaf>): void => {
+  switch (issue._tag) {
+    case "Pointer":
+      return leaves(issue.issue, path.concat(issue.path), out)
+    case "Composite":
+      if (Array.isArray(issue.issues)) for (const i of issue.issues) leaves(i, path, out)
+      else leaves(issue.issues as ParseResult.ParseIssue, path, out)
+      return
+    case "Refinement":
+      if (issue.kind === "From") return leaves(issue.issue, path, out)
+      out.push({ path, issue, rank: path.length })
+      return
+    case "Transformation":
+      if (issue.kind !== "Transformation") return leaves(issue.issue, path, out)
+      out.push({ path, issue, rank: path.length })
+      return
+    default:
+      out.push({ path, issue, rank: path.length - (isLiteralMiss(issue) ? 0.5 : 0) })
+  }
+}
+
+const bestLeaf = (error: ParseResult.ParseError): Leaf | undefined => {
+  const all: Array<Leaf> = []
+  leaves(error.issue, [], all)
+  let out: Leaf | undefined
+  for (const leaf of all) if (out === undefined || leaf.rank > out.rank) out = leaf
+  return out
+}
+
+const joinPath = (path: ReadonlyArray<PropertyKey>): string => path.map((key) => String(key)).join(".")
+
+const leafMessage = (leaf: Leaf | undefined): string =>
+  leaf === undefined ? "invalid" : ParseResult.ArrayFormatter.formatIssueSync(leaf.issue)[0]?.message ?? "invalid"
+
 /**
  * The dotted path of a parse error (`"choices.0.message"`): for a union, the deepest issue among
  * its alternatives (where the input came closest to matching). `""` is the root.
@@ -166,17 +214,7 @@ export const parseJson = (
  * @since 0.1.0
  * @category utils
  */
-export const pathOf = (error: ParseResult.ParseError): string => joinPath(deepestIssue(error)?.path ?? [])
-
-const joinPath = (path: ReadonlyArray<PropertyKey>): string => path.map((key) => String(key)).join(".")
-
-const deepestIssue = (error: ParseResult.ParseError): ParseResult.ArrayFormatterIssue | undefined => {
-  let out: ParseResult.ArrayFormatterIssue | undefined
-  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
-    if (out === undefined || issue.path.length > out.path.length) out = issue
-  }
-  return out
-}
+export const pathOf = (error: ParseResult.ParseError): string => joinPath(bestLeaf(error)?.path ?? [])
 
 const valueAt = (input: unknown, path: ReadonlyArray<string>): unknown => {
   let at: unknown = input
@@ -220,8 +258,8 @@ export const fromParseError = (
   input: unknown,
   options?: DecodeOptions & { readonly body?: string | undefined }
 ): OpenAiError.ResponseDecodeError => {
-  const deepest = deepestIssue(error)
-  const path = joinPath(deepest?.path ?? [])
+  const leaf = bestLeaf(error)
+  const path = joinPath(leaf?.path ?? [])
   const issue = bound(
     scrub(ParseResult.TreeFormatter.formatErrorSync(error), options?.secrets ?? []),
     options?.maxIssue ?? defaultMaxIssue
@@ -232,7 +270,7 @@ export const fromParseError = (
     message: bound(
       scrub(
         `The response${describeStatus(options)} does not match the expected shape at ${at}: ${
-          deepest?.message ?? "invalid"
+          leafMessage(leaf)
         }`,
         options?.secrets ?? []
       ),

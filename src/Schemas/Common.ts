@@ -62,13 +62,14 @@ export const OpenString = <const Known extends ReadonlyArray<string>>(
  */
 export const UnknownVariant = (known: ReadonlyArray<string>) => {
   const set = new Set(known)
-  return Schema.Struct({
-    type: Schema.String.pipe(
-      Schema.filter((type) => !set.has(type), {
-        message: (issue) => `"${String(issue.actual)}" is a known type, so it must match that type's schema`
-      })
-    )
-  }).annotations({ identifier: "UnknownVariant" })
+  // The check is on the whole object, so its issue sits at the object's own path: a known variant's
+  // deeper issue ("response.output.0.text is missing") is the one `Decode` reports.
+  return Schema.Struct({ type: Schema.String }).pipe(
+    Schema.filter((self) =>
+      set.has(self.type) ? `"${self.type}" is a known type, so it must match that type's schema` : undefined
+    ),
+    Schema.annotations({ identifier: "UnknownVariant" })
+  )
 }
 
 /**
