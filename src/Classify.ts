@@ -302,8 +302,9 @@ const numbers = (message: string) => {
 const scopeOf = (type: Option.Option<string>, message: string): OpenAiError.RateLimitScope => {
   if (has(type, "requests")) return "requests"
   if (has(type, "tokens")) return "tokens"
-  if (/on requests per|\(RPM\)|\(RPD\)/i.test(message)) return "requests"
-  if (/on tokens per|\(TPM\)|\(TPD\)/i.test(message)) return "tokens"
+  // OpenAI: "on requests per min (RPM)"; Azure: "exceeded call rate limit" / "token rate limit".
+  if (/on requests per|\(RPM\)|\(RPD\)|call rate limit|request rate limit/i.test(message)) return "requests"
+  if (/on tokens per|\(TPM\)|\(TPD\)|token rate limit/i.test(message)) return "tokens"
   return "unknown"
 }
 
@@ -359,7 +360,8 @@ const pick = ({ fields, message, payload, status }: Classification): OpenAiError
       if (has(code, "no_organization") || /member of an organization/i.test(message)) {
         return new OpenAiError.NoOrganization(fields)
       }
-      if (has(code, "invalid_api_key") || /incorrect api key/i.test(message)) {
+      // Azure and compatible providers word it "Invalid API Key" / "invalid subscription key".
+      if (has(code, "invalid_api_key") || /incorrect api key|invalid (api|subscription) key/i.test(message)) {
         return new OpenAiError.IncorrectApiKey(fields)
       }
       return new OpenAiError.InvalidAuthentication(fields)
@@ -407,10 +409,17 @@ const build = (
 ): OpenAiError.OpenAiError => {
   const headers = normalize(headersInput)
   const p = Option.getOrElse(payload, () => emptyPayload)
-  const serverMessage = Option.getOrElse(p.message, () => messageFromRaw(status, raw, parsed))
+  const serverMessage = Option.getOrElse(p.message, () =>
+    Option.isSome(p.code) || Option.isSome(p.type)
+      ? `${status === undefined ? "Error" : `HTTP ${status} ${statusText(status)}`}: the server sent no message (${
+        [Option.map(p.code, (c) => `code ${c}`), Option.map(p.type, (t) => `type ${t}`)]
+          .filter(Option.isSome).map((o) => o.value).join(", ")
+      })`
+      : messageFromRaw(status, raw, parsed))
   const message = bound(scrub(serverMessage, secrets), MAX_MESSAGE_LENGTH)
   const hint = RetryAfter.fromResponse({ headers, message: serverMessage, status, now })
-  const requestId = headers["x-request-id"]?.trim()
+  // Azure sends its own ids beside (or instead of) x-request-id; support asks for either.
+  const requestId = (headers["x-request-id"] ?? headers["apim-request-id"] ?? headers["x-ms-request-id"])?.trim()
   // Anything we keep from the server goes through `scrub`: a proxy may echo the key anywhere.
   const keep = (value: string) => bound(scrub(value, secrets), 200)
   const fields: OpenAiError.Input = {
@@ -603,6 +612,8 @@ export const classifyTransportError = (
   }
 ): OpenAiError.ConnectionError | OpenAiError.TimeoutError => {
   try {
+    // Already classified (a middleware layer below did it): keep it, cause and all.
+    if (OpenAiError.isConnectionError(cause) || OpenAiError.isTimeoutError(cause)) return cause
     return transport(cause, options)
   } catch (thrown) {
     // Only a hostile cause or option (throwing getters, an unreadable duration) gets here.

@@ -69,7 +69,7 @@ export interface Fields {
   readonly type: Option.Option<string>
   /** `error.param`: the request field at fault. An empty string reads as `None`. */
   readonly param: Option.Option<string>
-  /** `x-request-id`: quote it to support. */
+  /** `x-request-id` (or Azure's `apim-request-id` / `x-ms-request-id`): quote it to support. */
   readonly requestId: Option.Option<string>
   /** The `x-ratelimit-*` headers of the response, when present. */
   readonly rateLimit: Option.Option<RateLimitHeaders>

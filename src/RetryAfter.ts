@@ -1,7 +1,7 @@
 /**
  * The server's own hints about when (and whether) to retry: `retry-after-ms`, `retry-after`
- * (seconds or an HTTP-date), "Please try again in 1.574s" inside an error message, the
- * `x-ratelimit-reset-*` durations on a 429, and `x-should-retry`.
+ * (seconds or an HTTP-date), "Please try again in 1.574s" (or Azure's "retry after 6 seconds")
+ * inside an error message, the `x-ratelimit-reset-*` durations on a 429, and `x-should-retry`.
  *
  * Every parser here is total: garbage gives no hint, never an error, and no hint is negative or
  * above {@link GoDuration.MAX_HINT}.
@@ -68,11 +68,12 @@ export const parseRetryAfter = (value: string | undefined, now: number): Option.
   return bounded(Math.max(0, at - now))
 }
 
-const TRY_AGAIN = /try again in\s+((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|sec|secs|seconds?|minutes?)\s*)+)/i
+const TRY_AGAIN = /(?:try again in|retry after)\s+((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|sec|secs|seconds?|minutes?)\s*)+)/i
 const PART = /(\d+(?:\.\d+)?)\s*(ms|sec|secs|seconds?|minutes?|s|m|h)/gi
 
 /**
- * Finds "Please try again in 1.574s" (also `20ms`, `6m0s`, `2 seconds`) inside an error message.
+ * Finds "Please try again in 1.574s" (also `20ms`, `6m0s`, `2 seconds`) inside an error message, and
+ * Azure's "Please retry after 6 seconds".
  *
  * @example
  * ```ts

@@ -246,6 +246,55 @@ describe("classifyResponse: 429", () => {
   })
 })
 
+describe("classifyResponse: other OpenAI-compatible providers", () => {
+  it("an Azure 429 reads its scope, its \"retry after 6 seconds\" and its apim-request-id", () => {
+    const e = classify(
+      429,
+      "{\"error\":{\"code\":\"429\",\"message\": \"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-02-01 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.\"}}",
+      { "apim-request-id": "0f1e2d3c-aaaa-bbbb-cccc-123456789abc" }
+    )
+    expect(e._tag === "RateLimitReached" && e.scope).toBe("tokens")
+    expect(ms(e.retryAfter)).toEqual(Option.some(6000))
+    expect(e.requestId).toEqual(Option.some("0f1e2d3c-aaaa-bbbb-cccc-123456789abc"))
+  })
+
+  it("an Azure 401 \"invalid subscription key\" is IncorrectApiKey", () => {
+    const e = classify(
+      401,
+      "{\"error\":{\"code\":\"401\",\"message\":\"Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.\"}}"
+    )
+    expect(e._tag).toBe("IncorrectApiKey")
+  })
+
+  it("an Anthropic-style 529 overloaded_error is EngineOverloaded", () => {
+    const e = classify(529, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}")
+    expect([e._tag, e.message, e.type]).toEqual(["EngineOverloaded", "Overloaded", Option.some("overloaded_error")])
+  })
+
+  it("a Gemini-style error list reads its first element", () => {
+    const e = classify(
+      429,
+      "[{\"error\": {\"code\": 429, \"message\": \"Resource has been exhausted (e.g. check quota).\", \"status\": \"RESOURCE_EXHAUSTED\"}}]"
+    )
+    expect([e._tag, e.code, e.message]).toEqual([
+      "RateLimitReached",
+      Option.some("429"),
+      "Resource has been exhausted (e.g. check quota)."
+    ])
+  })
+
+  it("a message sent as a list of strings is joined", () => {
+    const e = classify(400, JSON.stringify({ error: { message: ["model must be a string", "messages should not be empty"] } }))
+    expect(e.message).toBe("model must be a string; messages should not be empty")
+  })
+
+  it("an error with a code but no message says so", () => {
+    expect(classify(500, errorBody({ code: "server_error", type: "server_error" })).message).toBe(
+      "HTTP 500 Internal Server Error: the server sent no message (code server_error, type server_error)"
+    )
+  })
+})
+
 describe("classifyResponse: 5xx", () => {
   it("500 server_error is ServerError and keeps the request id in the message", () => {
     const e = classify(
@@ -823,6 +872,13 @@ describe("classifyTransportError", () => {
       }
     })
     expect(Classify.classifyTransportError(hostile)._tag).toBe("ConnectionError")
+  })
+
+  it("returns an error that is already classified as it is", () => {
+    const timeout = Classify.classifyTransportError(new HeadersTimeoutError("Headers Timeout Error"))
+    expect(Classify.classifyTransportError(timeout)).toBe(timeout)
+    const reset = Classify.classifyTransportError(new SocketError("other side closed"))
+    expect(Classify.classifyTransportError(reset)).toBe(reset)
   })
 
   it("says how much of a stream had arrived", () => {

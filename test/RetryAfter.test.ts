@@ -61,7 +61,8 @@ describe("fromMessage", () => {
     ["Please try again in 6m0s.", 360_000],
     ["Please try again in 1h2m3.5s.", 3_723_500],
     ["Please try again in 2 seconds", 2000],
-    ["please TRY AGAIN IN 3 minutes", 180_000]
+    ["please TRY AGAIN IN 3 minutes", 180_000],
+    ["Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease", 6000]
   ])("reads %j", (message, expected) => {
     expect(ms(RetryAfter.fromMessage(message))).toEqual(Option.some(expected))
   })
