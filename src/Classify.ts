@@ -120,8 +120,9 @@ const detailMessage = (detail: unknown): string => {
 /**
  * Finds the error inside a parsed JSON value, in every shape seen from OpenAI and compatible
  * servers: `{"error": {...}}`, `{"error": "text"}`, FastAPI's `{"detail": ...}`, a bare
- * `{"message", "type", "code"}`, a Responses API `{"type": "error", ...}` event, and a
- * `response.failed` event. Returns none when the value holds no error.
+ * `{"message", "type", "code"}`, a Responses API `{"type": "error", ...}` event, a
+ * `response.failed` event, and any of these as the first element of a list (Gemini). A `message`
+ * sent as a list of strings is joined. Returns none when the value holds no error; never throws.
  *
  * @example
  * ```ts
