@@ -9,6 +9,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Interval from "effect/ScheduleInterval"
+import * as Tracer from "effect/Tracer"
 import * as OpenAiError from "../OpenAiError.js"
 import type * as RetryAfter from "../RetryAfter.js"
 import * as RetryBudget from "../RetryBudget.js"
@@ -127,6 +128,25 @@ export const stopsTotal = Metric.counter("openai_retry_stops_total", {
   incremental: true
 })
 
+// Tagged counters are cached: building one (and hashing its key) on every retry shows up in
+// profiles of many concurrent callers.
+const taggedCache = new Map<string, Metric.Metric.Counter<number>>()
+const tagged = (
+  counter: Metric.Metric.Counter<number>,
+  name: string,
+  tag: string,
+  key: string,
+  value: string
+): Metric.Metric.Counter<number> => {
+  const id = `${name}\u0000${tag}\u0000${key}\u0000${value}`
+  let metric = taggedCache.get(id)
+  if (metric === undefined) {
+    metric = Metric.tagged(Metric.tagged(counter, "error_tag", tag), key, value)
+    taggedCache.set(id, metric)
+  }
+  return metric
+}
+
 /** @internal */
 export const lastAttempts: FiberRef.FiberRef<number> = FiberRef.unsafeMake(0)
 
@@ -145,24 +165,22 @@ const observe = (decision: RetryPolicy.Decision): Effect.Effect<void> =>
         "openai.retry.attempt": decision.attempt,
         "openai.retry.stop_reason": decision.reason
       }
-    const span = yield* Effect.option(Effect.currentSpan)
-    if (Option.isSome(span)) {
+    // Read the span from the context rather than through `Effect.currentSpan`, which builds an
+    // exception (stack trace and all) on every call made outside a span.
+    const span = yield* Effect.serviceOption(Tracer.ParentSpan)
+    if (Option.isSome(span) && span.value._tag === "Span") {
       const nanos = yield* Clock.currentTimeNanos
       span.value.event(decision._tag === "Retry" ? "openai.retry" : "openai.retry.stop", nanos, attributes)
     }
     if (decision._tag === "Retry") {
-      yield* Metric.increment(
-        Metric.tagged(Metric.tagged(retriesTotal, "error_tag", decision.tag), "source", decision.source)
-      )
+      yield* Metric.increment(tagged(retriesTotal, "retries", decision.tag, "source", decision.source))
       yield* Effect.logDebug(
         `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
           decision.source === "backoff" ? "backoff" : `server hint from ${decision.source}`
         }${decision.capped ? ", capped" : ""})`
       ).pipe(Effect.annotateLogs(attributes))
     } else {
-      yield* Metric.increment(
-        Metric.tagged(Metric.tagged(stopsTotal, "error_tag", decision.tag), "reason", decision.reason)
-      )
+      yield* Metric.increment(tagged(stopsTotal, "stops", decision.tag, "reason", decision.reason))
       yield* Effect.logDebug(`${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason})`)
         .pipe(Effect.annotateLogs(attributes))
     }
@@ -327,7 +345,10 @@ export const retry = <A, E, R, Out, R2>(
       Effect.flatMap(Ref.get(attempts), (n) =>
         Effect.zipRight(
           FiberRef.set(lastAttempts, n),
-          Effect.annotateCurrentSpan("openai.retry.attempts", n)
+          // Not `Effect.annotateCurrentSpan`: outside a span it builds an exception per call.
+          Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {
+            if (Option.isSome(span) && span.value._tag === "Span") span.value.attribute("openai.retry.attempts", n)
+          })
         ))
     )
   })
