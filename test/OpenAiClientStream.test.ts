@@ -1,0 +1,300 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as RetryPolicy from "../src/RetryPolicy.js"
+import * as S from "./support/ScriptedClient.js"
+import { fixturesAvailable, list, read, skipReason } from "./utils/fixtures.js"
+
+const API_KEY = "sk-proj-STREAMKEY0123456789abcdefghijklmnop"
+const policy = RetryPolicy.make({ maxRetries: 2, base: "1 second", factor: 1, jitter: "none" })
+
+const setup = (steps: ReadonlyArray<S.Step>, options: Partial<OpenAiClient.Options> = {}) =>
+  Effect.gen(function*() {
+    const scripted = S.make(steps)
+    const openai = yield* OpenAiClient.make({
+      apiKey: Redacted.make(API_KEY),
+      baseUrl: "https://api.example.test/v1",
+      retryPolicy: policy,
+      idleTimeout: "30 seconds",
+      ...options
+    }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+    return { openai, scripted }
+  })
+
+const chunk = (content: string, finish: string | null = null) => ({
+  id: "chatcmpl-s",
+  object: "chat.completion.chunk",
+  created: 1,
+  model: "gpt-4o-mini",
+  choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: finish }]
+})
+
+const request = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Count" }] }
+
+const texts = (chunks: Chunk.Chunk<{ readonly choices: ReadonlyArray<{ readonly delta: { readonly content?: string | null | undefined } }> }>) =>
+  Chunk.toReadonlyArray(chunks).map((c) => c.choices[0]?.delta.content ?? "")
+
+const rateLimitFrame = S.data({
+  error: { message: "Rate limit reached for gpt-4o-mini on tokens per min (TPM)", type: "tokens", code: "rate_limit_exceeded", param: null }
+})
+
+describe("OpenAiClient chat stream", () => {
+  it.effect("frames, skips comments, decodes chunk by chunk and ends at [DONE]", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.sse([": keep-alive\n\n", S.data(chunk("1")), S.data(chunk("2")), "data: " + JSON.stringify(chunk("3", "stop")).slice(0, 20), JSON.stringify(chunk("3", "stop")).slice(20) + "\n\n", S.data("[DONE]"), S.data(chunk("never"))], {
+          "x-request-id": "req_s"
+        })
+      ])
+      const out = yield* Stream.runCollect(openai.chat.completions.stream(request))
+      assert.deepStrictEqual(texts(out), ["1", "2", "3"])
+      const sent = scripted.requests[0]
+      assert.strictEqual(sent?.headers["accept"], "text/event-stream")
+      const body = sent?.body._tag === "Uint8Array" ? JSON.parse(new TextDecoder().decode(sent.body.body)) : undefined
+      assert.strictEqual(body.stream, true)
+    }))
+
+  it.effect("an error frame after chunks is the typed error (RateLimitReached, as a 429), never replayed", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.sse([S.data(chunk("1")), rateLimitFrame], { "x-request-id": "req_mid" })
+      ])
+      const seen: Array<string> = []
+      const error = yield* openai.chat.completions.stream(request).pipe(
+        Stream.runForEach((c) => Effect.sync(() => seen.push(c.choices[0]?.delta.content ?? ""))),
+        Effect.flip
+      )
+      assert.deepStrictEqual(seen, ["1"])
+      assert.strictEqual(error._tag, "RateLimitReached")
+      assert.deepStrictEqual(error.requestId, Option.some("req_mid"))
+      assert.strictEqual(scripted.requests.length, 1)
+    }))
+
+  it.effect("an `event: error` frame is the typed error", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([
+        S.sse([
+          S.data(chunk("1")),
+          `event: error\ndata: ${JSON.stringify({ error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" } })}\n\n`
+        ])
+      ])
+      const error = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+      assert.strictEqual(error._tag, "QuotaExceeded")
+    }))
+
+  it.effect("an error frame before the first chunk is retried with the same idempotency key", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.sse([": processing\n\n", rateLimitFrame]),
+        S.sse([S.data(chunk("ok")), S.data("[DONE]")])
+      ])
+      const fiber = yield* Effect.fork(Stream.runCollect(openai.chat.completions.stream(request)))
+      yield* TestClock.adjust(Duration.seconds(5))
+      const out = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(texts(out), ["ok"])
+      assert.strictEqual(scripted.requests.length, 2)
+      assert.strictEqual(S.header(scripted, 0, "idempotency-key"), S.header(scripted, 1, "idempotency-key"))
+      assert.deepStrictEqual([S.header(scripted, 0, "x-retry-attempt"), S.header(scripted, 1, "x-retry-attempt")], ["0", "1"])
+    }))
+
+  it.effect("a 429 before the stream opens is retried too", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.json(429, S.errorBody("Rate limit reached", "requests", "rate_limit_exceeded"), { "retry-after-ms": "2500" }),
+        S.sse([S.data(chunk("ok")), S.data("[DONE]")])
+      ])
+      const fiber = yield* Effect.fork(Stream.runCollect(openai.chat.completions.stream(request)))
+      yield* TestClock.adjust(Duration.millis(2499))
+      assert.strictEqual(scripted.requests.length, 1)
+      yield* TestClock.adjust(Duration.millis(1))
+      assert.deepStrictEqual(texts(yield* Fiber.join(fiber)), ["ok"])
+    }))
+
+  it.effect("a cut after data is a ConnectionError saying how much arrived, and is not replayed", () =>
+    Effect.gen(function*() {
+      const first = S.data(chunk("1"))
+      const second = S.data(chunk("2"))
+      const { openai, scripted } = yield* setup([
+        S.sse([first, second, "data: {\"id\": \"chatc", S.cut()], { "x-request-id": "req_cut" }),
+        S.sse([S.data(chunk("replayed")), S.data("[DONE]")])
+      ])
+      const seen: Array<string> = []
+      const fiber = yield* Effect.fork(
+        openai.chat.completions.stream(request).pipe(
+          Stream.runForEach((c) => Effect.sync(() => seen.push(c.choices[0]?.delta.content ?? ""))),
+          Effect.flip
+        )
+      )
+      yield* TestClock.adjust(Duration.seconds(10))
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(seen, ["1", "2"])
+      assert.strictEqual(error._tag, "ConnectionError")
+      if (error._tag === "ConnectionError") {
+        const received = Option.getOrThrow(error.received)
+        assert.strictEqual(received.events, 2)
+        assert.strictEqual(received.bytes, new TextEncoder().encode(first + second + "data: {\"id\": \"chatc").length)
+        assert.deepStrictEqual(error.errorCode, Option.some("ECONNRESET"))
+        assert.deepStrictEqual(error.requestId, Option.some("req_cut"))
+        assert.include(error.message, "2 event(s)")
+      }
+      assert.strictEqual(scripted.requests.length, 1)
+    }))
+
+  it.effect("a cut before the first chunk is retried", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.sse([": hello\n\n", S.cut()]),
+        S.sse([S.data(chunk("ok")), S.data("[DONE]")])
+      ])
+      const fiber = yield* Effect.fork(Stream.runCollect(openai.chat.completions.stream(request)))
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.deepStrictEqual(texts(yield* Fiber.join(fiber)), ["ok"])
+      assert.strictEqual(scripted.requests.length, 2)
+    }))
+
+  it.effect("a clean close before [DONE] is a cut, not a silent truncation", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([S.sse([S.data(chunk("1"))])])
+      const error = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+      assert.strictEqual(error._tag, "ConnectionError")
+      if (error._tag === "ConnectionError") assert.strictEqual(Option.getOrThrow(error.received).events, 1)
+    }))
+
+  it.effect("the idle timeout fires between chunks (phase idle), and is not replayed", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.sse([S.data(chunk("1")), S.pause("31 seconds"), S.data(chunk("late")), S.data("[DONE]")])
+      ])
+      const seen: Array<string> = []
+      const fiber = yield* Effect.fork(
+        openai.chat.completions.stream(request).pipe(
+          Stream.runForEach((c) => Effect.sync(() => seen.push(c.choices[0]?.delta.content ?? ""))),
+          Effect.flip
+        )
+      )
+      yield* TestClock.adjust(Duration.seconds(29))
+      assert.isNull(yield* Fiber.poll(fiber).pipe(Effect.map(Option.getOrNull)))
+      yield* TestClock.adjust(Duration.seconds(1))
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(seen, ["1"])
+      assert.isTrue(error._tag === "TimeoutError" && error.phase === "idle")
+      assert.strictEqual(scripted.requests.length, 1)
+    }))
+
+  it.effect("the idle timeout resets on every chunk", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([
+        S.sse([
+          S.data(chunk("1")),
+          S.pause("20 seconds"),
+          S.data(chunk("2")),
+          S.pause("20 seconds"),
+          S.data(chunk("3")),
+          S.pause("20 seconds"),
+          S.data("[DONE]")
+        ])
+      ])
+      const fiber = yield* Effect.fork(Stream.runCollect(openai.chat.completions.stream(request)))
+      yield* TestClock.adjust(Duration.seconds(60))
+      assert.deepStrictEqual(texts(yield* Fiber.join(fiber)), ["1", "2", "3"])
+    }))
+
+  it.effect("an idle server before the first chunk is retried", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.sse([S.pause("1 hour")]),
+        S.sse([S.data(chunk("ok")), S.data("[DONE]")])
+      ])
+      const fiber = yield* Effect.fork(Stream.runCollect(openai.chat.completions.stream(request)))
+      yield* TestClock.adjust(Duration.seconds(30))
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.deepStrictEqual(texts(yield* Fiber.join(fiber)), ["ok"])
+      assert.strictEqual(scripted.requests.length, 2)
+    }))
+
+  it.effect("a chunk that does not decode is a ResponseDecodeError with its path", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([S.sse([S.data(chunk("1")), S.data({ id: 1, choices: "no" }), S.data("[DONE]")])])
+      const error = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+      assert.strictEqual(error._tag, "ResponseDecodeError")
+    }))
+
+  it.effect("a stream the caller stops early closes cleanly", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([S.sse([S.data(chunk("1")), S.data(chunk("2")), S.pause("1 hour"), S.data("[DONE]")])])
+      const out = yield* Stream.runCollect(Stream.take(openai.chat.completions.stream(request), 2))
+      assert.deepStrictEqual(texts(out), ["1", "2"])
+    }))
+})
+
+describe("OpenAiClient responses stream", () => {
+  const created = { type: "response.created", sequence_number: 0, response: { id: "resp_1", object: "response", created_at: 1, status: "in_progress", model: "gpt-4o-mini", output: [] } }
+  const delta = { type: "response.output_text.delta", sequence_number: 1, item_id: "msg_1", output_index: 0, content_index: 0, delta: "Hi" }
+  const completed = { ...created, type: "response.completed", sequence_number: 2, response: { ...created.response, status: "completed" } }
+  const frame = (e: { readonly type: string }) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`
+
+  it.effect("decodes events and ends after response.completed", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([S.sse([frame(created), frame(delta), frame(completed), frame(delta)])])
+      const out = yield* Stream.runCollect(openai.responses.stream({ model: "gpt-4o-mini", input: "Hi" }))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(out).map((e) => e.type), ["response.created", "response.output_text.delta", "response.completed"])
+    }))
+
+  it.effect("a `type: error` event is the typed error", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([
+        S.sse([frame(created), frame({ type: "error", code: "rate_limit_exceeded", message: "Rate limit reached", param: null, sequence_number: 1 } as { type: string })])
+      ])
+      const error = yield* Effect.flip(Stream.runDrain(openai.responses.stream({ model: "gpt-4o-mini", input: "Hi" })))
+      assert.strictEqual(error._tag, "RateLimitReached")
+    }))
+
+  it.effect("response.failed is the typed error", () =>
+    Effect.gen(function*() {
+      const failed = { ...created, type: "response.failed", response: { ...created.response, status: "failed", error: { code: "server_error", message: "The model failed to generate a response." } } }
+      const { openai } = yield* setup([S.sse([frame(created), frame(failed)])])
+      const error = yield* Effect.flip(Stream.runDrain(openai.responses.stream({ model: "gpt-4o-mini", input: "Hi" })))
+      assert.strictEqual(error._tag, "ServerError")
+    }))
+
+  it.effect("response.incomplete ends the stream normally", () =>
+    Effect.gen(function*() {
+      const incomplete = { ...created, type: "response.incomplete", response: { ...created.response, status: "incomplete" } }
+      const { openai } = yield* setup([S.sse([frame(created), frame(incomplete)])])
+      const out = yield* Stream.runCollect(openai.responses.stream({ model: "gpt-4o-mini", input: "Hi" }))
+      assert.strictEqual(Chunk.size(out), 2)
+    }))
+})
+
+// Skipped only when ../shared/fixtures is absent (a user's clone): `skipReason` says why.
+describe.skipIf(!fixturesAvailable)("recorded streams through the client", () => {
+  it("has recordings to replay", () => {
+    assert.isAbove(list("openai/responses").filter((f) => f.endsWith(".sse")).length, 10, skipReason)
+  })
+  const files = list("openai/responses").filter((f) => f.endsWith(".sse"))
+  for (const file of files) {
+    it.effect(file, () =>
+      Effect.gen(function*() {
+        const text = read(`openai/responses/${file}`)
+        // Split the recording at arbitrary points, as a network would.
+        const parts = text.match(/[\s\S]{1,97}/g) ?? []
+        const { openai } = yield* setup([S.sse(parts)])
+        const events = (text.match(/^data: /gm) ?? []).length
+        if (file.startsWith("responses_")) {
+          const out = yield* Stream.runCollect(openai.responses.stream({ model: "m", input: "x" }))
+          assert.strictEqual(Chunk.size(out), events)
+        } else {
+          const out = yield* Stream.runCollect(openai.chat.completions.stream(request))
+          assert.strictEqual(Chunk.size(out), events - 1) // all but [DONE]
+        }
+      }))
+  }
+})
