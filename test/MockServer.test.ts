@@ -2,6 +2,7 @@ import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option } from "effect"
 import * as http from "node:http"
+import * as Examples from "../docs/examples/testing.js"
 import * as Classify from "../src/Classify.js"
 import { MockApi, MockServer } from "../src/testing/index.js"
 
@@ -187,4 +188,8 @@ describe("MockServer standalone", () => {
       const exit = yield* Fiber.interrupt(fiber)
       expect(Exit.isInterrupted(exit)).toBe(true)
     }))
+})
+
+describe("docs/examples/testing.ts (real server)", () => {
+  it.live("survives a connection reset", () => Examples.survivesAConnectionReset)
 })

@@ -1,6 +1,7 @@
 import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Either, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import * as Examples from "../docs/examples/testing.js"
 import * as Classify from "../src/Classify.js"
 import type * as OpenAiError from "../src/OpenAiError.js"
 import { Faults, MockApi, ScriptedHttpClient } from "../src/testing/index.js"
@@ -508,4 +509,11 @@ describe("ScriptedHttpClient: request log and bad input", () => {
       expect(res.status).toBe(401)
       expect((yield* send(HttpClientRequest.get(url("/models")).pipe(HttpClientRequest.bearerToken("k")))).status).toBe(200)
     }).pipe(Effect.provide(ScriptedHttpClient.layer({ requireApiKey: true }))))
+})
+
+describe("docs/examples/testing.ts (in memory, TestClock)", () => {
+  it.effect("retries two server errors", () => Examples.retriesServerErrors)
+  it.effect("waits as long as retry-after-ms asks", () => Examples.waitsAsTheServerAsks)
+  it.effect("does not retry an exhausted quota", () => Examples.doesNotRetryQuota)
+  it.effect("times out slow headers and retries", () => Examples.timesOutSlowHeaders)
 })
