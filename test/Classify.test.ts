@@ -572,6 +572,14 @@ describe("classifyResponse: secrets", () => {
     expect(JSON.stringify(e)).not.toContain("Abcdefghijkl")
   })
 
+  it("scrubbing stays linear on a hostile body (a long run of \"sk-\")", () => {
+    // The backtracking key pattern took minutes on this; the bound is generous for a shared CI.
+    const start = performance.now()
+    const e = classify(500, errorBody({ message: "sk-".repeat(80_000), param: "sk-proj-".repeat(30_000) }))
+    expect(e._tag).toBe("ServerError")
+    expect(performance.now() - start).toBeLessThan(5000)
+  })
+
   it("the secrets option scrubs the exact key, whatever its shape", () => {
     const key = "3f9c2b7a1e6d4c8b9a0f1e2d3c4b5a69"
     const e = Classify.classifyResponse({

@@ -5,12 +5,34 @@
 
 // OpenAI (`sk-`, `sk-proj-`, `sk-svcacct-`), Anthropic-style and generic bearer tokens. Servers
 // usually mask keys themselves, but proxies and compatible servers have echoed them whole.
-const KEY = /\b(sk-(?:proj-|svcacct-|admin-|ant-)?)[A-Za-z0-9_\-*]{8,}([A-Za-z0-9]{4})\b/g
+// The key's body is matched as one greedy run and its last four characters found by `maskKey`:
+// a pattern that backtracks to find them (`{8,}([A-Za-z0-9]{4})\b`) is quadratic on a long run of
+// "sk-sk-sk-..." and let a hostile body stall the classifier for minutes.
+const KEY = /\b(sk-(?:proj-|svcacct-|admin-|ant-)?)([A-Za-z0-9_\-*]{12,})/g
 const BEARER = /(bearer\s+)[^\s"',;]{8,}/gi
+const ALNUM4 = /^[A-Za-z0-9]{4}$/
+const WORD = /\w/
+
+// Keeps the last four letters or digits that end a word (after at least eight characters), as a
+// server's own masking does; a run with no such ending is not a key.
+const masked = (prefix: string, body: string): string | undefined => {
+  for (let end = body.length; end >= 12; end--) {
+    const next = body[end]
+    if (next !== undefined && WORD.test(next)) continue
+    const last4 = body.slice(end - 4, end)
+    if (ALNUM4.test(last4)) return `${prefix}<redacted>${last4}${body.slice(end)}`
+  }
+  return undefined
+}
+
+// With a long prefix (`sk-proj-`) and no ending found, the plain `sk-` prefix is tried too, as the
+// backtracking pattern did.
+const maskKey = (match: string, prefix: string, body: string): string =>
+  masked(prefix, body) ?? (prefix.length > 3 ? masked("sk-", prefix.slice(3) + body) : undefined) ?? match
 
 /** Replaces anything shaped like an API key with its prefix and last four characters. */
 export const scrub = (text: string, extra: ReadonlyArray<string> = []): string => {
-  let out = text.replace(KEY, (_m, prefix: string, last4: string) => `${prefix}<redacted>${last4}`)
+  let out = text.replace(KEY, maskKey)
     .replace(BEARER, (_m, prefix: string) => `${prefix}<redacted>`)
   for (const secret of extra) {
     if (secret.length >= 4) out = out.split(secret).join("<redacted>")
