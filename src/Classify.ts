@@ -26,7 +26,8 @@ export const MAX_MESSAGE_LENGTH = 2000
 
 /**
  * The most body text the classifier reads (characters). Bodies beyond are cut before parsing, so
- * a multi-megabyte error page costs a bounded amount of work.
+ * a multi-megabyte error page costs a bounded amount of work; their last 4 KB are still searched
+ * for `code`, `type` and `param`, which often follow a huge `message`.
  *
  * @since 0.1.0
  * @category constants
