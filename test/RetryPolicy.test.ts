@@ -18,6 +18,7 @@ import {
   Schedule,
   TestClock
 } from "effect"
+import * as Examples from "../docs/examples/retries.js"
 import * as Classify from "../src/Classify.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
@@ -577,6 +578,23 @@ describe("RetryPolicy.officialSdk", () => {
       const other = yield* failingThen([message])
       const b = yield* run(other.call, RetryPolicy.officialSdk, { random: [0] })
       expect(delays(b.decisions)).toEqual([500])
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// docs/examples/retries.ts
+// ---------------------------------------------------------------------------------------------
+
+describe("docs/examples/retries.ts", () => {
+  it.effect("exact waits under TestClock", () => Examples.checkExactWaits)
+  it.effect("server hints", () => Examples.checkServerHints)
+  it.effect("the usage examples run", () =>
+    Effect.gen(function*() {
+      expect(yield* Examples.simplest).toBe("Hello!")
+      expect(yield* Examples.withBudget).toBe("Hello!")
+      expect(yield* Examples.explained).toBe("Hello!")
+      expect(yield* Examples.counted).toEqual({ text: "Hello!", attempts: 1 })
+      expect(Examples.tuned.options.maxRetries).toBe(6)
     }))
 })
 
