@@ -995,6 +995,40 @@ describe("totality", () => {
     }
   )
 
+  it.prop(
+    "classifyResponse survives values of the wrong type in every field",
+    [FastCheck.anything(), FastCheck.anything(), FastCheck.anything(), FastCheck.anything(), FastCheck.anything()],
+    ([status, headers, body, now, secrets]) => {
+      // Callers outside TypeScript (or a bad cast) may pass anything: still a typed error.
+      const input = { status, headers, body, now, secrets } as unknown as Classify.ResponseInput
+      checkError(Classify.classifyResponse(input))
+      checkError(Classify.classifyResponse(undefined as unknown as Classify.ResponseInput))
+    }
+  )
+
+  it.prop(
+    "classifyResponse reads a Headers object like the same record",
+    [FastCheck.integer({ min: 100, max: 599 }), headersArb.map((h) => {
+      // Only what a Headers can hold unchanged: valid names, printable values, one entry per name
+      // (a Headers joins repeated names with ", ").
+      const entries = Object.entries(h).filter(([k, v]) =>
+        /^[a-z][a-z0-9-]*$/i.test(k) && /^[\x20-\x7e]*$/.test(v) && v.trim() === v
+      )
+      const names = entries.map(([k]) => k.toLowerCase())
+      return Object.fromEntries(entries.filter(([k]) => names.filter((n) => n === k.toLowerCase()).length === 1))
+    }), bodyArb],
+    ([status, headers, body]) => {
+      const fromRecord = Classify.classifyResponse({ status, headers, body, now: 0 })
+      const fromHeaders = Classify.classifyResponse({ status, headers: new Headers(headers), body, now: 0 })
+      expect(fromHeaders._tag).toBe(fromRecord._tag)
+      expect([fromHeaders.requestId, fromHeaders.retryAfter, fromHeaders.shouldRetry]).toEqual([
+        fromRecord.requestId,
+        fromRecord.retryAfter,
+        fromRecord.shouldRetry
+      ])
+    }
+  )
+
   it.prop("classifyStreamError returns an OpenAiError for any value", [FastCheck.anything()], ([data]) => {
     const e = Classify.classifyStreamError(data)
     checkError(e)
