@@ -473,6 +473,65 @@ describe("RetryPolicy limits", () => {
 })
 
 // ---------------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------------
+
+const pool: ReadonlyArray<OpenAiError.OpenAiError> = [
+  ...never,
+  ...always,
+  new OpenAiError.UnprocessableEntity({ message: "field required" }),
+  rateLimit({ retryAfter: Option.some(Duration.millis(1574)), retryAfterSource: Option.some("message") }),
+  rateLimit({ retryAfter: Option.some(Duration.seconds(90)), retryAfterSource: Option.some("retry-after") }),
+  serverError({ shouldRetry: Option.some(false) }),
+  new OpenAiError.QuotaExceeded({ message: "quota", shouldRetry: Option.some(true) })
+]
+
+describe("RetryPolicy properties", () => {
+  it.effect.prop(
+    "whatever fails, the limits hold: attempts, hints, caps, deadline",
+    [
+      FastCheck.array(FastCheck.integer({ min: 0, max: pool.length - 1 }), { maxLength: 12 }),
+      FastCheck.record({
+        maxRetries: FastCheck.integer({ min: 0, max: 8 }),
+        base: FastCheck.integer({ min: 0, max: 2_000 }),
+        factor: FastCheck.double({ min: 1, max: 4, noNaN: true }),
+        maxDelay: FastCheck.integer({ min: 0, max: 20_000 }),
+        deadline: FastCheck.integer({ min: 0, max: 120_000 }),
+        maxServerDelay: FastCheck.integer({ min: 0, max: 60_000 }),
+        onLongServerDelay: FastCheck.constantFrom("fail" as const, "cap" as const)
+      }),
+      FastCheck.array(FastCheck.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 5 })
+    ],
+    ([indices, options, random]) =>
+      Effect.gen(function*() {
+        const errors = indices.flatMap((i) => pool[i] === undefined ? [] : [pool[i]])
+        const { call, calls } = yield* failingThen(errors)
+        const { decisions, exit } = yield* run(call, RetryPolicy.make(options), { random, advance: Duration.hours(2) })
+        const attempts = (yield* calls).length
+        expect(attempts).toBeLessThanOrEqual(options.maxRetries + 1)
+        expect(decisions).toHaveLength(Exit.isSuccess(exit) ? attempts - 1 : attempts)
+        decisions.forEach((d, i) => {
+          const error = errors[i]
+          expect(d.tag).toBe(error?._tag)
+          expect(d.attempt).toBe(i + 1)
+          if (d._tag === "Retry") {
+            const delay = Duration.toMillis(d.delay)
+            const hint = Option.map(d.hint, Duration.toMillis)
+            if (d.capped) expect(delay).toBeGreaterThanOrEqual(options.maxServerDelay)
+            else if (Option.isSome(hint)) expect(delay).toBeGreaterThanOrEqual(hint.value)
+            expect(delay).toBeLessThanOrEqual(Math.max(options.maxDelay, options.maxServerDelay))
+            expect(Duration.toMillis(d.elapsed) + delay).toBeLessThanOrEqual(options.deadline)
+            expect(error?.shouldRetry).not.toEqual(Option.some(false))
+          }
+        })
+        // The error that stopped the policy is the one that comes out.
+        if (Exit.isFailure(exit)) expect(Cause.failureOption(exit.cause)).toEqual(Option.some(errors[attempts - 1]))
+      }),
+    { fastCheck: { numRuns: 60 } }
+  )
+})
+
+// ---------------------------------------------------------------------------------------------
 // Observability
 // ---------------------------------------------------------------------------------------------
 
