@@ -11,17 +11,22 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
 import { AnyFields, OpenString, Optional } from "./Common.js"
 
 // Every platform Node supports in practice is little-endian; the check keeps a big-endian one
 // correct (on a slower path) rather than silently wrong.
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
+// Node's base64 decoder skips characters outside the alphabet and stops at a misplaced `=`, so a
+// damaged string decodes to fewer bytes than its length promises. Comparing the two validates the
+// string without a second pass over it (a regular expression costs a third of the decode).
+const expectedBytes = (base64: string, padding: number): number => Math.floor(((base64.length - padding) * 3) / 4)
 
 /**
- * Decodes a base64 string of little-endian float32 values. `Left` explains what is wrong: a
- * character outside base64, or a byte length that is not a multiple of 4.
+ * Decodes a base64 string of little-endian float32 values: one `Buffer` decode and one aligned
+ * copy, no per-value parsing. `Left` explains what is wrong: a character outside base64, or a
+ * byte length that is not a multiple of 4.
  *
  * @example
  * ```ts
@@ -29,16 +34,13 @@ const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
  * import { Either } from "effect"
  *
  * const vector = Schemas.Embeddings.decodeBase64Float32("AACAPwAAAEA=") // Right(Float32Array [1, 2])
- * const broken = Schemas.Embeddings.decodeBase64Float32("AACAPw=") // Left("...")
+ * const broken = Schemas.Embeddings.decodeBase64Float32("AACA*wAAAEA=") // Left("... not valid base64 ...")
  * ```
  *
  * @since 0.1.0
  * @category decoding
  */
 export const decodeBase64Float32 = (base64: string): Either.Either<Float32Array, string> => {
-  if (!BASE64.test(base64)) {
-    return Either.left("the embedding is not valid base64 (a character outside the base64 alphabet)")
-  }
   const padding = base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0
   if (padding > 0 && base64.length % 4 !== 0) {
     return Either.left(`the embedding is not valid base64 (${base64.length} characters with padding)`)
@@ -47,6 +49,9 @@ export const decodeBase64Float32 = (base64: string): Either.Either<Float32Array,
     return Either.left(`the embedding is not valid base64 (${base64.length} characters cannot be whole bytes)`)
   }
   const bytes = Buffer.from(base64, "base64")
+  if (bytes.length !== expectedBytes(base64, padding)) {
+    return Either.left("the embedding is not valid base64 (a character outside the base64 alphabet)")
+  }
   if (bytes.length % 4 !== 0) {
     return Either.left(
       `the embedding decodes to ${bytes.length} bytes, not a whole number of float32 values (4 bytes each)`
@@ -122,6 +127,41 @@ export const Float32ArrayFromSelf = Schema.declare(
   { identifier: "Float32Array" }
 )
 
+const checkNumbers = (
+  input: unknown,
+  ast: SchemaAST.AST
+): Either.Either<ReadonlyArray<number>, ParseResult.ParseIssue> => {
+  if (!Array.isArray(input)) return ParseResult.fail(new ParseResult.Type(ast, input))
+  for (let i = 0; i < input.length; i++) {
+    const value: unknown = input[i]
+    if (typeof value !== "number") {
+      return ParseResult.fail(new ParseResult.Pointer(i, input, new ParseResult.Type(Schema.Number.ast, value)))
+    }
+  }
+  return ParseResult.succeed(input as ReadonlyArray<number>)
+}
+
+/**
+ * `ReadonlyArray<number>` checked in one tight loop. Same result as `Schema.Array(Schema.Number)`,
+ * including the index of a bad element in the error path, at a fraction of the cost on the
+ * 1536-to-3072-value arrays of float embeddings.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ * import { Schema } from "effect"
+ *
+ * Schema.decodeUnknownSync(Schemas.Embeddings.NumberArray)([0.1, -0.2])
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const NumberArray: Schema.Schema<ReadonlyArray<number>> = Schema.declare([], {
+  decode: () => (input, _, ast) => checkNumbers(input, ast),
+  encode: () => (input, _, ast) => checkNumbers(input, ast)
+}, { identifier: "ReadonlyArray<number>" })
+
 /**
  * An embedding as sent: float numbers, or a base64 string of float32 values.
  *
@@ -135,7 +175,7 @@ export const Float32ArrayFromSelf = Schema.declare(
  * @since 0.1.0
  * @category schemas
  */
-export const EmbeddingVector = Schema.Union(Schema.Array(Schema.Number), Schema.String)
+export const EmbeddingVector = Schema.Union(NumberArray, Schema.String)
 
 /**
  * @since 0.1.0
