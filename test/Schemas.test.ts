@@ -258,6 +258,9 @@ describe("Embeddings", () => {
     ["3 bytes", "AAAA", "not a whole number"],
     ["a dangling character", "AAAAA", "cannot be whole bytes"],
     ["misplaced padding", "AA=A", "not valid base64"],
+    ["padding in the middle", "AA==AAAAAAAA", "not valid base64"],
+    ["a newline inside", "AACAPwAAAE\nA", "not valid base64"],
+    ["a space inside", "AACA wAAAEA=", "not valid base64"],
     ["padding on a bad length", "AAAAA=", "with padding"]
   ])("rejects %s", (_, input, expected) => {
     const result = Embeddings.decodeBase64Float32(input)
