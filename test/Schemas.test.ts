@@ -163,6 +163,18 @@ describe("ChatCompletion", () => {
       .toBe("temperature")
   })
 
+  it("request content parts: newer part types pass with their fields, known ones are checked", () => {
+    const request = {
+      model: "m",
+      messages: [{ role: "user", content: [{ type: "input_video", video: { url: "https://x/v.mp4" } }] }]
+    }
+    expect(ok(ChatCompletion.ChatCompletionRequest, request)).toEqual(request)
+    expect(failPath(ChatCompletion.ChatCompletionRequest, {
+      model: "m",
+      messages: [{ role: "user", content: [{ type: "image_url", image_url: {} }] }]
+    })).toBe("messages.0.content.0.image_url.url")
+  })
+
   it("request types: extra parameters compile, a missing model does not", () => {
     const withExtra: ChatCompletion.ChatCompletionRequest = { model: "m", messages: [], brand_new: 1 }
     // @ts-expect-error model is required
