@@ -12,6 +12,7 @@ import * as TestClock from "effect/TestClock"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as S from "./support/ScriptedClient.js"
+import { byHand, explain, transformClient } from "../docs/examples/middleware.js"
 
 // A stand-in policy with the shape of RetryPolicy.default: honour the server's delay, else 1 s;
 // stop on non-retryable errors; at most `times` retries.
@@ -360,5 +361,24 @@ describe("HttpMiddleware.resilient", () => {
       const result = yield* Effect.either(scripted.client.pipe(HttpMiddleware.resilient({ retryPolicy: HttpMiddleware.noRetry })).get(URL))
       assert.isTrue(Either.isLeft(result))
       assert.strictEqual(scripted.requests.length, 1)
+    }))
+})
+
+describe("docs/examples/middleware.ts", () => {
+  it.effect("the hand-built stack retries a reset and keeps one key", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([S.fail(), ok()])
+      const fiber = yield* Effect.fork(byHand(scripted.client).post(URL).pipe(Effect.withRandom(Random.fixed([0.5]))))
+      yield* TestClock.adjust(Duration.seconds(30))
+      const response = yield* Fiber.join(fiber)
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(S.header(scripted, 0, "idempotency-key"), S.header(scripted, 1, "idempotency-key"))
+    }))
+
+  it.effect("transformClient + explain recover the typed error", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([S.json(404, S.errorBody("The model `x` does not exist", "invalid_request_error", "model_not_found"))])
+      const error = yield* Effect.flip(transformClient(scripted.client).get(URL))
+      assert.match(explain(error), /^NotFound: /)
     }))
 })

@@ -18,6 +18,7 @@ import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
 import * as S from "./support/ScriptedClient.js"
+import { quotaTest } from "../docs/examples/client.js"
 
 const API_KEY = "sk-proj-TESTKEY0123456789abcdefghijklmnopqrstuvwxyz"
 const BASE = "https://api.example.test/v1"
@@ -388,4 +389,8 @@ describe("OpenAiClient: configuration", () => {
       assert.strictEqual(error._tag, "ConnectionError")
       assert.strictEqual(scripted.requests.length, 2)
     }))
+})
+
+describe("docs/examples/client.ts", () => {
+  it.effect("the quota testing recipe holds", () => Effect.map(quotaTest, (ok) => assert.isTrue(ok)))
 })
