@@ -119,7 +119,10 @@ export interface Description {
   readonly code: string | null | undefined
   /** Whether the mock sends `retry-after` and `retry-after-ms` with it. */
   readonly retryAfter: boolean
-  /** The openai-node error class a real server would make it raise (`maxRetries: 0`). */
+  /**
+   * What openai-node 7 raises for it (`maxRetries: 0`): an error class name, `"SyntaxError"` or
+   * `"TypeError"` for what it lets through, `undefined` when it raises nothing.
+   */
   readonly sdkError: string | undefined
 }
 
@@ -179,13 +182,14 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
   not_found: d("not_found", "status", 404, "invalid_request_error", "model_not_found", false, "NotFoundError"),
   conflict: d("conflict", "status", 409, "invalid_request_error", "conflict", false, "ConflictError"),
   unprocessable: d("unprocessable", "status", 422, undefined, undefined, false, "UnprocessableEntityError"),
-  malformed_json: d("malformed_json", "body", 200, undefined, undefined, false, undefined),
+  malformed_json: d("malformed_json", "body", 200, undefined, undefined, false, "SyntaxError"),
   html_502: d("html_502", "body", 502, undefined, undefined, false, "InternalServerError"),
   empty_body: d("empty_body", "body", 200, undefined, undefined, false, undefined),
   slow_headers: d("slow_headers", "delay", 200, undefined, undefined, false, "APIConnectionTimeoutError"),
   connection_reset: d("connection_reset", "transport", undefined, undefined, undefined, false, "APIConnectionError"),
   stream_error: d("stream_error", "stream", 200, "server_error", null, false, "APIError"),
-  stream_cut: d("stream_cut", "stream", 200, undefined, undefined, false, "APIConnectionError")
+  // openai-node lets undici's `TypeError: terminated` (cause `UND_ERR_SOCKET`) through while iterating.
+  stream_cut: d("stream_cut", "stream", 200, undefined, undefined, false, "TypeError")
 }
 
 /**

@@ -9,7 +9,6 @@
  *
  * @since 0.1.0
  */
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -133,7 +132,7 @@ export interface MockOptions {
   readonly shouldRetry?: boolean | undefined
   /** Model ids listed by `/v1/models` (default a few current ones). */
   readonly models?: ReadonlyArray<string> | undefined
-  /** How many log entries to keep (default 10 000; the oldest go first). */
+  /** How many log entries to keep at least (default 10 000; the oldest go first, in batches of 1 000). */
   readonly maxLogEntries?: number | undefined
 }
 
@@ -177,7 +176,6 @@ interface State {
   readonly limits: MockRateLimits.State
   readonly attempts: HashMap.HashMap<string, number>
   readonly scenario: ReadonlyArray<Faults.FaultName | "ok">
-  readonly log: Chunk.Chunk<LogEntry>
 }
 
 const encoder = new TextEncoder()
@@ -280,10 +278,12 @@ export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =
       sequence: 0,
       limits: MockRateLimits.empty({ rpm: options.rpm, tpm: options.tpm }),
       attempts: HashMap.empty(),
-      scenario: options.scenario ?? [],
-      log: Chunk.empty()
+      scenario: options.scenario ?? []
     })
     const state = yield* Ref.make(initial())
+    // The log only grows, so it is a plain array appended in place (a persistent structure
+    // would copy on every request); readers get a copy.
+    const entries: Array<LogEntry> = []
     const rngRef = yield* Ref.make(Random.make(seed))
 
     const drawFault: Effect.Effect<Faults.FaultName | undefined> = rates.length === 0
@@ -314,10 +314,12 @@ export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =
         ] => {
           const attempt = Option.getOrElse(HashMap.get(s.attempts, logicalKey), () => 0) + 1
           const [step, ...rest] = s.scenario
+          // A long-running server forgets old counters rather than grow without bound.
+          const attempts = HashMap.size(s.attempts) >= MAX_TRACKED_KEYS ? HashMap.empty<string, number>() : s.attempts
           return [[s.sequence + 1, attempt, step], {
             ...s,
             sequence: s.sequence + 1,
-            attempts: HashMap.set(s.attempts, logicalKey, attempt),
+            attempts: HashMap.set(attempts, logicalKey, attempt),
             scenario: rest
           }]
         })
@@ -330,8 +332,8 @@ export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =
           fault: Faults.FaultName | undefined,
           rateLimited?: "requests" | "tokens"
         ): Effect.Effect<MockResponse> =>
-          Ref.update(state, (s) => {
-            const entry: LogEntry = {
+          Effect.sync(() => {
+            entries.push({
               sequence,
               requestId,
               method,
@@ -343,9 +345,9 @@ export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =
               status: response._tag === "Respond" ? Option.some(response.status) : Option.none(),
               rateLimited: Option.fromNullable(rateLimited),
               at: now
-            }
-            const log = Chunk.append(s.log, entry)
-            return { ...s, log: Chunk.size(log) > maxLog ? Chunk.drop(log, Chunk.size(log) - maxLog) : log }
+            })
+            // Trimmed in batches so that a long run does not copy the log on every request.
+            if (entries.length > maxLog + LOG_TRIM_BATCH) entries.splice(0, entries.length - maxLog)
           }).pipe(Effect.as(response))
 
         const baseHeaders = (contentType: string): Record<string, string> => ({
@@ -645,7 +647,7 @@ export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =
                     code: "server_error",
                     message: streamErrorMessage(requestId),
                     param: null,
-                    sequence_number: 0
+                    sequence_number: Math.min(events.length, STREAM_EVENTS_BEFORE_FAULT)
                   })
                 }\n\n`
               )
@@ -669,7 +671,7 @@ export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =
 
         /** An SSE response; with `stream_error` or `stream_cut` it fails after a few events. */
         function sse(events: ReadonlyArray<string>, done: string | undefined, errorFrame: string): MockResponse {
-          const keep = Math.min(events.length, 3)
+          const keep = Math.min(events.length, STREAM_EVENTS_BEFORE_FAULT)
           const frames = fault === "stream_error"
             ? [...events.slice(0, keep), errorFrame]
             : fault === "stream_cut"
@@ -741,10 +743,23 @@ export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =
 
     return {
       handle,
-      log: Effect.map(Ref.get(state), (s) => Chunk.toReadonlyArray(s.log)),
-      reset: Effect.zipRight(Ref.set(state, initial()), Ref.set(rngRef, Random.make(seed)))
+      log: Effect.sync(() => entries.slice()),
+      reset: Effect.all([
+        Ref.set(state, initial()),
+        Ref.set(rngRef, Random.make(seed)),
+        Effect.sync(() => entries.splice(0, entries.length))
+      ], { discard: true })
     }
   })
+
+/** Extra log entries allowed before the log is trimmed back to `maxLogEntries`. */
+const LOG_TRIM_BATCH = 1000
+
+/** How many logical requests the attempt counters remember before starting afresh. */
+const MAX_TRACKED_KEYS = 100_000
+
+/** How many SSE events `stream_error` and `stream_cut` let through before failing. */
+const STREAM_EVENTS_BEFORE_FAULT = 3
 
 const streamErrorMessage = (requestId: string): string =>
   `The server had an error processing your request. Sorry about that! You can retry your request, or contact us through our help center at help.openai.com if you keep seeing this error. (Please include the request ID ${requestId} in your email.)`
