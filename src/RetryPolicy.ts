@@ -64,12 +64,15 @@ export type PerTag = { readonly [K in OpenAiError.Tag]?: TagOptions | undefined 
  * | `factor` | 2 | growth of the ceiling per retry |
  * | `maxDelay` | 10 seconds | largest backoff ceiling |
  * | `jitter` | `"full"` | `"full"`: uniform in [0, ceiling]; `"none"`: the ceiling |
- * | `deadline` | 2 minutes | no retry whose wait would end later than this after the first failure |
+ * | `deadline` | 2 minutes | no retry whose wait would end later than this after the start (*) |
  * | `maxServerDelay` | 60 seconds | largest server hint the policy will wait |
  * | `onLongServerDelay` | `"fail"` | above `maxServerDelay`: `"fail"` stops, `"cap"` waits `maxServerDelay` |
  * | `honorShouldRetry` | `true` | obey the server's `x-should-retry` |
  * | `perTag` | `{}` | {@link PerTag} overrides |
  * | `budget` | `false` | spend from the {@link RetryBudget.RetryBudget} service on each retry |
+ *
+ * (*) The start is the first attempt under {@link retry}, the first failure under a plain
+ * `Effect.retry` (a schedule sees nothing earlier).
  *
  * @since 0.1.0
  * @category models
@@ -128,7 +131,7 @@ interface DecisionBase {
   readonly hint: Option.Option<Duration.Duration>
   /** Where the hint came from. */
   readonly hintSource: Option.Option<RetryAfter.HintSource>
-  /** Time since the first failure. */
+  /** Time since the start: the first attempt under {@link retry}, else the first failure. */
   readonly elapsed: Duration.Duration
 }
 

@@ -389,6 +389,28 @@ describe("RetryPolicy limits", () => {
       )
     }))
 
+  it.effect("under RetryPolicy.retry the deadline counts from the start of the first attempt", () =>
+    Effect.gen(function*() {
+      const policy = RetryPolicy.make({ base: "1 second", jitter: "none", deadline: "8 seconds", maxRetries: 100 })
+      // Every attempt takes 3 s before it fails.
+      const slow = (calls: Ref.Ref<number>) =>
+        Effect.zipRight(
+          Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.sleep("3 seconds")),
+          Effect.fail(serverError())
+        )
+      const viaRetry = yield* Ref.make(0)
+      const a = yield* Effect.fork(RetryPolicy.retry(slow(viaRetry), policy))
+      const viaEffect = yield* Ref.make(0)
+      const b = yield* Effect.fork(Effect.retry(slow(viaEffect), policy))
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.await(a)
+      yield* Fiber.await(b)
+      // from 0: fails at 3 s, retries at 4 s, fails at 7 s; 7 + 2 > 8: stop
+      expect(yield* Ref.get(viaRetry)).toBe(2)
+      // from the first failure (3 s): the second fails 4 s later, 4 + 2 <= 8: one more
+      expect(yield* Ref.get(viaEffect)).toBe(3)
+    }))
+
   it.effect("the budget stops retries, and is shared between calls", () =>
     Effect.gen(function*() {
       const budget = yield* RetryBudget.make({ capacity: 10, retryCost: 5 })

@@ -147,6 +147,9 @@ const tagged = (
   return metric
 }
 
+/** When the enclosing `RetryPolicy.retry` started its first attempt (Clock millis). */
+const startedAt: FiberRef.FiberRef<Option.Option<number>> = FiberRef.unsafeMake(Option.none())
+
 /** @internal */
 export const lastAttempts: FiberRef.FiberRef<number> = FiberRef.unsafeMake(0)
 
@@ -195,7 +198,9 @@ export const engine = <R>(
     initial,
     (now, error, state) =>
       Effect.gen(function*() {
-        const start = state.start ?? now
+        // `RetryPolicy.retry` marks when the first attempt started; under a plain `Effect.retry`
+        // the first failure is the earliest moment the schedule can see.
+        const start = state.start ?? Option.getOrElse(yield* FiberRef.get(startedAt), () => now)
         const elapsedMillis = Math.max(0, now - start)
         let verdict = yield* rules({ error, state, elapsedMillis })
         // The budget is asked last, so that tokens are spent only on retries that will happen.
@@ -334,12 +339,17 @@ export const retry = <A, E, R, Out, R2>(
   self: Effect.Effect<A, E, R>,
   policy: Schedule.Schedule<Out, E, R2>
 ): Effect.Effect<A, E, R | R2> =>
-  Effect.flatMap(Ref.make(0), (attempts) => {
+  Effect.flatMap(Effect.zip(Ref.make(0), Clock.currentTimeMillis), ([attempts, now]) => {
     const attempt: Effect.Effect<A, E, R> = Effect.zipRight(
       Ref.update(attempts, (n) => n + 1),
-      RetryBudget.track(self)
+      // The mark is for this policy only, not for retries nested inside the attempt.
+      Effect.locally(RetryBudget.track(self), startedAt, Option.none())
     )
-    const retried: Effect.Effect<A, E, R | R2> = Effect.retry(attempt, policy)
+    const retried: Effect.Effect<A, E, R | R2> = Effect.locally(
+      Effect.retry(attempt, policy),
+      startedAt,
+      Option.some(now)
+    )
     return Effect.ensuring(
       retried,
       Effect.flatMap(Ref.get(attempts), (n) =>
