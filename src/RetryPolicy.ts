@@ -314,9 +314,11 @@ export const officialSdk: Schedule.Schedule<Decision, OpenAiError.OpenAiError> =
 
 /**
  * `Effect.retry` plus bookkeeping: each successful attempt earns tokens back in the
- * {@link RetryBudget.RetryBudget} (when one is provided), and when the call ends, successfully or
- * not, the number of attempts it took is written to {@link lastAttempts} and to the current
- * span's `openai.retry.attempts` attribute. The error, if any, comes out unchanged.
+ * {@link RetryBudget.RetryBudget} (when one is provided); the policy's deadline counts from the
+ * start of the first attempt; and when the call ends, successfully or not, the number of attempts
+ * it took is written to {@link lastAttempts} and to the current span's `openai.retry.attempts`
+ * attribute. The error, if any, comes out unchanged. Prefer it to `Effect.retry` for the
+ * policies of this module.
  *
  * @example
  * ```ts
