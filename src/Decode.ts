@@ -23,6 +23,13 @@ import { bound, scrub } from "./internal/secrets.js"
 /**
  * Context for the error, and limits.
  *
+ * @example
+ * ```ts
+ * import { Decode } from "effect-openai-resilience"
+ *
+ * const options: Decode.DecodeOptions = { status: 200, requestId: "req_123", maxExcerpt: 500 }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -44,6 +51,13 @@ export interface DecodeOptions {
 /**
  * Default {@link DecodeOptions.maxExcerpt}: 1000 characters.
  *
+ * @example
+ * ```ts
+ * import { Decode } from "effect-openai-resilience"
+ *
+ * const options: Decode.DecodeOptions = { maxExcerpt: 2 * Decode.defaultMaxExcerpt }
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -52,6 +66,13 @@ export const defaultMaxExcerpt = 1000
 /**
  * Default {@link DecodeOptions.maxIssue}: 2000 characters.
  *
+ * @example
+ * ```ts
+ * import { Decode } from "effect-openai-resilience"
+ *
+ * const options: Decode.DecodeOptions = { maxIssue: Decode.defaultMaxIssue / 2 }
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -59,6 +80,14 @@ export const defaultMaxIssue = 2000
 
 /**
  * The parse options used unless overridden: keep unknown fields, stop at the first error.
+ *
+ * @example
+ * ```ts
+ * import { Decode } from "effect-openai-resilience"
+ *
+ * // Report every issue instead of the first one.
+ * const options: Decode.DecodeOptions = { parseOptions: { ...Decode.defaultParseOptions, errors: "all" } }
+ * ```
  *
  * @since 0.1.0
  * @category constants

@@ -99,6 +99,13 @@ export const makeProgress = (): Progress => ({ bytes: 0, events: 0 })
 /**
  * Options of {@link decode} and {@link makeParser}.
  *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const options: Sse.DecodeOptions = { maxEventSize: 1024 * 1024, progress: Sse.makeProgress() }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -114,6 +121,13 @@ export interface DecodeOptions {
 
 /**
  * The default {@link DecodeOptions.maxEventSize}: 16 MiB.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const generous = Sse.makeParser({ maxEventSize: 4 * Sse.defaultMaxEventSize })
+ * ```
  *
  * @since 0.1.0
  * @category constants

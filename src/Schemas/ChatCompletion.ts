@@ -32,6 +32,15 @@ import { AnyFields, JsonObject, Metadata, OpenString, Optional, OptionalNullable
 export const FinishReason = OpenString("stop", "length", "tool_calls", "content_filter", "function_call")
 
 /**
+ * The decoded type of the `FinishReason` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.FinishReason) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -54,6 +63,15 @@ export type FinishReason = typeof FinishReason.Type
 export const Role = OpenString("system", "developer", "user", "assistant", "tool", "function")
 
 /**
+ * The decoded type of the `Role` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.Role) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -90,6 +108,15 @@ export const CompletionUsage = Schema.Struct({
 }).annotations({ identifier: "CompletionUsage" })
 
 /**
+ * The decoded type of the `CompletionUsage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.CompletionUsage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -116,6 +143,15 @@ export const TopLogprob = Schema.Struct({
 })
 
 /**
+ * The decoded type of the `TopLogprob` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.TopLogprob) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -142,6 +178,15 @@ export const TokenLogprob = Schema.Struct({
 }).annotations({ identifier: "TokenLogprob" })
 
 /**
+ * The decoded type of the `TokenLogprob` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.TokenLogprob) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -166,6 +211,15 @@ export const ChoiceLogprobs = Schema.Struct({
 }).annotations({ identifier: "ChoiceLogprobs" })
 
 /**
+ * The decoded type of the `ChoiceLogprobs` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ChoiceLogprobs) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -191,6 +245,15 @@ export const FunctionCall = Schema.Struct({
 })
 
 /**
+ * The decoded type of the `FunctionCall` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.FunctionCall) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -220,6 +283,15 @@ export const FunctionToolCall = Schema.Struct({
 }).annotations({ identifier: "FunctionToolCall" })
 
 /**
+ * The decoded type of the `FunctionToolCall` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.FunctionToolCall) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -249,6 +321,15 @@ export const CustomToolCall = Schema.Struct({
 }).annotations({ identifier: "CustomToolCall" })
 
 /**
+ * The decoded type of the `CustomToolCall` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.CustomToolCall) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -275,6 +356,15 @@ export const ToolCall = Schema.Union(
 )
 
 /**
+ * The decoded type of the `ToolCall` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ToolCall) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -296,6 +386,15 @@ export type ToolCall = typeof ToolCall.Type
 export const Annotation = TypedObject
 
 /**
+ * The decoded type of the `Annotation` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.Annotation) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -322,6 +421,15 @@ export const MessageAudio = Schema.Struct({
 })
 
 /**
+ * The decoded type of the `MessageAudio` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.MessageAudio) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -353,6 +461,15 @@ export const ResponseMessage = Schema.Struct({
 }).annotations({ identifier: "ResponseMessage" })
 
 /**
+ * The decoded type of the `ResponseMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ResponseMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -380,6 +497,15 @@ export const Choice = Schema.Struct({
 }).annotations({ identifier: "Choice" })
 
 /**
+ * The decoded type of the `Choice` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.Choice) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -402,6 +528,15 @@ export interface Choice extends Schema.Schema.Type<typeof Choice> {}
 export const ServiceTier = OpenString("auto", "default", "flex", "scale", "priority")
 
 /**
+ * The decoded type of the `ServiceTier` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ServiceTier) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -437,6 +572,15 @@ export const ChatCompletion = Schema.Struct({
 }).annotations({ identifier: "ChatCompletion" })
 
 /**
+ * The decoded type of the `ChatCompletion` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ChatCompletion) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -462,6 +606,15 @@ export interface ChatCompletion extends Schema.Schema.Type<typeof ChatCompletion
 export const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String }, AnyFields)
 
 /**
+ * The decoded type of the `TextPart` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.TextPart) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -489,6 +642,15 @@ export const ImagePart = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `ImagePart` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ImagePart) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -513,6 +675,15 @@ export const AudioPart = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `AudioPart` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.AudioPart) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -541,6 +712,15 @@ export const FilePart = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `FilePart` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.FilePart) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -571,6 +751,15 @@ export const ContentPart = Schema.Union(
 )
 
 /**
+ * The decoded type of the `ContentPart` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ContentPart) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -598,6 +787,15 @@ export const SystemMessage = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `SystemMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.SystemMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -623,6 +821,15 @@ export const DeveloperMessage = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `DeveloperMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.DeveloperMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -648,6 +855,15 @@ export const UserMessage = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `UserMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.UserMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -681,6 +897,15 @@ export const AssistantMessage = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `AssistantMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.AssistantMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -706,6 +931,15 @@ export const ToolMessage = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `ToolMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ToolMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -731,6 +965,15 @@ export const FunctionMessage = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `FunctionMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.FunctionMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -762,6 +1005,15 @@ export const Message = Schema.Union(
 )
 
 /**
+ * The decoded type of the `Message` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.Message) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -798,6 +1050,15 @@ export const FunctionTool = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `FunctionTool` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.FunctionTool) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -819,6 +1080,15 @@ export type FunctionTool = typeof FunctionTool.Type
 export const Tool = Schema.Union(FunctionTool, Schema.extend(UnknownVariant(["function"]), AnyFields))
 
 /**
+ * The decoded type of the `Tool` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.Tool) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -843,6 +1113,15 @@ export const ToolChoice = Schema.Union(
 )
 
 /**
+ * The decoded type of the `ToolChoice` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ToolChoice) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -880,6 +1159,15 @@ export const ResponseFormat = Schema.Union(
 )
 
 /**
+ * The decoded type of the `ResponseFormat` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ResponseFormat) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -940,6 +1228,15 @@ export const ChatCompletionRequest = Schema.Struct({
 }, AnyFields).annotations({ identifier: "ChatCompletionRequest" })
 
 /**
+ * The decoded type of the `ChatCompletionRequest` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletion.ChatCompletionRequest) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

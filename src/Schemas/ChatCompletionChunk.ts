@@ -40,6 +40,15 @@ export const ToolCallDelta = Schema.Struct({
 }).annotations({ identifier: "ToolCallDelta" })
 
 /**
+ * The decoded type of the `ToolCallDelta` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletionChunk.ToolCallDelta) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -71,6 +80,15 @@ export const Delta = Schema.Struct({
 }).annotations({ identifier: "Delta" })
 
 /**
+ * The decoded type of the `Delta` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletionChunk.Delta) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -97,6 +115,15 @@ export const ChunkChoice = Schema.Struct({
 }).annotations({ identifier: "ChunkChoice" })
 
 /**
+ * The decoded type of the `ChunkChoice` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletionChunk.ChunkChoice) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -134,6 +161,15 @@ export const ChatCompletionChunk = Schema.Struct({
 }).annotations({ identifier: "ChatCompletionChunk" })
 
 /**
+ * The decoded type of the `ChatCompletionChunk` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.ChatCompletionChunk.ChatCompletionChunk) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -197,6 +197,15 @@ export const ApiError = Schema.Struct({
 })
 
 /**
+ * The decoded type of the `ApiError` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Common.ApiError) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -178,6 +178,15 @@ export const NumberArray: Schema.Schema<ReadonlyArray<number>> = Schema.declare(
 export const EmbeddingVector = Schema.Union(NumberArray, Schema.String)
 
 /**
+ * The decoded type of the `EmbeddingVector` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.EmbeddingVector) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -227,6 +236,15 @@ export const Embedding = Schema.Struct({
 })
 
 /**
+ * The decoded type of the `Embedding` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.Embedding) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -251,6 +269,15 @@ export const EmbeddingUsage = Schema.Struct({
 })
 
 /**
+ * The decoded type of the `EmbeddingUsage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.EmbeddingUsage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -278,6 +305,15 @@ export const CreateEmbeddingResponse = Schema.Struct({
 }).annotations({ identifier: "CreateEmbeddingResponse" })
 
 /**
+ * The decoded type of the `CreateEmbeddingResponse` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.CreateEmbeddingResponse) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -303,6 +339,15 @@ export const Float32Embedding = Schema.Struct({
 })
 
 /**
+ * The decoded type of the `Float32Embedding` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.Float32Embedding) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -334,6 +379,15 @@ export const CreateEmbeddingResponseFloat32 = Schema.Struct({
 }).annotations({ identifier: "CreateEmbeddingResponseFloat32" })
 
 /**
+ * The decoded type of the `CreateEmbeddingResponseFloat32` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.CreateEmbeddingResponseFloat32) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -355,6 +409,15 @@ export interface CreateEmbeddingResponseFloat32 extends Schema.Schema.Type<typeo
 export const EncodingFormat = OpenString("float", "base64")
 
 /**
+ * The decoded type of the `EncodingFormat` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.EncodingFormat) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -393,6 +456,15 @@ export const EmbeddingsRequest = Schema.Struct({
 }, AnyFields).annotations({ identifier: "EmbeddingsRequest" })
 
 /**
+ * The decoded type of the `EmbeddingsRequest` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Embeddings.EmbeddingsRequest) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -33,6 +33,15 @@ export const Model = Schema.Struct({
 }).annotations({ identifier: "Model" })
 
 /**
+ * The decoded type of the `Model` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Models.Model) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -60,6 +69,15 @@ export const ModelsList = Schema.Struct({
 }).annotations({ identifier: "ModelsList" })
 
 /**
+ * The decoded type of the `ModelsList` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Models.ModelsList) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -85,6 +103,15 @@ export const ModelDeleted = Schema.Struct({
 }).annotations({ identifier: "ModelDeleted" })
 
 /**
+ * The decoded type of the `ModelDeleted` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Models.ModelDeleted) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

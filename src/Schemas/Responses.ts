@@ -33,6 +33,15 @@ import { AnyFields, ApiError, Metadata, OpenString, Optional, OptionalNullable, 
 export const ResponseStatus = OpenString("completed", "failed", "in_progress", "cancelled", "queued", "incomplete")
 
 /**
+ * The decoded type of the `ResponseStatus` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ResponseStatus) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -54,6 +63,15 @@ export type ResponseStatus = typeof ResponseStatus.Type
 export const ItemStatus = OpenString("in_progress", "completed", "incomplete")
 
 /**
+ * The decoded type of the `ItemStatus` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ItemStatus) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -80,6 +98,15 @@ export const OutputText = Schema.Struct({
 }).annotations({ identifier: "OutputText" })
 
 /**
+ * The decoded type of the `OutputText` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.OutputText) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -104,6 +131,15 @@ export const OutputRefusal = Schema.Struct({
 }).annotations({ identifier: "OutputRefusal" })
 
 /**
+ * The decoded type of the `OutputRefusal` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.OutputRefusal) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -125,6 +161,15 @@ export interface OutputRefusal extends Schema.Schema.Type<typeof OutputRefusal> 
 export const OutputContent = Schema.Union(OutputText, OutputRefusal, UnknownVariant(["output_text", "refusal"]))
 
 /**
+ * The decoded type of the `OutputContent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.OutputContent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -152,6 +197,15 @@ export const OutputMessage = Schema.Struct({
 }).annotations({ identifier: "OutputMessage" })
 
 /**
+ * The decoded type of the `OutputMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.OutputMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -181,6 +235,15 @@ export const FunctionCallItem = Schema.Struct({
 }).annotations({ identifier: "FunctionCallItem" })
 
 /**
+ * The decoded type of the `FunctionCallItem` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.FunctionCallItem) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -209,6 +272,15 @@ export const ReasoningItem = Schema.Struct({
 }).annotations({ identifier: "ReasoningItem" })
 
 /**
+ * The decoded type of the `ReasoningItem` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ReasoningItem) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -237,6 +309,15 @@ export const OutputItem = Schema.Union(
 )
 
 /**
+ * The decoded type of the `OutputItem` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.OutputItem) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -264,6 +345,15 @@ export const ResponseUsage = Schema.Struct({
 }).annotations({ identifier: "ResponseUsage" })
 
 /**
+ * The decoded type of the `ResponseUsage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ResponseUsage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -305,6 +395,15 @@ export const Response = Schema.Struct({
 }).annotations({ identifier: "Response" })
 
 /**
+ * The decoded type of the `Response` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.Response) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -370,6 +469,15 @@ export const ResponseLifecycleEvent = Schema.Struct({
 }).annotations({ identifier: "ResponseLifecycleEvent" })
 
 /**
+ * The decoded type of the `ResponseLifecycleEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ResponseLifecycleEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -396,6 +504,15 @@ export const OutputItemEvent = Schema.Struct({
 }).annotations({ identifier: "OutputItemEvent" })
 
 /**
+ * The decoded type of the `OutputItemEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.OutputItemEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -424,6 +541,15 @@ export const ContentPartEvent = Schema.Struct({
 }).annotations({ identifier: "ContentPartEvent" })
 
 /**
+ * The decoded type of the `ContentPartEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ContentPartEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -461,6 +587,15 @@ export const DeltaEvent = Schema.Struct({
 }).annotations({ identifier: "DeltaEvent" })
 
 /**
+ * The decoded type of the `DeltaEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.DeltaEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -496,6 +631,15 @@ export const TextDoneEvent = Schema.Struct({
 }).annotations({ identifier: "TextDoneEvent" })
 
 /**
+ * The decoded type of the `TextDoneEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.TextDoneEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -524,6 +668,15 @@ export const RefusalDoneEvent = Schema.Struct({
 }).annotations({ identifier: "RefusalDoneEvent" })
 
 /**
+ * The decoded type of the `RefusalDoneEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.RefusalDoneEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -552,6 +705,15 @@ export const FunctionCallArgumentsDoneEvent = Schema.Struct({
 }).annotations({ identifier: "FunctionCallArgumentsDoneEvent" })
 
 /**
+ * The decoded type of the `FunctionCallArgumentsDoneEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.FunctionCallArgumentsDoneEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -580,6 +742,15 @@ export const ErrorEvent = Schema.Struct({
 }).annotations({ identifier: "ErrorEvent" })
 
 /**
+ * The decoded type of the `ErrorEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ErrorEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -626,6 +797,15 @@ export const knownEventTypes: ReadonlyArray<string> = [
 export const UnknownEvent = UnknownVariant(knownEventTypes)
 
 /**
+ * The decoded type of the `UnknownEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.UnknownEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -662,6 +842,15 @@ export const ResponseStreamEvent = Schema.Union(
 ).annotations({ identifier: "ResponseStreamEvent" })
 
 /**
+ * The decoded type of the `ResponseStreamEvent` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ResponseStreamEvent) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -734,6 +923,15 @@ export const InputMessage = Schema.Struct({
 }, AnyFields)
 
 /**
+ * The decoded type of the `InputMessage` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.InputMessage) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -756,6 +954,15 @@ export type InputMessage = typeof InputMessage.Type
 export const InputItem = Schema.Union(InputMessage, TypedObject)
 
 /**
+ * The decoded type of the `InputItem` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.InputItem) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -808,6 +1015,15 @@ export const ResponsesRequest = Schema.Struct({
 }, AnyFields).annotations({ identifier: "ResponsesRequest" })
 
 /**
+ * The decoded type of the `ResponsesRequest` schema.
+ *
+ * @example
+ * ```ts
+ * import { Schemas } from "effect-openai-resilience"
+ *
+ * const inspect = (value: Schemas.Responses.ResponsesRequest) => JSON.stringify(value)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
