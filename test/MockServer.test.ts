@@ -1,6 +1,6 @@
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import * as http from "node:http"
 import * as Examples from "../docs/examples/testing.js"
 import * as Classify from "../src/Classify.js"
@@ -150,6 +150,19 @@ describe("MockServer over real HTTP", () => {
       expect(log[0]?.headers["authorization"]).toBe("<redacted>")
       expect(JSON.stringify(log)).not.toContain("sk-real-http-test-key")
     }).pipe(withServer({ rpm: 2 })))
+  it.live("closing the server does not wait for a request in flight", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(MockServer.layer(), scope)
+      const { port } = Context.get(context, MockServer.MockServer)
+      const pending = yield* Effect.fork(raw(port, { "x-mock-fault": "slow_headers" }, streamBody))
+      yield* Effect.sleep("150 millis")
+      const start = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      expect(Date.now() - start).toBeLessThan(2000)
+      const result = yield* Fiber.join(pending)
+      expect(result.error).toBeDefined()
+    }))
 })
 
 describe("MockServer standalone", () => {

@@ -100,7 +100,11 @@ const app = Effect.gen(function*() {
   // Cut: once the chunks are written, close the connection without the final empty chunk.
   const cut = Stream.fromEffect(
     Effect.zipRight(
-      Effect.sync(() => socket.end()),
+      Effect.sync(() => {
+        socket.end()
+        // A client that keeps its side open would hold the socket: drop it after a second.
+        setTimeout(() => socket.destroy(), 1000).unref()
+      }),
       Effect.never
     )
   )
@@ -132,7 +136,17 @@ export const layer = (
   options: ServerOptions = {}
 ): Layer.Layer<MockServer | MockApi.MockApi, HttpServerError.ServeError> => {
   const host = options.host ?? "127.0.0.1"
-  const server = NodeHttpServer.layer(createServer, { port: options.port ?? 0, host })
+  const server = Layer.scoped(
+    HttpServer.HttpServer,
+    Effect.gen(function*() {
+      const node = createServer()
+      const httpServer = yield* NodeHttpServer.make(() => node, { port: options.port ?? 0, host })
+      // Runs before the server's own close (finalizers run in reverse): without it, closing
+      // would wait for requests still in flight, such as a slow_headers one.
+      yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
+      return httpServer
+    })
+  )
   const info = Layer.effect(
     MockServer,
     Effect.map(HttpServer.HttpServer, (s): MockServerInfo => {
