@@ -2,6 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -177,16 +178,18 @@ const observe = (decision: RetryPolicy.Decision): Effect.Effect<void> =>
     }
     if (decision._tag === "Retry") {
       yield* Metric.increment(tagged(retriesTotal, "retries", decision.tag, "source", decision.source))
-      yield* Effect.logDebug(
-        `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
-          decision.source === "backoff" ? "backoff" : `server hint from ${decision.source}`
-        }${decision.capped ? ", capped" : ""})`
-      ).pipe(Effect.annotateLogs(attributes))
     } else {
       yield* Metric.increment(tagged(stopsTotal, "stops", decision.tag, "reason", decision.reason))
-      yield* Effect.logDebug(`${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason})`)
-        .pipe(Effect.annotateLogs(attributes))
     }
+    // Skip building the line when debug logs are off: a crowd of callers retries a lot.
+    const minimum = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+    if (LogLevel.greaterThan(minimum, LogLevel.Debug)) return
+    const message = decision._tag === "Retry"
+      ? `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
+        decision.source === "backoff" ? "backoff" : `server hint from ${decision.source}`
+      }${decision.capped ? ", capped" : ""})`
+      : `${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason})`
+    yield* Effect.logDebug(message).pipe(Effect.annotateLogs(attributes))
   })
 
 /** @internal */
