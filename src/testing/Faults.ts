@@ -422,6 +422,13 @@ export const requestTooLargeMessage = (model: string, organization: string, limi
 /**
  * The page a load balancer sends for `html_502`.
  *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.html502.includes("502 Bad Gateway")) // true
+ * ```
+ *
  * @since 0.1.0
  * @category bodies
  */

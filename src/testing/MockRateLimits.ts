@@ -29,6 +29,13 @@ export interface Limits {
 /**
  * The default limits.
  *
+ * @example
+ * ```ts
+ * import { MockRateLimits } from "effect-openai-resilience/testing"
+ *
+ * console.log(MockRateLimits.defaultLimits.rpm) // 10000
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */

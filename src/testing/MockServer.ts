@@ -164,6 +164,16 @@ export const layer = (
 /**
  * A bad option given to {@link run}.
  *
+ * @example
+ * ```ts
+ * import { MockServer } from "effect-openai-resilience/testing"
+ * import { Effect } from "effect"
+ *
+ * const checked = MockServer.serverOptions({ fault: "nope" }).pipe(
+ *   Effect.catchTag("MockServerOptionError", (e) => Effect.logError(e.message))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */

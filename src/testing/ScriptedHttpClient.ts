@@ -23,6 +23,15 @@ import * as MockApi from "./MockApi.js"
 /**
  * A base URL for requests to the in-memory client. Any absolute URL works: only its path is read.
  *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ * import { HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const models = Effect.flatMap(HttpClient.HttpClient, (client) => client.get(`${ScriptedHttpClient.baseUrl}/models`))
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
