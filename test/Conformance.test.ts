@@ -4,7 +4,7 @@
  * ResponseDecodeError. Skipped (with a message) when the fixtures are absent, never under CI.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Stream } from "effect"
+import { Chunk, Effect, Either, Schema, Stream } from "effect"
 import * as Decode from "../src/Decode.js"
 import * as ChatCompletion from "../src/Schemas/ChatCompletion.js"
 import * as ChatCompletionChunk from "../src/Schemas/ChatCompletionChunk.js"
@@ -27,7 +27,7 @@ const frame = (body: string, size: number) => {
   return Stream.fromIterable(chunks).pipe(Sse.decode(), Stream.runCollect, Effect.map(Chunk.toReadonlyArray))
 }
 
-const expectDecodeError = <A, I>(schema: import("effect/Schema").Schema<A, I>, body: string) =>
+const expectDecodeError = <A, I>(schema: Schema.Schema<A, I>, body: string) =>
   Effect.gen(function*() {
     const result = yield* Effect.either(Decode.decodeText(schema, { status: 200 })(body))
     expect(Either.isLeft(result)).toBe(true)
@@ -210,6 +210,42 @@ describe.skipIf(!fixturesAvailable)("conformance with recorded OpenAI responses"
         }
         if (event.type === "response.incomplete" && "response" in event) {
           expect(event.response.incomplete_details?.reason).toBe("max_tokens")
+        }
+      }))
+  })
+
+  describe("forward compatibility on real shapes", () => {
+    // Every object gains a field, every open enum a value the API may send one day.
+    const OPEN = new Set(["finish_reason", "role", "status", "object", "service_tier"])
+    const evolve = (value: unknown, key?: string): unknown => {
+      if (Array.isArray(value)) return value.map((v) => evolve(v))
+      if (typeof value === "string" && key !== undefined && OPEN.has(key)) return `${value}_v2`
+      if (typeof value !== "object" || value === null) return value
+      const out: Record<string, unknown> = { zz_future_field: "new" }
+      for (const [k, v] of Object.entries(value)) out[k] = evolve(v, k)
+      return out
+    }
+    const cases: ReadonlyArray<readonly [string, Schema.Schema.AnyNoContext]> = [
+      ...matching(/^chat_completion_.*\.json$/).map((f) => [f, ChatCompletion.ChatCompletion] as const),
+      ...matching(/^embeddings_(float|base64)\.json$/).map((f) => [f, Embeddings.CreateEmbeddingResponseFloat32] as const),
+      ...matching(/^model_object_.*\.json$/).map((f) => [f, Models.Model] as const),
+      ...matching(/^response_object_.*\.json$/).map((f) => [f, Responses.Response] as const),
+      ...matching(/^responses_stream_.*_event_spec_example\.json$/).map((f) => [f, Responses.ResponseStreamEvent] as const)
+    ]
+
+    it.effect.each(cases)("%s still decodes with new fields and enum values, and keeps them", ([name, schema]) =>
+      Effect.gen(function*() {
+        const evolved = evolve(JSON.parse(read(file(name)))) as Record<string, unknown>
+        const decoded: unknown = yield* Decode.decodeUnknown(schema)(evolved)
+        expect((decoded as Record<string, unknown>).zz_future_field).toBe("new")
+      }))
+
+    it.effect.each(matching(/^chat_stream_.*\.sse$/))("%s: every evolved chunk still decodes", (name) =>
+      Effect.gen(function*() {
+        const events = yield* Sse.parseAll(read(file(name)))
+        for (const event of events.filter((e) => !Sse.isDone(e))) {
+          const chunk = yield* Decode.decodeUnknown(ChatCompletionChunk.ChatCompletionChunk)(evolve(JSON.parse(event.data)))
+          expect((chunk as unknown as Record<string, unknown>).zz_future_field).toBe("new")
         }
       }))
   })
