@@ -95,6 +95,19 @@ describe("Decode: schema mismatches", () => {
       expect(error.message).toContain("Expected number, actual \"9\"")
     }))
 
+  it.effect("a key echoed in a mismatching value is scrubbed from message, issue and body", () =>
+    Effect.gen(function*() {
+      const body = JSON.stringify({ ...completion, created: KEY })
+      const error = yield* Effect.flip(decodeCompletion(body))
+      expect(error.path).toBe("created")
+      expect(error.message).toContain("Expected number")
+      for (const text of [error.message, error.issue, error.body, JSON.stringify(error), String(error)]) {
+        expect(text).not.toContain(KEY)
+      }
+      const fromValue = yield* Effect.flip(Decode.decodeUnknown(ChatCompletion.ChatCompletion)({ ...completion, created: KEY }))
+      expect(JSON.stringify(fromValue)).not.toContain(KEY)
+    }))
+
   it.effect("the root being the wrong type has the empty path", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(decodeCompletion("[]"))
