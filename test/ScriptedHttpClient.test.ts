@@ -1,10 +1,11 @@
 import { HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Either, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import { Cause, Duration, Effect, Either, Exit, FastCheck, Fiber, Option, Stream, TestClock } from "effect"
 import * as Examples from "../docs/examples/testing.js"
 import * as Classify from "../src/Classify.js"
+import * as GoDuration from "../src/GoDuration.js"
 import type * as OpenAiError from "../src/OpenAiError.js"
-import { Faults, MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { Faults, MockApi, MockRateLimits, ScriptedHttpClient } from "../src/testing/index.js"
 
 const url = (path: string) => `${ScriptedHttpClient.baseUrl}${path}`
 const API_KEY = "sk-test-0123456789abcdefghijklmnop"
@@ -516,4 +517,37 @@ describe("docs/examples/testing.ts (in memory, TestClock)", () => {
   it.effect("waits as long as retry-after-ms asks", () => Examples.waitsAsTheServerAsks)
   it.effect("does not retry an exhausted quota", () => Examples.doesNotRetryQuota)
   it.effect("times out slow headers and retries", () => Examples.timesOutSlowHeaders)
+})
+
+describe("MockRateLimits (the limiter behind the mock)", () => {
+  it.prop(
+    "remaining stays within the limit, and after the reset time the window is full again",
+    { steps: FastCheck.array(FastCheck.tuple(FastCheck.integer({ min: 0, max: 30_000 }), FastCheck.integer({ min: 0, max: 400 })), { maxLength: 30 }) },
+    ({ steps }) => {
+      let state = MockRateLimits.empty({ rpm: 5, tpm: 1000 })
+      let now = 0
+      for (const [dt, tokens] of steps) {
+        now += dt
+        const [decision, next] = MockRateLimits.consume(state, "k", tokens, now)
+        state = next
+        const remaining = Number(decision.headers["x-ratelimit-remaining-tokens"])
+        expect(remaining).toBeGreaterThanOrEqual(0)
+        expect(remaining).toBeLessThanOrEqual(1000)
+        if (decision._tag === "Limited") {
+          // Waiting as long as the 429 says is enough.
+          const [retry] = MockRateLimits.consume(state, "k", tokens, now + decision.retryAfterMs)
+          expect(retry._tag).toBe("Allowed")
+        }
+      }
+      const headers = MockRateLimits.peek(state, "k", now)
+      const resetMs = Math.max(
+        Option.getOrElse(Option.map(GoDuration.parse(headers["x-ratelimit-reset-tokens"] ?? ""), Duration.toMillis), () => -1),
+        Option.getOrElse(Option.map(GoDuration.parse(headers["x-ratelimit-reset-requests"] ?? ""), Duration.toMillis), () => -1)
+      )
+      expect(resetMs).toBeGreaterThanOrEqual(0)
+      const full = MockRateLimits.peek(state, "k", now + resetMs)
+      expect(full["x-ratelimit-remaining-tokens"]).toBe("1000")
+      expect(full["x-ratelimit-remaining-requests"]).toBe("5")
+    }
+  )
 })
