@@ -200,6 +200,76 @@ describe("Sse.decode", () => {
     }))
 })
 
+// A direct reading of the WHATWG algorithm on a whole string, to compare the incremental parser
+// against on random input.
+const reference = (text: string) => {
+  if (text.startsWith("\uFEFF")) text = text.slice(1)
+  const lines = text.split(/\r\n|\r|\n/)
+  // A trailing line end leaves an empty last element that is not a line.
+  const endsWithNewline = /[\r\n]$/.test(text)
+  if (endsWithNewline || text.length === 0) lines.pop()
+  const out: Array<{ event: string; data: string; id: string | undefined; retry: number | undefined }> = []
+  let data: Array<string> | undefined
+  let name: string | undefined
+  let id: string | undefined
+  let retry: number | undefined
+  const dispatch = () => {
+    if (data !== undefined) out.push({ event: name ?? "message", data: data.join("\n"), id, retry })
+    data = undefined
+    name = undefined
+  }
+  for (const line of lines) {
+    if (line === "") {
+      dispatch()
+      continue
+    }
+    if (line.startsWith(":")) continue
+    const colon = line.indexOf(":")
+    const field = colon < 0 ? line : line.slice(0, colon)
+    let value = colon < 0 ? "" : line.slice(colon + 1)
+    if (value.startsWith(" ")) value = value.slice(1)
+    if (field === "data") (data ??= []).push(value)
+    else if (field === "event") name = value
+    else if (field === "id" && !value.includes("\u0000")) id = value
+    else if (field === "retry" && /^\d+$/.test(value)) retry = Number(value)
+  }
+  dispatch() // the final event without a blank line, which this library keeps
+  return out
+}
+
+const lineArb = FastCheck.oneof(
+  FastCheck.constant(""),
+  FastCheck.string({ unit: "grapheme", maxLength: 12 }).map((v) => `data: ${v}`),
+  FastCheck.string({ unit: "grapheme", maxLength: 12 }).map((v) => `data:${v}`),
+  FastCheck.constant("data"),
+  FastCheck.constantFrom("event: ping", "event:error", "id: 42", "id", "retry: 100", "retry: x", ": comment", "foo: bar")
+).map((l) => l.replace(/[\r\n]/g, ""))
+
+const bodyArb = FastCheck.tuple(
+  FastCheck.boolean(),
+  FastCheck.array(FastCheck.tuple(lineArb, FastCheck.constantFrom("\n", "\r", "\r\n")), { maxLength: 20 }),
+  FastCheck.boolean()
+).map(([bom, lines, lastTerminated]) => {
+  const text = lines.map(([l, end], i) => (i === lines.length - 1 && !lastTerminated ? l : l + end)).join("")
+  return (bom ? "\uFEFF" : "") + text
+})
+
+describe("Sse.decode against the specification's algorithm", () => {
+  it.prop(
+    "random bodies, split anywhere, frame as the reference reads them whole",
+    [bodyArb, FastCheck.array(FastCheck.nat({ max: 300 }), { maxLength: 8 })],
+    ([text, cuts]) => {
+      const events = Effect.runSync(frame(splitAt(utf8(text), cuts)))
+      expect(events.map((e) => ({ event: e.event, data: e.data, id: e.id, retry: e.retry }))).toEqual(reference(text))
+      expect(events.map((e) => e.index)).toEqual(events.map((_, i) => i))
+      const offsets = events.map((e) => e.offset)
+      expect([...offsets].sort((a, b) => a - b)).toEqual(offsets)
+      for (const offset of offsets) expect(offset).toBeLessThanOrEqual(utf8(text).length)
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+})
+
 describe("Sse.parseAll, encode", () => {
   it.effect("parseAll frames a whole body given as text or bytes", () =>
     Effect.gen(function*() {
