@@ -190,11 +190,12 @@ describe("the official openai package against the mock server", () => {
 
   it.live("x-should-retry: false stops its retries", () =>
     withSdk(async ({ client, log }) => {
-      const error = await failure(
-        client({ maxRetries: 2 }).chat.completions.create(chatParams, {
-          headers: { "x-mock-fault": "server_error", "x-mock-should-retry": "false" }
-        })
-      )
+      // Headers set once for the client reach every request too.
+      const sdk = client({
+        maxRetries: 2,
+        defaultHeaders: { "x-mock-fault": "server_error", "x-mock-should-retry": "false" }
+      })
+      const error = await failure(sdk.chat.completions.create(chatParams))
       expect(error).toBeInstanceOf(InternalServerError)
       expect(await log()).toHaveLength(1)
     }))
