@@ -113,9 +113,13 @@ type Verdict =
   }
   | { readonly _tag: "Stop"; readonly reason: RetryPolicy.StopReason }
 
-type Rules = (context: Context) => Effect.Effect<Verdict>
+/**
+ * A policy's decision as a pure function. `random` is one draw in [0, 1] from Effect's `Random`,
+ * made for every decision (so a `Random.fixed` sequence maps onto decisions one to one).
+ */
+type Rules = (context: Context, random: number) => Verdict
 
-const stop = (reason: RetryPolicy.StopReason): Effect.Effect<Verdict> => Effect.succeed({ _tag: "Stop", reason })
+const stop = (reason: RetryPolicy.StopReason): Verdict => ({ _tag: "Stop", reason })
 
 /** @internal */
 export const retriesTotal = Metric.counter("openai_retries_total", {
@@ -154,43 +158,48 @@ const startedAt: FiberRef.FiberRef<Option.Option<number>> = FiberRef.unsafeMake(
 /** @internal */
 export const lastAttempts: FiberRef.FiberRef<number> = FiberRef.unsafeMake(0)
 
-const observe = (decision: RetryPolicy.Decision): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const attributes: Record<string, unknown> = decision._tag === "Retry"
-      ? {
-        "openai.retry.error_tag": decision.tag,
-        "openai.retry.attempt": decision.attempt,
-        "openai.retry.delay_ms": Duration.toMillis(decision.delay),
-        "openai.retry.source": decision.source,
-        "openai.retry.capped": decision.capped
-      }
-      : {
-        "openai.retry.error_tag": decision.tag,
-        "openai.retry.attempt": decision.attempt,
-        "openai.retry.stop_reason": decision.reason
-      }
-    // Read the span from the context rather than through `Effect.currentSpan`, which builds an
-    // exception (stack trace and all) on every call made outside a span.
-    const span = yield* Effect.serviceOption(Tracer.ParentSpan)
-    if (Option.isSome(span) && span.value._tag === "Span") {
-      const nanos = yield* Clock.currentTimeNanos
-      span.value.event(decision._tag === "Retry" ? "openai.retry" : "openai.retry.stop", nanos, attributes)
+const attributesOf = (decision: RetryPolicy.Decision): Record<string, unknown> =>
+  decision._tag === "Retry"
+    ? {
+      "openai.retry.error_tag": decision.tag,
+      "openai.retry.attempt": decision.attempt,
+      "openai.retry.delay_ms": Duration.toMillis(decision.delay),
+      "openai.retry.source": decision.source,
+      "openai.retry.capped": decision.capped
     }
-    if (decision._tag === "Retry") {
-      yield* Metric.increment(tagged(retriesTotal, "retries", decision.tag, "source", decision.source))
-    } else {
-      yield* Metric.increment(tagged(stopsTotal, "stops", decision.tag, "reason", decision.reason))
+    : {
+      "openai.retry.error_tag": decision.tag,
+      "openai.retry.attempt": decision.attempt,
+      "openai.retry.stop_reason": decision.reason
     }
-    // Skip building the line when debug logs are off: a crowd of callers retries a lot.
-    const minimum = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
-    if (LogLevel.greaterThan(minimum, LogLevel.Debug)) return
-    const message = decision._tag === "Retry"
-      ? `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
-        decision.source === "backoff" ? "backoff" : `server hint from ${decision.source}`
-      }${decision.capped ? ", capped" : ""})`
-      : `${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason})`
-    yield* Effect.logDebug(message).pipe(Effect.annotateLogs(attributes))
+
+const messageOf = (decision: RetryPolicy.Decision): string =>
+  decision._tag === "Retry"
+    ? `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
+      decision.source === "backoff" ? "backoff" : `server hint from ${decision.source}`
+    }${decision.capped ? ", capped" : ""})`
+    : `${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason})`
+
+/** A span event, a counter, a debug line: each only when someone can see it. */
+const observe = (decision: RetryPolicy.Decision): Effect.Effect<void> => {
+  const counted = decision._tag === "Retry"
+    ? Metric.increment(tagged(retriesTotal, "retries", decision.tag, "source", decision.source))
+    : Metric.increment(tagged(stopsTotal, "stops", decision.tag, "reason", decision.reason))
+  // Read the span from the context rather than through `Effect.currentSpan`, which builds an
+  // exception (stack trace and all) on every call made outside a span.
+  const event = Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) => {
+    if (Option.isNone(parent) || parent.value._tag !== "Span") return Effect.void
+    const span = parent.value
+    const name = decision._tag === "Retry" ? "openai.retry" : "openai.retry.stop"
+    return Effect.map(Clock.currentTimeNanos, (nanos) => span.event(name, nanos, attributesOf(decision)))
   })
+  // Skip building the line when debug logs are off: a crowd of callers retries a lot.
+  const logged = Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+    LogLevel.greaterThan(minimum, LogLevel.Debug)
+      ? Effect.void
+      : Effect.logDebug(messageOf(decision)).pipe(Effect.annotateLogs(attributesOf(decision))))
+  return Effect.zipRight(counted, Effect.zipRight(event, logged))
+}
 
 /** @internal */
 export const engine = <R>(
@@ -199,44 +208,53 @@ export const engine = <R>(
 ): Schedule.Schedule<RetryPolicy.Decision, OpenAiError.OpenAiError, R> =>
   Schedule.makeWithState<State, OpenAiError.OpenAiError, RetryPolicy.Decision, R>(
     initial,
-    (now, error, state) =>
-      Effect.gen(function*() {
-        // `RetryPolicy.retry` marks when the first attempt started; under a plain `Effect.retry`
-        // the first failure is the earliest moment the schedule can see.
-        const start = state.start ?? Option.getOrElse(yield* FiberRef.get(startedAt), () => now)
+    (now, error, state) => {
+      // `RetryPolicy.retry` marks when the first attempt started; under a plain `Effect.retry`
+      // the first failure is the earliest moment the schedule can see. (Plain flatMaps rather
+      // than Effect.gen: this runs once per failure for every caller.)
+      const startEffect = state.start === undefined
+        ? Effect.map(FiberRef.get(startedAt), Option.getOrElse(() => now))
+        : Effect.succeed(state.start)
+      return Effect.flatMap(Effect.zip(startEffect, Random.next), ([start, random]) => {
         const elapsedMillis = Math.max(0, now - start)
-        let verdict = yield* rules({ error, state, elapsedMillis })
+        const verdict = rules({ error, state, elapsedMillis }, random)
         // The budget is asked last, so that tokens are spent only on retries that will happen.
-        if (verdict._tag === "Retry" && !(yield* gate(error))) verdict = { _tag: "Stop", reason: "budget" }
-        const hint = error.retryAfter
-        const common = {
-          tag: error._tag,
-          attempt: state.retries + 1,
-          hint,
-          hintSource: error.retryAfterSource,
-          elapsed: Duration.millis(elapsedMillis)
-        }
-        if (verdict._tag === "Stop") {
-          const decision: RetryPolicy.Decision = { _tag: "Stop", ...common, reason: verdict.reason }
-          yield* observe(decision)
-          return [state, decision, ScheduleDecision.done] as const
-        }
-        const decision: RetryPolicy.Decision = {
-          _tag: "Retry",
-          ...common,
-          delay: Duration.millis(verdict.delayMillis),
-          backoff: Duration.millis(verdict.backoffMillis),
-          source: verdict.source,
-          capped: verdict.capped
-        }
-        yield* observe(decision)
-        const next: State = {
-          start,
-          retries: state.retries + 1,
-          byTag: { ...state.byTag, [error._tag]: (state.byTag[error._tag] ?? 0) + 1 }
-        }
-        return [next, decision, ScheduleDecision.continueWith(Interval.after(now + verdict.delayMillis))] as const
+        const gated: Effect.Effect<Verdict, never, R> = verdict._tag === "Retry"
+          ? Effect.map(gate(error), (ok): Verdict => ok ? verdict : stop("budget"))
+          : Effect.succeed(verdict)
+        type Step = readonly [State, RetryPolicy.Decision, ScheduleDecision.ScheduleDecision]
+        return Effect.flatMap(gated, (final): Effect.Effect<Step> => {
+          const common = {
+            tag: error._tag,
+            attempt: state.retries + 1,
+            hint: error.retryAfter,
+            hintSource: error.retryAfterSource,
+            elapsed: Duration.millis(elapsedMillis)
+          }
+          if (final._tag === "Stop") {
+            const decision: RetryPolicy.Decision = { _tag: "Stop", ...common, reason: final.reason }
+            return Effect.as(observe(decision), [state, decision, ScheduleDecision.done] as const)
+          }
+          const decision: RetryPolicy.Decision = {
+            _tag: "Retry",
+            ...common,
+            delay: Duration.millis(final.delayMillis),
+            backoff: Duration.millis(final.backoffMillis),
+            source: final.source,
+            capped: final.capped
+          }
+          const next: State = {
+            start,
+            retries: state.retries + 1,
+            byTag: { ...state.byTag, [error._tag]: (state.byTag[error._tag] ?? 0) + 1 }
+          }
+          return Effect.as(
+            observe(decision),
+            [next, decision, ScheduleDecision.continueWith(Interval.after(now + final.delayMillis))] as const
+          )
+        })
       })
+    }
   )
 
 const noGate = (_: OpenAiError.OpenAiError): Effect.Effect<boolean> => Effect.succeed(true)
@@ -261,44 +279,43 @@ const defaultTimes: Readonly<Partial<Record<OpenAiError.Tag, number>>> = {
 }
 
 /** @internal */
-export const libraryRules = (settings: Settings): Rules => ({ elapsedMillis, error, state }) =>
-  Effect.gen(function*() {
-    const override = settings.perTag[error._tag]
-    const verdict = settings.honorShouldRetry ? error.shouldRetry : Option.none<boolean>()
-    // An explicit `times: 0` is the user's final word; otherwise the server's `x-should-retry`
-    // decides when present; otherwise a per-tag override with `times > 0` turns retrying on, and
-    // the library default applies to the rest.
-    if (override?.times === 0) return yield* stop("not-retryable")
-    if (Option.contains(verdict, false)) return yield* stop("server-refused")
-    const eligible = Option.contains(verdict, true) || override?.times !== undefined || defaultRetryable(error)
-    if (!eligible) return yield* stop("not-retryable")
-    const times = override?.times ?? defaultTimes[error._tag] ?? Number.POSITIVE_INFINITY
-    if ((state.byTag[error._tag] ?? 0) >= times) return yield* stop("tag-limit")
-    if (state.retries >= settings.maxRetries) return yield* stop("max-retries")
+export const libraryRules = (settings: Settings): Rules => ({ elapsedMillis, error, state }, random) => {
+  const override = settings.perTag[error._tag]
+  const verdict = settings.honorShouldRetry ? error.shouldRetry : Option.none<boolean>()
+  // An explicit `times: 0` is the user's final word; otherwise the server's `x-should-retry`
+  // decides when present; otherwise a per-tag override with `times > 0` turns retrying on, and
+  // the library default applies to the rest.
+  if (override?.times === 0) return stop("not-retryable")
+  if (Option.contains(verdict, false)) return stop("server-refused")
+  const eligible = Option.contains(verdict, true) || override?.times !== undefined || defaultRetryable(error)
+  if (!eligible) return stop("not-retryable")
+  const times = override?.times ?? defaultTimes[error._tag] ?? Number.POSITIVE_INFINITY
+  if ((state.byTag[error._tag] ?? 0) >= times) return stop("tag-limit")
+  if (state.retries >= settings.maxRetries) return stop("max-retries")
 
-    const ceiling = Math.min(settings.baseMillis * Math.pow(settings.factor, state.retries), settings.maxDelayMillis)
-    // Full jitter (uniform in [0, ceiling]) spreads a crowd of clients that failed together.
-    const backoffMillis = settings.jitter === "full" ? ceiling * (yield* Random.next) : ceiling
-    let delayMillis = backoffMillis
-    let source: RetryPolicy.DelaySource = "backoff"
-    let capped = false
-    if (Option.isSome(error.retryAfter)) {
-      const hintMillis = Duration.toMillis(error.retryAfter.value)
-      const hintSource: RetryAfter.HintSource = Option.getOrElse(error.retryAfterSource, () => "retry-after" as const)
-      if (hintMillis > settings.maxServerDelayMillis) {
-        if (settings.onLongServerDelay === "fail") return yield* stop("hint-above-cap")
-        capped = true
-        delayMillis = Math.max(settings.maxServerDelayMillis, backoffMillis)
-        source = hintSource
-      } else if (hintMillis >= backoffMillis) {
-        // Never below what the server asked for: jitter only ever lengthens a hinted wait.
-        delayMillis = hintMillis
-        source = hintSource
-      }
+  const ceiling = Math.min(settings.baseMillis * Math.pow(settings.factor, state.retries), settings.maxDelayMillis)
+  // Full jitter (uniform in [0, ceiling]) spreads a crowd of clients that failed together.
+  const backoffMillis = settings.jitter === "full" ? ceiling * random : ceiling
+  let delayMillis = backoffMillis
+  let source: RetryPolicy.DelaySource = "backoff"
+  let capped = false
+  if (Option.isSome(error.retryAfter)) {
+    const hintMillis = Duration.toMillis(error.retryAfter.value)
+    const hintSource: RetryAfter.HintSource = Option.getOrElse(error.retryAfterSource, () => "retry-after" as const)
+    if (hintMillis > settings.maxServerDelayMillis) {
+      if (settings.onLongServerDelay === "fail") return stop("hint-above-cap")
+      capped = true
+      delayMillis = Math.max(settings.maxServerDelayMillis, backoffMillis)
+      source = hintSource
+    } else if (hintMillis >= backoffMillis) {
+      // Never below what the server asked for: jitter only ever lengthens a hinted wait.
+      delayMillis = hintMillis
+      source = hintSource
     }
-    if (elapsedMillis + delayMillis > settings.deadlineMillis) return yield* stop("deadline")
-    return { _tag: "Retry", delayMillis, backoffMillis, source, capped } as const
-  })
+  }
+  if (elapsedMillis + delayMillis > settings.deadlineMillis) return stop("deadline")
+  return { _tag: "Retry", delayMillis, backoffMillis, source, capped }
+}
 
 /** @internal */
 export const make = (settings: Settings, budget: boolean) =>
@@ -308,27 +325,26 @@ export const make = (settings: Settings, budget: boolean) =>
 // openai-node's documented rules, as a baseline
 // ---------------------------------------------------------------------------------------------
 
-const officialRules: Rules = ({ error, state }) =>
-  Effect.gen(function*() {
-    if (Option.contains(error.shouldRetry, false)) return yield* stop("server-refused")
-    const status = Option.getOrElse(error.status, () => 0)
-    const eligible = Option.contains(error.shouldRetry, true) ||
-      status === 408 || status === 409 || status === 429 || status >= 500 ||
-      error._tag === "ConnectionError" || error._tag === "TimeoutError"
-    if (!eligible) return yield* stop("not-retryable")
-    if (state.retries >= 2) return yield* stop("max-retries")
-    // openai-node reads only retry-after-ms and retry-after, and only when 0 < hint < 60 s.
-    if (Option.isSome(error.retryAfter) && Option.isSome(error.retryAfterSource)) {
-      const source = error.retryAfterSource.value
-      const hintMillis = Duration.toMillis(error.retryAfter.value)
-      if ((source === "retry-after-ms" || source === "retry-after") && hintMillis > 0 && hintMillis < 60_000) {
-        return { _tag: "Retry", delayMillis: hintMillis, backoffMillis: hintMillis, source, capped: false } as const
-      }
+const officialRules: Rules = ({ error, state }, random) => {
+  if (Option.contains(error.shouldRetry, false)) return stop("server-refused")
+  const status = Option.getOrElse(error.status, () => 0)
+  const eligible = Option.contains(error.shouldRetry, true) ||
+    status === 408 || status === 409 || status === 429 || status >= 500 ||
+    error._tag === "ConnectionError" || error._tag === "TimeoutError"
+  if (!eligible) return stop("not-retryable")
+  if (state.retries >= 2) return stop("max-retries")
+  // openai-node reads only retry-after-ms and retry-after, and only when 0 < hint < 60 s.
+  if (Option.isSome(error.retryAfter) && Option.isSome(error.retryAfterSource)) {
+    const source = error.retryAfterSource.value
+    const hintMillis = Duration.toMillis(error.retryAfter.value)
+    if ((source === "retry-after-ms" || source === "retry-after") && hintMillis > 0 && hintMillis < 60_000) {
+      return { _tag: "Retry", delayMillis: hintMillis, backoffMillis: hintMillis, source, capped: false }
     }
-    const ceiling = Math.min(500 * Math.pow(2, state.retries), 8_000)
-    const backoffMillis = ceiling * (1 - (yield* Random.next) * 0.25)
-    return { _tag: "Retry", delayMillis: backoffMillis, backoffMillis, source: "backoff", capped: false } as const
-  })
+  }
+  const ceiling = Math.min(500 * Math.pow(2, state.retries), 8_000)
+  const backoffMillis = ceiling * (1 - random * 0.25)
+  return { _tag: "Retry", delayMillis: backoffMillis, backoffMillis, source: "backoff", capped: false }
+}
 
 /** @internal */
 export const officialSdk = engine(officialRules, noGate)
