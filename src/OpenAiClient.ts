@@ -48,7 +48,8 @@ import type * as Responses from "./Schemas/Responses.js"
 export const DEFAULT_BASE_URL: string = internal.DEFAULT_BASE_URL
 
 /**
- * The default per-attempt timeout to response headers: 10 minutes, as the official SDKs.
+ * The default per-attempt timeout: 10 minutes, as the official SDKs. It bounds the wait for
+ * response headers, and for a non-streaming call the whole body too.
  *
  * @example
  * ```ts
@@ -64,8 +65,7 @@ export const DEFAULT_BASE_URL: string = internal.DEFAULT_BASE_URL
 export const DEFAULT_TIMEOUT: Duration.Duration = internal.DEFAULT_TIMEOUT
 
 /**
- * The default idle timeout: 5 minutes without a byte, between two chunks of a stream or while a
- * non-streaming body is read.
+ * The default idle timeout of streams: 5 minutes without a byte.
  *
  * @example
  * ```ts
@@ -110,9 +110,12 @@ export interface Options {
   readonly organization?: string | undefined
   /** Sent as `OpenAI-Project`. */
   readonly project?: string | undefined
-  /** Per-attempt timeout to response headers (default {@link DEFAULT_TIMEOUT}). */
+  /**
+   * Per-attempt timeout (default {@link DEFAULT_TIMEOUT}): to the response headers, and for a
+   * non-streaming call to the end of its body. `TimeoutError` with phase `"headers"`.
+   */
   readonly timeout?: Duration.DurationInput | undefined
-  /** The longest silence within a body (default {@link DEFAULT_IDLE_TIMEOUT}). */
+  /** The longest silence within a stream (default {@link DEFAULT_IDLE_TIMEOUT}); phase `"idle"`. */
   readonly idleTimeout?: Duration.DurationInput | undefined
   /** A bound over all attempts of a call (for a stream: until its first chunk). Default none. */
   readonly deadline?: Duration.DurationInput | undefined

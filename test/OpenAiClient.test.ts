@@ -183,6 +183,21 @@ describe("OpenAiClient: requests", () => {
       assert.strictEqual(late.scripted.requests.length, 2)
     }))
 
+  it.effect("for a non-streaming call the per-attempt timeout covers a body that stalls midway", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup(
+        [S.parts(200, ["{\"id\": \"chatcmpl-1\", ", S.pause("1 hour")]), S.json(200, completion)],
+        { timeout: "3 seconds" }
+      )
+      const fiber = yield* Effect.fork(openai.chat.completions.create(chatRequest))
+      yield* TestClock.adjust(Duration.millis(2999))
+      assert.strictEqual(scripted.requests.length, 1)
+      yield* TestClock.adjust(Duration.seconds(2))
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.data.id, "chatcmpl-1")
+      assert.strictEqual(scripted.requests.length, 2)
+    }))
+
   it.effect("without a deadline the last per-attempt TimeoutError surfaces (phase headers)", () =>
     Effect.gen(function*() {
       const { openai } = yield* setup([S.hang, S.hang, S.hang], { timeout: "1 second" })

@@ -118,7 +118,7 @@ const timeoutError = (phase: OpenAiError.TimeoutPhase, timeout: Duration.Duratio
       ? `The request did not complete within its deadline of ${Duration.format(timeout)} (all attempts)`
       : phase === "idle"
       ? `No data arrived for ${Duration.format(timeout)}`
-      : `No response headers within ${Duration.format(timeout)}`,
+      : `No response within ${Duration.format(timeout)} (the per-attempt timeout)`,
     phase,
     timeout
   })

@@ -182,8 +182,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     if (nonEmpty(options.organization)) fixedHeaders["openai-organization"] = options.organization.trim()
     if (nonEmpty(options.project)) fixedHeaders["openai-project"] = options.project.trim()
 
-    // One attempt: URL, auth and account headers, classification, the per-attempt timeout, the
-    // attempt and idempotency headers (their values come from the enclosing `retryEffect`).
+    // One attempt: URL, auth and account headers, classification, the attempt and idempotency
+    // headers (their values come from the enclosing `retryEffect`). The per-attempt timeout is
+    // applied by each operation around exactly what it covers (one timer per attempt: a timer is
+    // a race of two fibers, the costliest step of a call).
     let attempt: HttpClient.HttpClient.With<Failure> = base.pipe(
       HttpClient.mapRequest((request) =>
         HttpClientRequest.setHeaders(
@@ -191,8 +193,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           fixedHeaders
         )
       ),
-      middleware.classify({ secrets }),
-      middleware.timeout(options.timeout ?? DEFAULT_TIMEOUT)
+      middleware.classify({ secrets })
     )
     if (options.attemptHeader !== false) attempt = middleware.attemptHeader(options.attemptHeader)(attempt)
     if (options.idempotencyKey !== false) attempt = middleware.idempotencyKey(attempt)
@@ -204,7 +205,14 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const resilient = <A>(effect: Effect.Effect<A, Failure>): Effect.Effect<A, Failure> =>
       withDeadline(middleware.retryEffect(effect, policy))
 
-    const httpClient: HttpClient.HttpClient.With<Failure> = HttpClient.transformResponse(attempt, resilient)
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT
+    const perAttempt = <A>(effect: Effect.Effect<A, Failure>): Effect.Effect<A, Failure> =>
+      middleware.timeoutEffect(effect, "headers", timeout)
+
+    const httpClient: HttpClient.HttpClient.With<Failure> = HttpClient.transformResponse(
+      middleware.timeout(timeout)(attempt),
+      resilient
+    )
 
     const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): Decoded<A> => ({
       data,
@@ -215,20 +223,17 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     })
 
     const readBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string, Failure> =>
-      response.text.pipe(
-        Effect.mapError((e) => middleware.transportError(e)),
-        (effect) => middleware.timeoutEffect(effect, "idle", idle),
-        Effect.mapError((e) => withRequestId(e, middleware.requestId(response)))
-      )
+      Effect.mapError(response.text, (e) => withRequestId(middleware.transportError(e), middleware.requestId(response)))
 
-    // A non-streaming call: send and read the body under the retry policy (a body cut midway is
-    // retried like any connection error), then decode once.
+    // A non-streaming call: each attempt sends and reads the whole body within the per-attempt
+    // timeout, under the retry policy (a body cut midway is retried like any connection error);
+    // then the body is decoded once.
     const send = <A, I>(
       request: HttpClientRequest.HttpClientRequest,
       schema: Schema.Schema<A, I, never>
     ): Effect.Effect<Decoded<A>, Failure> =>
-      resilient(Effect.flatMap(attempt.execute(request), (response) =>
-        Effect.map(readBody(response), (text) => [response, text] as const))).pipe(
+      resilient(perAttempt(Effect.flatMap(attempt.execute(request), (response) =>
+        Effect.map(readBody(response), (text) => [response, text] as const)))).pipe(
           Effect.flatMap(([response, text]) => {
             const requestId = middleware.requestId(response)
             return Effect.map(
@@ -334,7 +339,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     ): Effect.Effect<Opened<A>, Failure> =>
       Effect.flatMap(Scope.make(), (scope) =>
         Effect.gen(function*() {
-          const response = yield* attempt.execute(request)
+          const response = yield* perAttempt(attempt.execute(request))
           const pull = yield* Scope.extend(Stream.toPull(elements(response, spec)), scope)
           const { ended, first } = yield* pullFirst(pull)
           return { first, ended, pull, scope }
