@@ -36,6 +36,72 @@ export * as RateLimitHeaders from "./RateLimitHeaders.js"
 export * as GoDuration from "./GoDuration.js"
 
 /**
+ * Retry policies: `Schedule`s over the typed errors that read the server's hints.
+ * @since 0.1.0
+ */
+export * as RetryPolicy from "./RetryPolicy.js"
+
+/**
+ * A retry budget shared by many calls, so that an outage does not multiply the load.
+ * @since 0.1.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
+
+/**
+ * Resilience as `HttpClient -> HttpClient` middleware for any @effect/platform client.
+ * @since 0.1.0
+ */
+export * as HttpMiddleware from "./HttpMiddleware.js"
+
+/**
+ * The OpenAI client service: schema-decoded responses and streams over the resilient middleware.
+ * @since 0.1.0
+ */
+export * as OpenAiClient from "./OpenAiClient.js"
+
+/**
+ * Request and response schemas of the API, forward compatible.
+ * @since 0.1.0
+ */
+export * as Schemas from "./Schemas/index.js"
+
+/**
+ * Server-sent events framing.
+ * @since 0.1.0
+ */
+export * as Sse from "./Sse.js"
+
+/**
+ * Decoding of 2xx bodies into typed values, or a typed decode error with its path.
+ * @since 0.1.0
+ */
+export * as Decode from "./Decode.js"
+
+/**
+ * Header-aware pacing on requests and tokens per minute.
+ * @since 0.1.0
+ */
+export * as RateLimiter from "./RateLimiter.js"
+
+/**
+ * Token estimates of requests, as rate limits count them.
+ * @since 0.1.0
+ */
+export * as TokenEstimate from "./TokenEstimate.js"
+
+/**
+ * A circuit breaker that stops calling a broken upstream.
+ * @since 0.1.0
+ */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
+ * A concurrency limit with a bounded queue.
+ * @since 0.1.0
+ */
+export * as Bulkhead from "./Bulkhead.js"
+
+/**
  * What to send support when an error persists, with every secret redacted.
  * @since 0.1.0
  */

@@ -1,0 +1,155 @@
+/**
+ * The commands and their options, built with @effect/cli.
+ *
+ * @since 0.1.0
+ */
+import { Args, Command, Options, ValidationError } from "@effect/cli"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as MockServer from "../testing/MockServer.js"
+import * as Chat from "./Chat.js"
+import * as Demo from "./Demo.js"
+import * as Doctor from "./Doctor.js"
+import * as Setup from "./Setup.js"
+
+/**
+ * The package version the command line reports.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const version = "0.1.0"
+
+/**
+ * A command finished and wants this exit code (its output already explains why).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CommandFailed extends Data.TaggedError("CommandFailed")<{ readonly exitCode: number }> {}
+
+/**
+ * Exit codes: 2 for usage errors, the command's own for {@link CommandFailed}, 1 otherwise.
+ *
+ * @since 0.1.0
+ * @category exit codes
+ */
+export const exitCodeOf = (error: unknown): number => {
+  if (ValidationError.isValidationError(error)) return 2
+  if (error instanceof CommandFailed) return error.exitCode
+  if (error instanceof Setup.UsageError) return 2
+  if (typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "MockServerOptionError") {
+    return 2
+  }
+  return 1
+}
+
+const demo = Command.make(
+  "demo",
+  {
+    only: Options.choice("only", ["walkthrough", "burst"]).pipe(
+      Options.optional,
+      Options.withDescription("Run one section only: the error-guide walkthrough or the rate-limit burst.")
+    )
+  },
+  ({ only }) => Demo.run(Option.match(only, { onNone: () => ({}), onSome: (s) => ({ sections: [s] }) }))
+).pipe(
+  Command.withDescription(
+    "Show the toolkit at work against the embedded mock server: every row of the error guide, then a burst into the rate limit."
+  )
+)
+
+const model = Options.text("model").pipe(
+  Options.withAlias("m"),
+  Options.withDefault("gpt-4o-mini"),
+  Options.withDescription("The model to use.")
+)
+
+const doctor = Command.make(
+  "doctor",
+  {
+    model,
+    mock: Options.boolean("mock").pipe(
+      Options.withDescription("Check against the embedded mock server instead of OPENAI_BASE_URL.")
+    ),
+    fault: Options.text("fault").pipe(
+      Options.optional,
+      Options.withDescription("With --mock: make the mock serve this fault, to see how doctor explains it.")
+    )
+  },
+  (options) =>
+    Doctor.run({
+      model: options.model,
+      mock: options.mock,
+      fault: Option.getOrUndefined(options.fault)
+    }).pipe(Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new CommandFailed({ exitCode: 1 })))))
+).pipe(
+  Command.withDescription(
+    "Check a real configuration (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID): key shape, a models request, one minimal completion, rate-limit headroom."
+  )
+)
+
+const chat = Command.make(
+  "chat",
+  {
+    prompt: Args.text({ name: "prompt" }).pipe(Args.withDescription("What to ask.")),
+    model,
+    mock: Options.boolean("mock").pipe(
+      Options.withDescription("Use the embedded mock server (the default when OPENAI_API_KEY is unset).")
+    ),
+    fault: Options.text("fault").pipe(
+      Options.optional,
+      Options.withDescription("With the mock: serve this fault on every attempt (shows the support report).")
+    )
+  },
+  (options) =>
+    Chat.run({
+      prompt: options.prompt,
+      model: options.model,
+      mock: options.mock,
+      fault: Option.getOrUndefined(options.fault)
+    }).pipe(Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new CommandFailed({ exitCode: 1 })))))
+).pipe(
+  Command.withDescription(
+    "One resilient chat completion, streamed to the terminal; on a persistent failure, prints the support report."
+  )
+)
+
+const mockServer = Command.make(
+  "mock-server",
+  {
+    port: Options.integer("port").pipe(Options.withDefault(0), Options.withDescription("Port (0: any free port).")),
+    rpm: Options.integer("rpm").pipe(Options.optional, Options.withDescription("Requests per minute per API key.")),
+    tpm: Options.integer("tpm").pipe(Options.optional, Options.withDescription("Tokens per minute per API key.")),
+    fault: Options.text("fault").pipe(Options.optional, Options.withDescription("A fault to serve.")),
+    faultRate: Options.float("fault-rate").pipe(
+      Options.optional,
+      Options.withDescription("Probability of --fault per request, 0 to 1 (default 1).")
+    ),
+    seed: Options.integer("seed").pipe(Options.optional, Options.withDescription("Seed for the fault draws."))
+  },
+  (o) =>
+    MockServer.run({
+      port: o.port,
+      rpm: Option.getOrUndefined(o.rpm),
+      tpm: Option.getOrUndefined(o.tpm),
+      fault: Option.getOrUndefined(o.fault),
+      faultRate: Option.getOrUndefined(o.faultRate),
+      seed: Option.getOrUndefined(o.seed)
+    }).pipe(
+      Effect.catchTag("MockServerOptionError", (e) =>
+        Effect.zipRight(Effect.sync(() => console.error(e.message)), Effect.fail(new CommandFailed({ exitCode: 2 }))))
+    )
+).pipe(Command.withDescription("Run the fault-injecting mock OpenAI server on 127.0.0.1 until interrupted (Ctrl-C)."))
+
+/**
+ * The root command with its subcommands.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const root = Command.make("effect-openai-resilience").pipe(
+  Command.withDescription("Resilience toolkit for OpenAI-compatible APIs."),
+  Command.withSubcommands([demo, doctor, chat, mockServer])
+)

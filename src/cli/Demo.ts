@@ -1,0 +1,396 @@
+/**
+ * `demo`, what `npm start` runs: starts the embedded mock server on 127.0.0.1, walks through every
+ * row of OpenAI's error guide and every library error type (what the server sent, the typed error
+ * it became, what the retry policy decided and why, the outcome), then sends a burst of concurrent
+ * requests into the mock's rate limits, first with retries alone and then paced by the
+ * RateLimiter, and compares them.
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Console from "effect/Console"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
+import * as OpenAiClient from "../OpenAiClient.js"
+import * as OpenAiError from "../OpenAiError.js"
+import * as RateLimiter from "../RateLimiter.js"
+import * as RetryPolicy from "../RetryPolicy.js"
+import * as Faults from "../testing/Faults.js"
+import * as MockApi from "../testing/MockApi.js"
+import * as MockServer from "../testing/MockServer.js"
+import * as ScriptedHttpClient from "../testing/ScriptedHttpClient.js"
+import { color, ms, progress, table } from "./Render.js"
+
+/** One row of the walkthrough: a fault the mock serves, and how often before it succeeds. */
+interface Row {
+  readonly fault: Faults.FaultName
+  readonly guide: string
+  /** Serve the fault this many times for the logical request, then answer normally. */
+  readonly times: number
+  readonly stream?: boolean
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+const FOREVER = 99
+
+/** The guide's rows first, then the library types, then what proxies and networks do. */
+export const rows: ReadonlyArray<Row> = [
+  { fault: "invalid_authentication", guide: "401 Invalid Authentication", times: FOREVER },
+  { fault: "incorrect_api_key", guide: "401 Incorrect API key provided", times: FOREVER },
+  { fault: "no_organization", guide: "401 Not a member of an organization", times: FOREVER },
+  { fault: "unsupported_region", guide: "403 Country, region, or territory not supported", times: FOREVER },
+  { fault: "rate_limit_requests", guide: "429 Rate limit reached for requests", times: 2 },
+  { fault: "rate_limit_tokens", guide: "429 Rate limit reached for tokens", times: 1 },
+  { fault: "insufficient_quota", guide: "429 You exceeded your current quota", times: FOREVER },
+  { fault: "request_too_large", guide: "429 Request too large for the TPM limit", times: FOREVER },
+  { fault: "server_error", guide: "500 The server had an error", times: 2 },
+  { fault: "engine_overloaded", guide: "503 The engine is currently overloaded", times: 1 },
+  {
+    fault: "server_error",
+    guide: "500 with x-should-retry: false",
+    times: FOREVER,
+    headers: { "x-mock-should-retry": "false" }
+  },
+  { fault: "bad_request", guide: "BadRequestError (400)", times: FOREVER },
+  { fault: "context_length_exceeded", guide: "400 context_length_exceeded", times: FOREVER },
+  { fault: "not_found", guide: "NotFoundError (404 model_not_found)", times: FOREVER },
+  { fault: "conflict", guide: "ConflictError (409)", times: 1 },
+  { fault: "unprocessable", guide: "UnprocessableEntityError (422, retried once)", times: FOREVER },
+  { fault: "html_502", guide: "502 HTML page from a proxy", times: 1 },
+  { fault: "malformed_json", guide: "200 with a broken JSON body", times: FOREVER },
+  { fault: "empty_body", guide: "200 with an empty body", times: FOREVER },
+  { fault: "slow_headers", guide: "APITimeoutError (no headers in time)", times: 1 },
+  { fault: "connection_reset", guide: "APIConnectionError (ECONNRESET)", times: 1 },
+  { fault: "stream_error", guide: "Error event inside a 200 stream", times: FOREVER, stream: true },
+  { fault: "stream_cut", guide: "Stream cut mid-way", times: FOREVER, stream: true }
+]
+
+const DEMO_KEY = Redacted.make("sk-demo-0000000000000000000000000000")
+
+const sent = (row: Row): string => {
+  const d = Faults.descriptions[row.fault]
+  if (d.status === undefined) return "connection reset"
+  const parts = [String(d.status)]
+  if (d.code) parts.push(d.code)
+  else if (d.type) parts.push(d.type)
+  if (d.retryAfter) parts.push("+ retry-after")
+  if (row.headers?.["x-mock-should-retry"] === "false") parts.push("+ x-should-retry: false")
+  if (d.kind === "body") parts.push(row.fault === "html_502" ? "HTML" : "broken body")
+  if (d.kind === "stream") parts.push(row.fault === "stream_cut" ? "then cut" : "then error event")
+  return parts.join(" ")
+}
+
+const why = (source: RetryPolicy.DelaySource): string => source === "backoff" ? "backoff" : `server: ${source}`
+
+const describePolicy = (decisions: ReadonlyArray<RetryPolicy.Decision>): string => {
+  const waits = decisions.filter((d): d is RetryPolicy.Retry => d._tag === "Retry")
+  const stop = decisions.find((d): d is RetryPolicy.Stop => d._tag === "Stop")
+  const parts: Array<string> = []
+  if (waits.length > 0) {
+    parts.push(
+      `retried ${waits.length}x, waited ${waits.map((w) => `${ms(Duration.toMillis(w.delay))} (${why(w.source)})`).join(", ")}`
+    )
+  }
+  if (stop !== undefined) {
+    const reasons: Record<RetryPolicy.StopReason, string> = {
+      "not-retryable": "never retried: cannot succeed",
+      "server-refused": "server said x-should-retry: false",
+      "tag-limit": "retry limit for this error reached",
+      "max-retries": "max retries reached",
+      deadline: "deadline reached",
+      "hint-above-cap": "server hint above the cap",
+      budget: "retry budget empty"
+    }
+    parts.push(waits.length === 0 ? `failed fast (${reasons[stop.reason]})` : `then stopped (${reasons[stop.reason]})`)
+  }
+  return parts.length === 0 ? "no retry needed" : parts.join("; ")
+}
+
+interface RowResult {
+  readonly row: Row
+  readonly firstError: string
+  readonly policy: string
+  readonly outcome: string
+  readonly ok: boolean
+  readonly elapsedMs: number
+}
+
+const runRow = (row: Row, baseUrl: string, http: HttpClient.HttpClient) =>
+  Effect.gen(function*() {
+    const decisions = yield* Ref.make<ReadonlyArray<RetryPolicy.Decision>>([])
+    const policy = RetryPolicy.default.pipe(
+      Schedule.tapOutput((decision) => Ref.update(decisions, (all) => [...all, decision]))
+    )
+    const headers = { "x-mock-fault": row.fault, "x-mock-fault-times": String(row.times), ...row.headers }
+    const client = yield* OpenAiClient.make({
+      apiKey: DEMO_KEY,
+      baseUrl,
+      timeout: "1 second",
+      retryPolicy: policy,
+      transformClient: HttpClient.mapRequest(HttpClientRequest.setHeaders(headers))
+    }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+    const request = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Hello from the demo" }] }
+    const start = yield* Clock.currentTimeMillis
+    const chunks = yield* Ref.make(0)
+    const result: Either.Either<unknown, OpenAiError.OpenAiError> = row.stream
+      ? yield* Effect.either(
+        client.chat.completions.stream(request).pipe(Stream.runForEach(() => Ref.update(chunks, (n) => n + 1)))
+      )
+      : yield* Effect.either(client.chat.completions.create(request))
+    const elapsedMs = (yield* Clock.currentTimeMillis) - start
+    const seen = yield* Ref.get(decisions)
+    const received = yield* Ref.get(chunks)
+    const firstTag = seen[0]?.tag ?? (Either.isLeft(result) ? result.left._tag : undefined)
+    const firstCategory = Either.isLeft(result) && result.left._tag === firstTag
+      ? result.left.category
+      : firstTag === undefined
+      ? undefined
+      : OpenAiError.describe(firstTag).category
+    const attempts = seen.filter((d) => d._tag === "Retry").length + 1
+    const policyText = seen.length > 0
+      ? describePolicy(seen)
+      : Either.isRight(result)
+      ? "no retry needed"
+      : received > 0
+      ? `not replayed: ${received} chunks already delivered`
+      : result.left._tag === "ResponseDecodeError"
+      ? "not retried: a 2xx arrived but its body is unreadable"
+      : "not retried"
+    const outcome = Either.isRight(result)
+      ? `ok after ${attempts} attempt${attempts === 1 ? "" : "s"}`
+      : result.left._tag
+    return {
+      row,
+      firstError: firstTag === undefined ? "(none)" : `${firstTag} / ${firstCategory}`,
+      policy: policyText,
+      outcome,
+      ok: Either.isRight(result),
+      elapsedMs
+    } satisfies RowResult
+  })
+
+/** The walkthrough table: one row per guide row and library error type. */
+export const walkthrough = (baseUrl: string, http: HttpClient.HttpClient) =>
+  Effect.gen(function*() {
+    yield* Console.log(color.bold("1. Every row of the error guide, through the default retry policy"))
+    yield* Console.log(
+      color.dim(
+        "   Each request asks the mock for one fault (x-mock-fault); retryable faults clear after a few attempts.\n"
+      )
+    )
+    const results: Array<RowResult> = []
+    for (const row of rows) {
+      results.push(yield* runRow(row, baseUrl, http))
+    }
+    yield* Console.log(
+      table(
+        ["guide row / library type", "server sent", "typed error / category", "what the policy did", "outcome", "time"],
+        results.map((r) => [
+          r.row.guide,
+          sent(r.row),
+          r.firstError,
+          r.policy,
+          r.ok ? color.green(r.outcome) : color.red(r.outcome),
+          ms(r.elapsedMs)
+        ]),
+        [30, 24, 30, 44, 22, 6]
+      )
+    )
+    const recovered = results.filter((r) => r.ok).length
+    yield* Console.log(
+      `\n${results.length} scenarios: ${recovered} recovered by retrying, ${
+        results.length - recovered
+      } failed with their typed error (never retried when retrying cannot help).\n`
+    )
+    return results
+  })
+
+interface BurstStats {
+  readonly label: string
+  readonly succeeded: number
+  readonly failed: number
+  readonly sent: number
+  readonly rateLimited: number
+  readonly p50: number
+  readonly p99: number
+}
+
+/**
+ * The burst: the limits of the goodput benchmark (500 requests and 30,000 tokens per minute),
+ * 25 workers per client sending requests of varied sizes back to back for 3 minutes of virtual
+ * time, with a real-time budget so that a slow machine gets a shorter run, not a slow demo.
+ */
+export const burstSettings = { workers: 25, minutes: 3, rpm: 500, tpm: 30_000, realBudgetMs: 25_000 } as const
+
+const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
+
+type BurstClient = "sdk" | "retries" | "paced"
+
+interface Counters {
+  readonly ok: number
+  readonly failed: number
+  readonly latencies: Array<number>
+}
+
+// One client with its own in-memory mock (no sockets), its workers forked on the shared TestClock.
+const startClient = (label: string, kind: BurstClient) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(ScriptedHttpClient.layer({ rpm: burstSettings.rpm, tpm: burstSettings.tpm }))
+    const http = Context.get(context, HttpClient.HttpClient)
+    const mock = Context.get(context, MockApi.MockApi)
+    const limiter = yield* RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory))
+    const client = yield* OpenAiClient.make({
+      apiKey: DEMO_KEY,
+      baseUrl: ScriptedHttpClient.baseUrl,
+      retryPolicy: kind === "sdk" ? RetryPolicy.officialSdk : RetryPolicy.make({ maxRetries: 8, deadline: "5 minutes" }),
+      ...(kind === "paced" ? { transformClient: RateLimiter.middleware(limiter) } : {})
+    }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+    const endAt = burstSettings.minutes * 60_000
+    const stats = yield* Ref.make<Counters>({ ok: 0, failed: 0, latencies: [] })
+    const worker = (w: number) =>
+      Effect.gen(function*() {
+        for (let i = 0; (yield* Clock.currentTimeMillis) < endAt; i++) {
+          // Varied sizes: 50 to 1,450 prompt characters and 32 to 256 completion tokens.
+          const size = 50 + ((w * 7919 + i * 104_729) % 1400)
+          const maxTokens = 32 + ((w * 31 + i * 17) % 225)
+          const sentAt = yield* Clock.currentTimeMillis
+          const result = yield* Effect.either(client.chat.completions.create({
+            model: "gpt-4o-mini",
+            max_tokens: maxTokens,
+            messages: [{ role: "user", content: "x".repeat(size) }]
+          }))
+          const latency = (yield* Clock.currentTimeMillis) - sentAt
+          yield* Ref.update(stats, (s) => {
+            s.latencies.push(latency)
+            return Either.isRight(result) ? { ...s, ok: s.ok + 1 } : { ...s, failed: s.failed + 1 }
+          })
+          // An application would not resend a failed request at once: the worker pauses a second.
+          if (Either.isLeft(result)) yield* Effect.sleep("1 second")
+        }
+      })
+    const fiber = yield* Effect.fork(
+      Effect.forEach(Array.from({ length: burstSettings.workers }, (_, w) => w), worker, {
+        concurrency: "unbounded",
+        discard: true
+      })
+    )
+    return { label, stats, mock, fiber }
+  })
+
+const burstSection = Effect.gen(function*() {
+  yield* Console.log(color.bold("2. A burst into the rate limit"))
+  yield* Console.log(
+    color.dim(
+      `   Three clients, each with ${burstSettings.workers} workers and its own mock limited to ${burstSettings.rpm} requests and ${burstSettings.tpm} tokens per
+   minute, send chat completions of varied sizes back to back for ${burstSettings.minutes} minutes. Virtual time (TestClock,
+   in-memory mock): the minutes pass in seconds, exactly as they would in your own tests.\n`
+    )
+  )
+  const realStart = Date.now()
+  const clients = [
+    yield* startClient("like openai-node", "sdk"),
+    yield* startClient("retries only", "retries"),
+    yield* startClient("paced + retries", "paced")
+  ]
+  const total = burstSettings.minutes * 60
+  const bar = progress(total, "virtual time")
+  let virtualSeconds = 0
+  for (;;) {
+    yield* TestClock.adjust("2 seconds")
+    virtualSeconds += 2
+    const oks = yield* Effect.forEach(clients, (c) => Ref.get(c.stats))
+    yield* bar.update(Math.min(virtualSeconds, total), `s  succeeded: ${clients.map((c, i) => `${c.label} ${oks[i]?.ok ?? 0}`).join(", ")}`)
+    const polls = yield* Effect.forEach(clients, (c) => Fiber.poll(c.fiber))
+    if (polls.every(Option.isSome) || virtualSeconds >= total * 3) break
+    if (Date.now() - realStart > burstSettings.realBudgetMs) break
+  }
+  yield* Effect.forEach(clients, (c) => Fiber.interrupt(c.fiber), { discard: true })
+  const covered = Math.min(virtualSeconds, total)
+  const runs: Array<BurstStats> = []
+  for (const c of clients) {
+    const s = yield* Ref.get(c.stats)
+    const log = yield* c.mock.log
+    const sorted = [...s.latencies].sort((a, b) => a - b)
+    runs.push({
+      label: c.label,
+      succeeded: s.ok,
+      failed: s.failed,
+      sent: log.length,
+      rateLimited: log.filter((entry) => Option.contains(entry.status, 429)).length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99)
+    })
+  }
+  yield* bar.finish(covered, `s of virtual time in ${ms(Date.now() - realStart)} of real time`)
+  const line = (s: BurstStats) => [
+    s.label,
+    String(s.succeeded),
+    String(s.failed),
+    String(s.sent),
+    `${s.rateLimited} (${((100 * s.rateLimited) / Math.max(1, s.sent)).toFixed(1)}%)`,
+    String(Math.max(0, s.sent - s.succeeded - s.failed)),
+    `${(s.succeeded / Math.max(1 / 60, covered / 60)).toFixed(0)}/min`,
+    `${ms(s.p50)} / ${ms(s.p99)}`
+  ]
+  yield* Console.log("")
+  yield* Console.log(
+    table(["client", "succeeded", "failed", "sent", "429s", "retries", "goodput", "latency p50 / p99"], runs.map(line))
+  )
+  yield* Console.log(
+    color.dim(
+      `\n   Goodput: successful requests per virtual minute. "like openai-node" follows the official SDK's documented retry
+   rules (2 retries, retry-after up to 60 s, no reset headers); "retries only" is this library's default policy;
+   "paced" adds the RateLimiter, which learns the limits from the x-ratelimit-* headers and waits before sending
+   instead of after a 429. Workers pause a second after a request fails for good.${
+        covered < total ? `\n   This machine is slow: the run was stopped after ${covered} virtual seconds.` : ""
+      }\n`
+    )
+  )
+  return runs
+}).pipe(Effect.scoped, Effect.provide(TestContext.TestContext))
+
+/**
+ * Runs the whole demo against an embedded mock server. Returns normally (exit 0) when the demo
+ * ran, whatever the scenarios' outcomes: failing is what half of them are for.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const run = (options: { readonly sections?: ReadonlyArray<"walkthrough" | "burst"> } = {}) =>
+  Effect.gen(function*() {
+    const sections = options.sections ?? ["walkthrough", "burst"]
+    const server = yield* MockServer.MockServer
+    const http = yield* HttpClient.HttpClient
+    yield* Console.log(color.bold("effect-openai-resilience demo"))
+    yield* Console.log(
+      `Embedded mock OpenAI server on ${server.url}${
+        process.env.OPENAI_API_KEY ? " (OPENAI_API_KEY is set: `doctor` checks your real setup; faults can only be injected here)" : ""
+      }\n`
+    )
+    if (sections.includes("walkthrough")) yield* walkthrough(server.url, http)
+    if (sections.includes("burst")) yield* burstSection
+  }).pipe(
+    Effect.provide(
+      Layer.merge(
+        MockServer.layer({
+          retryAfter: "300 millis",
+          slowHeadersDelay: "3 seconds",
+          chunkDelay: "5 millis"
+        }),
+        FetchHttpClient.layer
+      )
+    )
+  )

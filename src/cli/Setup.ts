@@ -1,0 +1,111 @@
+/**
+ * Where the command line's requests go: the real API named by the environment, or the embedded
+ * mock server (when asked, or when no `OPENAI_API_KEY` is set).
+ *
+ * @since 0.1.0
+ */
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Layer from "effect/Layer"
+import * as OpenAiClient from "../OpenAiClient.js"
+import * as Faults from "../testing/Faults.js"
+import * as MockServer from "../testing/MockServer.js"
+
+/**
+ * The target of a command's requests.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Target {
+  readonly kind: "mock" | "real"
+  readonly apiKey: Redacted.Redacted<string>
+  readonly baseUrl: string
+  readonly organization: string | undefined
+  readonly project: string | undefined
+  /** Headers added to every request (the mock's fault selection). */
+  readonly headers: Readonly<Record<string, string>>
+  readonly http: HttpClient.HttpClient
+}
+
+const optional = (name: string) =>
+  Config.string(name).pipe(Config.option, Config.map(Option.filter((s) => s.trim().length > 0)))
+
+/**
+ * A bad option (e.g. an unknown fault name).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UsageError extends Error {
+  readonly _tag = "UsageError"
+}
+
+/**
+ * Resolves the target: the mock when `mock` is set or no key is configured, else the environment.
+ * The mock server lives as long as the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const target = (options: {
+  readonly mock: boolean
+  readonly fault?: string | undefined
+}): Effect.Effect<Target, UsageError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const env = yield* Config.all({
+      apiKey: Config.redacted("OPENAI_API_KEY").pipe(Config.option),
+      baseUrl: optional("OPENAI_BASE_URL"),
+      organization: optional("OPENAI_ORG_ID"),
+      project: optional("OPENAI_PROJECT_ID")
+    }).pipe(Effect.orDie)
+    const http = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
+    const useMock = options.mock || Option.isNone(env.apiKey) || options.fault !== undefined
+    if (options.fault !== undefined && !Faults.isFaultName(options.fault)) {
+      return yield* Effect.fail(
+        new UsageError(`Unknown fault '${options.fault.slice(0, 100)}'. Known faults: ${Faults.names.join(", ")}`)
+      )
+    }
+    if (useMock) {
+      const context = yield* Layer.build(MockServer.layer({ retryAfter: "200 millis" })).pipe(Effect.orDie)
+      const server = yield* Effect.provide(MockServer.MockServer, context)
+      return {
+        kind: "mock",
+        apiKey: Redacted.make("sk-mock-00000000000000000000000000000000"),
+        baseUrl: server.url,
+        organization: undefined,
+        project: undefined,
+        headers: options.fault === undefined ? {} : { "x-mock-fault": options.fault, "x-mock-fault-times": "1000" },
+        http
+      } satisfies Target
+    }
+    return {
+      kind: "real",
+      apiKey: Option.getOrElse(env.apiKey, () => Redacted.make("")),
+      baseUrl: Option.getOrElse(env.baseUrl, () => OpenAiClient.DEFAULT_BASE_URL),
+      organization: Option.getOrUndefined(env.organization),
+      project: Option.getOrUndefined(env.project),
+      headers: {},
+      http
+    } satisfies Target
+  })
+
+/**
+ * The client options for a target.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clientOptions = (t: Target): OpenAiClient.Options => ({
+  apiKey: t.apiKey,
+  baseUrl: t.baseUrl,
+  organization: t.organization,
+  project: t.project,
+  ...(Object.keys(t.headers).length > 0
+    ? { transformClient: HttpClient.mapRequest(HttpClientRequest.setHeaders(t.headers)) }
+    : {})
+})
