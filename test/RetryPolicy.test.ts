@@ -487,7 +487,13 @@ describe("RetryPolicy limits", () => {
   it.effect("invalid options read as the defaults instead of crashing", () =>
     Effect.gen(function*() {
       const { call, calls } = yield* alwaysFailing(serverError())
-      const policy = RetryPolicy.make({ maxRetries: -3, factor: Number.NaN, base: Number.NaN, maxDelay: -5 })
+      const policy = RetryPolicy.make({
+        maxRetries: -3,
+        factor: Number.NaN,
+        base: Number.NaN,
+        maxDelay: -5,
+        perTag: { ServerError: { times: -1 }, RateLimitReached: { times: Number.NaN } }
+      })
       const { decisions } = yield* run(call, policy, { random: [1] })
       expect((yield* calls).length).toBe(6)
       expect(delays(decisions)).toEqual([500, 1000, 2000, 4000, 8000])

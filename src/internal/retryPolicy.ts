@@ -66,6 +66,16 @@ const millisOr = (input: Duration.DurationInput | undefined, fallback: number): 
 const countOr = (input: number | undefined, fallback: number): number =>
   input === undefined || Number.isNaN(input) || input < 0 ? fallback : Math.floor(input)
 
+// A negative or NaN `times` would silently mean "never" or "unlimited": it reads as no override.
+const sanitizePerTag = (perTag: RetryPolicy.PerTag | undefined): RetryPolicy.PerTag => {
+  const out: { [K in OpenAiError.Tag]?: RetryPolicy.TagOptions } = {}
+  for (const tag of OpenAiError.tags) {
+    const times = perTag?.[tag]?.times
+    if (times !== undefined && !Number.isNaN(times) && times >= 0) out[tag] = { times: Math.floor(times) }
+  }
+  return out
+}
+
 /** @internal */
 export const resolve = (options: RetryPolicy.Options): Settings => ({
   maxRetries: countOr(options.maxRetries, defaults.maxRetries),
@@ -79,7 +89,7 @@ export const resolve = (options: RetryPolicy.Options): Settings => ({
   maxServerDelayMillis: millisOr(options.maxServerDelay, defaults.maxServerDelayMillis),
   onLongServerDelay: options.onLongServerDelay === "cap" ? "cap" : "fail",
   honorShouldRetry: options.honorShouldRetry ?? defaults.honorShouldRetry,
-  perTag: options.perTag ?? {}
+  perTag: sanitizePerTag(options.perTag)
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -87,7 +97,7 @@ export const resolve = (options: RetryPolicy.Options): Settings => ({
 // ---------------------------------------------------------------------------------------------
 
 interface State {
-  /** When the first failure was seen (Clock millis); the deadline counts from here. */
+  /** When retrying started (Clock millis; see `startedAt`); the deadline counts from here. */
   readonly start: number | undefined
   /** Retries decided so far. */
   readonly retries: number
