@@ -125,9 +125,11 @@ describe("ScriptedHttpClient: endpoints", () => {
       const id = list.data[0].id
       const one = yield* sendText(HttpClientRequest.get(url(`/models/${id}`)))
       expect(JSON.parse(one.text)).toMatchObject({ id, object: "model" })
-      const missing = yield* sendText(HttpClientRequest.get(url("/models/gpt-nope")))
-      expect(missing.res.status).toBe(404)
-      expect(JSON.parse(missing.text).error.code).toBe("model_not_found")
+      for (const id of ["gpt-nope", "%E0%A4%A"]) {
+        const missing = yield* sendText(HttpClientRequest.get(url(`/models/${id}`)))
+        expect(missing.res.status).toBe(404)
+        expect(JSON.parse(missing.text).error.code).toBe("model_not_found")
+      }
     }).pipe(Effect.provide(ScriptedHttpClient.layer())))
 
   it.effect("responses: plain and streamed events", () =>

@@ -87,7 +87,14 @@ const route = (method: string, path: string): Route => {
   if (method === "POST" && path === "/v1/embeddings") return { _tag: "Embeddings" }
   if (method === "GET" && path === "/v1/models") return { _tag: "Models" }
   const m = /^\/v1\/models\/([^/]+)$/.exec(path)
-  if (method === "GET" && m?.[1] !== undefined) return { _tag: "Model", id: decodeURIComponent(m[1]) }
+  if (method === "GET" && m?.[1] !== undefined) {
+    try {
+      return { _tag: "Model", id: decodeURIComponent(m[1]) }
+    } catch {
+      // A malformed escape is a model id no one has: 404 below, never a defect.
+      return { _tag: "Model", id: m[1] }
+    }
+  }
   return { _tag: "Unknown" }
 }
 
