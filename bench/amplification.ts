@@ -202,7 +202,9 @@ const scenario = async <R>(
 
   // One instance for every failure: building 50,000 Errors (stack traces) would measure the
   // garbage collector rather than the policies.
-  const outage = Effect.fail(new OpenAiError.ServerError({ message: "The server had an error", status: Option.some(500) }))
+  const outage = Effect.fail(
+    new OpenAiError.ServerError({ message: "The server had an error", status: Option.some(500) })
+  )
   const upstream = Effect.flatMap(Clock.currentTimeMillis, (now) => {
     totalSent++
     if (now < OUTAGE_MS) {

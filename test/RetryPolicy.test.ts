@@ -295,7 +295,9 @@ describe("RetryPolicy decisions", () => {
       const error = Classify.classifyResponse({
         status: 429,
         headers: { "x-should-retry": "true" },
-        body: JSON.stringify({ error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" } }),
+        body: JSON.stringify({
+          error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" }
+        }),
         now: 0
       })
       expect(error._tag).toBe("QuotaExceeded")
@@ -612,7 +614,10 @@ describe("RetryPolicy observability", () => {
 
   it.effect("lastAttempts is set on failure too; the stop is counted by reason", () =>
     Effect.gen(function*() {
-      const counter = RetryPolicy.stopsTotal.pipe(Metric.tagged("error_tag", "QuotaExceeded"), Metric.tagged("reason", "not-retryable"))
+      const counter = RetryPolicy.stopsTotal.pipe(
+        Metric.tagged("error_tag", "QuotaExceeded"),
+        Metric.tagged("reason", "not-retryable")
+      )
       const before = (yield* Metric.value(counter)).count
       const { call } = yield* alwaysFailing(new OpenAiError.QuotaExceeded({ message: "quota" }))
       const error = yield* Effect.flip(RetryPolicy.retry(call, RetryPolicy.default))

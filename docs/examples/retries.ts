@@ -108,7 +108,9 @@ export const checkServerHints = Effect.gen(function*() {
     retryAfterSource: Option.some("message")
   })
   const first = yield* scripted([hinted])
-  const fiber = yield* Effect.fork(Effect.retry(first.call, RetryPolicy.default).pipe(Effect.withRandom(Random.fixed([1]))))
+  const fiber = yield* Effect.fork(
+    Effect.retry(first.call, RetryPolicy.default).pipe(Effect.withRandom(Random.fixed([1])))
+  )
   yield* TestClock.adjust(Duration.seconds(2))
   yield* Fiber.join(fiber)
   yield* check((yield* first.calls).join(",") === "0,1500", "waits the 1.5 s hint, not the 500 ms backoff")
