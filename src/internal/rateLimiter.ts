@@ -88,7 +88,8 @@ export const reserve = (
   if (state.limitTokens !== undefined && tokens > 0) {
     waits.push(waitFor(state.fullTokens, state.limitTokens, tokens, now, settings))
   }
-  const wait = Math.max(0, ...waits)
+  // Whole milliseconds: a fractional wait would wake the head of the queue a hair too early.
+  const wait = Math.ceil(Math.max(0, ...waits))
   if (wait > 0) return [{ _tag: "Wait", millis: wait }, state]
   return [{ _tag: "Granted" }, {
     ...state,
