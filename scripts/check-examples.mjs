@@ -19,15 +19,59 @@ const walk = (dir, ext) =>
     })
     : []
 
+// A block of a Markdown file may rely on the imports shown in the file's earlier blocks (docs
+// often list imports once), and a block fenced ```ts continued also sees the previous block's
+// code. JSDoc examples stand alone.
+const IMPORT = /^import\s+(type\s+)?([\s\S]*?)\s+from\s+["']([^"']+)["'];?[ \t]*$/gm
+
+const splitImports = (code) => {
+  const imports = []
+  const body = code.replace(IMPORT, (whole, typeOnly, clause, source) => {
+    imports.push({ typeOnly: Boolean(typeOnly), clause: clause.trim(), source })
+    return ""
+  })
+  return { imports, body }
+}
+
+// One import line per binding, first binding of a name wins, so merged blocks never clash.
+const renderImports = (imports) => {
+  const seen = new Set()
+  const lines = []
+  for (const { typeOnly, clause, source } of imports) {
+    const named = /^\{([\s\S]*)\}$/.exec(clause)
+    if (named) {
+      for (const spec of named[1].split(",").map((x) => x.trim()).filter(Boolean)) {
+        const local = spec.split(/\s+as\s+/).pop().replace(/^type\s+/, "")
+        if (seen.has(local)) continue
+        seen.add(local)
+        lines.push(`import ${typeOnly ? "type " : ""}{ ${spec} } from "${source}"`)
+      }
+      continue
+    }
+    const local = clause.replace(/^\*\s+as\s+/, "").trim()
+    if (seen.has(local)) continue
+    seen.add(local)
+    lines.push(`import ${typeOnly ? "type " : ""}${clause} from "${source}"`)
+  }
+  return lines.join("\n")
+}
+
 const blocks = []
-const fence = /```(?:ts|typescript)\n([\s\S]*?)```/g
+const fence = /```(?:ts|typescript)([^\n]*)\n([\s\S]*?)```/g
 
 for (const file of [path.join(root, "README.md"), ...walk(path.join(root, "docs"), ".md")]) {
   if (!fs.existsSync(file)) continue
   const text = fs.readFileSync(file, "utf8")
+  const fileImports = []
+  let previous = { imports: [], body: "" }
   for (const match of text.matchAll(fence)) {
     const line = text.slice(0, match.index).split("\n").length
-    blocks.push({ source: `${path.relative(root, file)}:${line}`, code: match[1] })
+    const { imports, body } = splitImports(match[2])
+    const continued = /\bcontinued\b/.test(match[1])
+    const own = { imports: [...(continued ? previous.imports : []), ...imports], body: `${continued ? previous.body : ""}\n${body}` }
+    fileImports.push(...imports)
+    blocks.push({ source: `${path.relative(root, file)}:${line}`, code: `${renderImports([...own.imports, ...fileImports])}\n${own.body}` })
+    previous = own
   }
 }
 
@@ -37,13 +81,14 @@ for (const file of walk(path.join(root, "src"), ".ts")) {
     const body = comment[0].split("\n").map((l) => l.replace(/^\s*\* ?/, "")).join("\n")
     for (const match of body.matchAll(fence)) {
       const line = text.slice(0, comment.index).split("\n").length
-      blocks.push({ source: `${path.relative(root, file)}:${line}`, code: match[1] })
+      blocks.push({ source: `${path.relative(root, file)}:${line}`, code: match[2] })
     }
   }
 }
 
 blocks.forEach((block, i) => {
   const name = `example_${String(i).padStart(4, "0")}.ts`
+  // The source line is kept as the first line so that errors can be mapped back.
   fs.writeFileSync(path.join(out, name), `// ${block.source}\n${block.code}\nexport {}\n`)
 })
 
