@@ -23,6 +23,7 @@ import * as Classify from "../src/Classify.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import * as Fixtures from "./utils/fixtures.js"
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -670,6 +671,56 @@ describe("RetryPolicy.officialSdk", () => {
       const other = yield* failingThen([message])
       const b = yield* run(other.call, RetryPolicy.officialSdk, { random: [0] })
       expect(delays(b.decisions)).toEqual([500])
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
+// Recorded errors
+// ---------------------------------------------------------------------------------------------
+
+describe.skipIf(!Fixtures.fixturesAvailable)("RetryPolicy on recorded errors (../shared/fixtures/openai/errors)", () => {
+  // Attempts each policy makes against an upstream that keeps sending the recorded response, and
+  // the first wait (with Random.fixed([1])).
+  const expected: Record<string, { readonly attempts: number; readonly sdkAttempts: number; readonly firstWait?: number }> = {
+    "401_invalid_api_key.json": { attempts: 1, sdkAttempts: 1 },
+    "401_no_organization.json": { attempts: 1, sdkAttempts: 1 },
+    "403_unsupported_country_region_territory.json": { attempts: 1, sdkAttempts: 1 },
+    // The SDK retries an exhausted quota like any 429; waiting never adds credit.
+    "429_insufficient_quota.json": { attempts: 1, sdkAttempts: 3 },
+    // "Please try again in 20s": the hint wins over the 500 ms backoff.
+    "429_rate_limit_requests_rpm.json": { attempts: 6, sdkAttempts: 3, firstWait: 20_000 },
+    "500_server_error.json": { attempts: 6, sdkAttempts: 3, firstWait: 500 },
+    "503_model_overloaded.json": { attempts: 6, sdkAttempts: 3, firstWait: 500 }
+  }
+  const files = Fixtures.list("openai/errors").filter((f) => f.endsWith(".json"))
+
+  it.effect("has fixtures to check", () => Effect.sync(() => expect(files.length).toBeGreaterThan(0)))
+
+  it.effect.each(files)("%s", (file) =>
+    Effect.gen(function*() {
+      const fixture = Fixtures.readJson(`openai/errors/${file}`) as {
+        readonly status: number
+        readonly headers: Record<string, string>
+        readonly body: unknown
+      }
+      const error = Classify.classifyResponse({
+        status: fixture.status,
+        headers: fixture.headers,
+        body: JSON.stringify(fixture.body),
+        now: 0
+      })
+      const want = expected[file]
+      const ours = yield* alwaysFailing(error)
+      const a = yield* run(ours.call, RetryPolicy.default, { random: [1], advance: Duration.minutes(10) })
+      const sdk = yield* alwaysFailing(error)
+      yield* run(sdk.call, RetryPolicy.officialSdk, { random: [1], advance: Duration.minutes(10) })
+      expect(a.exit).toEqual(Exit.fail(error))
+      // A recording without an expectation still must not be retried past the limits.
+      expect((yield* ours.calls).length).toBeLessThanOrEqual(6)
+      if (want === undefined) return
+      expect((yield* ours.calls).length).toBe(want.attempts)
+      expect((yield* sdk.calls).length).toBe(want.sdkAttempts)
+      if (want.firstWait !== undefined) expect(delays(a.decisions)[0]).toBe(want.firstWait)
     }))
 })
 
