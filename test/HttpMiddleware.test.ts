@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -312,6 +313,46 @@ describe("HttpMiddleware.timeout and deadline", () => {
       assert.strictEqual(error._tag, "TimeoutError")
       if (error._tag === "TimeoutError") assert.strictEqual(error.phase, "deadline")
       assert.strictEqual(scripted.requests.length, 2)
+    }))
+})
+
+describe("HttpMiddleware.timeout on the live clock (a plain timer, one fiber)", () => {
+  it.live("times out a hung attempt in real time, then succeeds on the next", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([S.hang, ok()])
+      const client = scripted.client.pipe(
+        HttpMiddleware.classify,
+        HttpMiddleware.timeout("40 millis"),
+        HttpMiddleware.retry(Schedule.recurs(1))
+      )
+      const started = Date.now()
+      const response = yield* client.get(URL)
+      assert.strictEqual(response.status, 200)
+      assert.isAtLeast(Date.now() - started, 35)
+      assert.strictEqual(scripted.requests.length, 2)
+    }))
+
+  it.live("reports phase headers, and an inner failure or success passes unchanged", () =>
+    Effect.gen(function*() {
+      const hung = S.make([S.hang])
+      const error = yield* Effect.flip(hung.client.pipe(HttpMiddleware.classify, HttpMiddleware.timeout("20 millis")).get(URL))
+      assert.isTrue(error._tag === "TimeoutError" && error.phase === "headers")
+      const failing = S.make([rateLimited()])
+      const limited = yield* Effect.flip(failing.client.pipe(HttpMiddleware.classify, HttpMiddleware.timeout("5 seconds")).get(URL))
+      assert.strictEqual(limited._tag, "RateLimitReached")
+      const fine = S.make([ok()])
+      const response = yield* fine.client.pipe(HttpMiddleware.classify, HttpMiddleware.timeout("5 seconds")).get(URL)
+      assert.deepStrictEqual(yield* response.json, { ok: true })
+    }))
+
+  it.live("interrupting the caller interrupts the attempt", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([S.hang])
+      const client = scripted.client.pipe(HttpMiddleware.classify, HttpMiddleware.timeout("10 seconds"))
+      const fiber = yield* Effect.fork(client.get(URL))
+      yield* Effect.sleep("10 millis")
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
     }))
 })
 
