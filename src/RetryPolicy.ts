@@ -175,8 +175,8 @@ export interface Stop extends DecisionBase {
  *
  * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
  * const program = Effect.retryOrElse(call, RetryPolicy.default, (error, decision) =>
- *   Effect.fail(error).pipe(
- *     Effect.tap(() => Effect.log(`gave up after ${decision.attempt} attempts`))
+ *   Effect.log(`gave up after ${decision.attempt} attempts`).pipe(
+ *     Effect.zipRight(Effect.fail(error))
  *   ))
  * ```
  *
@@ -234,7 +234,7 @@ export const make: {
 } = (options: Options = {}): RetryPolicy<never> => {
   const schedule = internal.make(internal.resolve(options), options.budget === true)
   // The schedule is a fresh object: attaching the options keeps it a Schedule (same prototype).
-  return Object.assign(schedule, { options }) as RetryPolicy<never>
+  return Object.assign(schedule, { options: { ...options } }) as RetryPolicy<never>
 }
 
 /**
