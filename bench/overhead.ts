@@ -16,6 +16,8 @@
  * floats body as the baseline.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -124,6 +126,22 @@ const main = async () => {
   const create = Effect.flatMap(OpenAiClient.OpenAiClient, (openai) => openai.chat.completions.create(body))
   const ours: Call = () => runtime.runPromise(create)
 
+  // For reading the figures: the same platform client with no middleware and no decoding, and
+  // this client with Effect's tracer off (@effect/platform opens a span per request).
+  const platformRuntime = ManagedRuntime.make(FetchHttpClient.layer)
+  const platformCall = Effect.flatMap(HttpClient.HttpClient, (client) =>
+    Effect.flatMap(
+      client.execute(
+        HttpClientRequest.bodyUnsafeJson(
+          HttpClientRequest.bearerToken(HttpClientRequest.post(`${url}/chat/completions`), API_KEY),
+          body
+        )
+      ),
+      (response) => response.json
+    ))
+  const platform: Call = () => platformRuntime.runPromise(platformCall)
+  const untraced: Call = () => runtime.runPromise(Effect.withTracerEnabled(create, false))
+
   // (c) the official SDK
   const sdk = new OpenAI({ apiKey: API_KEY, baseURL: url })
   const official: Call = () => sdk.chat.completions.create(body)
@@ -134,31 +152,47 @@ const main = async () => {
     if ((c as { id?: string }).id !== "chatcmpl-bench") throw new Error("unexpected response")
   }
 
-  const calls = { raw, ours, official }
-  const names = ["raw", "ours", "official"] as const
+  const calls = { raw, ours, official, platform, untraced }
+  const names = ["raw", "ours", "official", "platform", "untraced"] as const
   // Warm up JITs and connection pools.
-  for (const name of names) await latencies(calls[name], 300, [])
+  for (const name of names) await latencies(calls[name], 200, [])
 
-  const lat: Record<(typeof names)[number], Array<number>> = { raw: [], ours: [], official: [] }
-  const tput: Record<(typeof names)[number], Array<number>> = { raw: [], ours: [], official: [] }
-  const ROUNDS = 5
+  const lat: Record<(typeof names)[number], Array<number>> = { raw: [], ours: [], official: [], platform: [], untraced: [] }
+  const tput: Record<(typeof names)[number], Array<number>> = { raw: [], ours: [], official: [], platform: [], untraced: [] }
+  const ROUNDS = 3
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order each round so no client always runs first.
     const order = names.map((_, i) => names[(i + round) % names.length] ?? "raw")
-    for (const name of order) await latencies(calls[name], 200, lat[name])
-    for (const name of order) tput[name].push(await throughput(calls[name], 600, 16))
+    for (const name of order) await latencies(calls[name], 150, lat[name])
+    for (const name of order) tput[name].push(await throughput(calls[name], 400, 16))
   }
 
-  const m = { raw: median(lat.raw), ours: median(lat.ours), official: median(lat.official) }
-  const t = { raw: median(tput.raw), ours: median(tput.ours), official: median(tput.official) }
+  const m = {
+    raw: median(lat.raw),
+    ours: median(lat.ours),
+    official: median(lat.official),
+    platform: median(lat.platform),
+    untraced: median(lat.untraced)
+  }
+  const t = {
+    raw: median(tput.raw),
+    ours: median(tput.ours),
+    official: median(tput.official),
+    platform: median(tput.platform),
+    untraced: median(tput.untraced)
+  }
   console.log("chat completion against 127.0.0.1 (median latency of sequential requests; throughput at concurrency 16)")
   console.log(`  (a) raw fetch         ${fmt(m.raw)} ms   ${fmt(t.raw, 0)} req/s`)
   console.log(`  (b) OpenAiClient      ${fmt(m.ours)} ms   ${fmt(t.ours, 0)} req/s`)
   console.log(`  (c) openai (official) ${fmt(m.official)} ms   ${fmt(t.official, 0)} req/s`)
+  console.log(`  for reference: bare @effect/platform FetchHttpClient (no middleware, no schema) ${fmt(m.platform)} ms   ${
+    fmt(t.platform, 0)
+  } req/s; (b) with the tracer off ${fmt(m.untraced)} ms   ${fmt(t.untraced, 0)} req/s`)
   console.log(`  latency    (b)/(a) = ${fmt(m.ours / m.raw)}  (target <= 1.10)   (b)/(c) = ${fmt(m.ours / m.official)}  (target <= 1.00)`)
   console.log(`  throughput (b)/(a) = ${fmt(t.ours / t.raw)}                     (b)/(c) = ${fmt(t.ours / t.official)}  (target >= 1.00)`)
 
   await runtime.dispose()
+  await platformRuntime.dispose()
   server.close()
   server.closeAllConnections()
 
@@ -194,7 +228,7 @@ const main = async () => {
   if (decoded.data.length !== N || decoded.data[0]?.embedding[0] !== vectors[0]?.[0]) {
     throw new Error("base64 decode mismatch")
   }
-  const RUNS = 5
+  const RUNS = 3
   const tBase64 = time(() => Effect.runSync(decode(base64Body)), RUNS)
   const tFloats = time(() => Effect.runSync(decode(floatBody)), RUNS)
   const tParse = time(() => JSON.parse(floatBody), RUNS)
