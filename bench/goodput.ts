@@ -1,0 +1,512 @@
+/**
+ * Goodput under OpenAI-style rate limits, in virtual time.
+ *
+ * The mock server (src/testing, served in memory by ScriptedHttpClient) enforces 500 requests and
+ * 30,000 tokens per minute per API key, with buckets that refill continuously as OpenAI's do.
+ * 50 workers send chat requests of varied sizes back to back for 10 virtual minutes; a response
+ * takes 250 ms plus 4 ms per `max_tokens` to arrive (a 429 takes 20 ms). Three clients:
+ *
+ *   (a) pacing + retry: RateLimiter.middleware (limits learned from the headers) inside
+ *       RetryPolicy.default;
+ *   (b) retries only: RetryPolicy.default (server hints honoured, up to 5 retries in 2 minutes);
+ *   (c) baseline: RetryPolicy.officialSdk, openai-node's documented rules (2 retries on 429/5xx,
+ *       backoff min(0.5 * 2^n, 8) s minus up to 25% jitter, retry-after honoured below 60 s).
+ *
+ * Printed per client: tokens per minute admitted by the server over the limit (over the whole run,
+ * which includes the bucket's initial minute of credit, and in steady state, minutes 1 to 10),
+ * the share of HTTP requests answered 429 and of logical requests that saw one, logical requests
+ * that failed for good, and p50 / p99 latency per logical request (waiting and retries included).
+ *
+ * Virtual time: TestClock wakes one sleeper per step and waits real timer ticks for every fiber to
+ * suspend in between, which for tens of thousands of sleeps takes minutes. This file uses a
+ * discrete-event Clock instead (as bench/amplification.ts does): sleeps go into a heap, and time
+ * jumps to the next wake-up once the process has gone quiet (no fiber touched the clock across
+ * two timer ticks). Everything under test reads time and sleeps only through Effect's Clock.
+ *
+ * Run: npx tsx bench/goodput.ts
+ */
+import type * as Clock from "effect/Clock"
+import { ClockTypeId } from "effect/Clock"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import type { RuntimeFiber } from "effect/Fiber"
+import type * as Schedule from "effect/Schedule"
+import * as Scheduler from "effect/Scheduler"
+import * as Classify from "../src/Classify.js"
+import * as OpenAiError from "../src/OpenAiError.js"
+import * as RateLimiter from "../src/RateLimiter.js"
+import * as RateLimitHeaders from "../src/RateLimitHeaders.js"
+import * as RetryPolicy from "../src/RetryPolicy.js"
+import { MockApi } from "../src/testing/index.js"
+import * as TokenEstimate from "../src/TokenEstimate.js"
+
+const RPM = 500
+const TPM = 30_000
+const WORKERS = 50
+const MINUTES = Number(process.env.GOODPUT_MINUTES ?? 10)
+const END = MINUTES * 60_000
+
+// ---------------------------------------------------------------------------------------------
+// A discrete-event Clock
+// ---------------------------------------------------------------------------------------------
+
+interface Sleeper {
+  readonly at: number
+  readonly seq: number
+  readonly wake: () => void
+  cancelled: boolean
+}
+
+class Heap {
+  private readonly items: Array<Sleeper> = []
+  get size(): number {
+    return this.items.length
+  }
+  peek(): Sleeper | undefined {
+    return this.items[0]
+  }
+  private less(a: Sleeper, b: Sleeper): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq)
+  }
+  push(item: Sleeper): void {
+    const items = this.items
+    items.push(item)
+    let i = items.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const p = items[parent]
+      if (p === undefined || !this.less(item, p)) break
+      items[i] = p
+      i = parent
+    }
+    items[i] = item
+  }
+  pop(): Sleeper | undefined {
+    const items = this.items
+    const top = items[0]
+    const last = items.pop()
+    if (top === undefined || last === undefined || items.length === 0) return top
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let smallest = last
+      let at = i
+      const left = items[l]
+      const right = items[r]
+      if (left !== undefined && this.less(left, smallest)) {
+        smallest = left
+        at = l
+      }
+      if (right !== undefined && this.less(right, smallest)) {
+        smallest = right
+        at = r
+      }
+      if (at === i) break
+      items[i] = smallest
+      i = at
+    }
+    items[i] = last
+    return top
+  }
+}
+
+const immediate = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
+ * Runs every fiber's work from a queue this file drains, so that "nothing left to do before the
+ * next wake-up" is known exactly rather than guessed from timers.
+ */
+class SimScheduler implements Scheduler.Scheduler {
+  private queue: Array<Scheduler.Task> = []
+  shouldYield(fiber: RuntimeFiber<unknown, unknown>): number | false {
+    return fiber.currentOpCount > 2048 ? 0 : false
+  }
+  scheduleTask(task: Scheduler.Task): void {
+    this.queue.push(task)
+  }
+  /** Runs queued work until none is left, letting promises settle in between. */
+  async drain(): Promise<void> {
+    for (;;) {
+      while (this.queue.length > 0) {
+        const batch = this.queue
+        this.queue = []
+        for (const task of batch) task()
+      }
+      // Work outside Effect's scheduler (promise callbacks) settles before a setImmediate.
+      await immediate()
+      if (this.queue.length === 0) return
+    }
+  }
+}
+
+class SimClock implements Clock.Clock {
+  readonly [ClockTypeId]: typeof ClockTypeId = ClockTypeId
+  private now = 0
+  private seq = 0
+  private readonly heap = new Heap()
+  steps = 0
+
+  constructor(readonly scheduler: SimScheduler) {}
+
+  unsafeCurrentTimeMillis(): number {
+    return this.now
+  }
+  unsafeCurrentTimeNanos(): bigint {
+    return BigInt(Math.round(this.now * 1_000_000))
+  }
+  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.unsafeCurrentTimeMillis())
+  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
+
+  sleep(duration: Duration.Duration): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const sleeper: Sleeper = {
+        at: this.now + Math.max(0, Duration.toMillis(duration)),
+        seq: this.seq++,
+        wake: () => resume(Effect.void),
+        cancelled: false
+      }
+      this.heap.push(sleeper)
+      return Effect.sync(() => {
+        sleeper.cancelled = true
+      })
+    })
+  }
+
+  /** Advances time wake-up by wake-up until `end`, each time once every fiber is asleep or blocked. */
+  async run(end: number): Promise<void> {
+    for (;;) {
+      await this.scheduler.drain()
+      let next = this.heap.peek()
+      while (next !== undefined && next.cancelled) {
+        this.heap.pop()
+        next = this.heap.peek()
+      }
+      if (next === undefined || next.at > end) return
+      this.now = Math.max(this.now, next.at)
+      this.steps++
+      while (this.heap.peek()?.at === this.now) {
+        const sleeper = this.heap.pop()
+        if (sleeper !== undefined && !sleeper.cancelled) sleeper.wake()
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload
+// ---------------------------------------------------------------------------------------------
+
+/** mulberry32: a small seeded generator, so every client sees the same request sequence. */
+const generator = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const between = (next: () => number, lo: number, hi: number) => Math.floor(lo + next() * (hi - lo + 1))
+
+interface Job {
+  readonly id: string
+  readonly body: Record<string, unknown>
+  readonly tokens: number
+  readonly maxTokens: number
+}
+
+/** 20% small requests (tens of tokens), 80% typical ones (hundreds to 1,500 tokens). */
+const jobOf = (worker: number, n: number, next: () => number): Job => {
+  const small = next() < 0.2
+  const promptChars = small ? between(next, 20, 200) : between(next, 400, 4000)
+  const maxTokens = small ? between(next, 8, 48) : between(next, 100, 600)
+  const body = {
+    model: "gpt-4o-mini",
+    messages: [
+      { role: "system", content: "You are terse." },
+      { role: "user", content: "lorem ipsum ".repeat(Math.ceil(promptChars / 12)).slice(0, promptChars) }
+    ],
+    max_tokens: maxTokens,
+    user: `w${worker}-${n}`
+  }
+  return { id: body.user, body, tokens: TokenEstimate.fromBody(body).total, maxTokens }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One client
+// ---------------------------------------------------------------------------------------------
+
+/** What a client does with one attempt: send it, or pace it first and report what came back. */
+type Attempt = Effect.Effect<unknown, OpenAiError.OpenAiError>
+type Client = (attempt: Attempt, demand: RateLimiter.Demand, report: Report) => Attempt
+/** Where the limiter learns what the attempt's response said (headers of a 200). */
+interface Report {
+  headers: Readonly<Record<string, string>> | undefined
+}
+
+interface Result {
+  readonly name: string
+  readonly fullShare: number
+  readonly steadyShare: number
+  readonly requestsPerMinute: number
+  readonly httpRequests: number
+  readonly http429: number
+  readonly logical: number
+  readonly logical429: number
+  readonly failed: number
+  readonly completed: number
+  readonly p50: number
+  readonly p99: number
+  readonly realMillis: number
+  readonly steps: number
+}
+
+const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN
+
+const scenario = async (name: string, makeClient: Effect.Effect<Client>): Promise<Result> => {
+  const started = Date.now()
+  const scheduler = new SimScheduler()
+  const clock = new SimClock(scheduler)
+  const latencies: Array<number> = []
+  let failed = 0
+  const encoder = new TextEncoder()
+  const key = RateLimiter.keyFor({ apiKey: "sk-bench-key", model: "gpt-4o-mini" })
+
+  const program = Effect.gen(function*() {
+    const mock = yield* MockApi.MockApi
+    const client = yield* makeClient
+    // One attempt against the mock's core: it admits (and counts) the request or answers 429 at
+    // once; a 200 then takes 250 ms + 4 ms per max_tokens to arrive, a 429 20 ms.
+    const send = (job: Job, bytes: Uint8Array, report: Report): Attempt =>
+      Effect.gen(function*() {
+        const answer = yield* mock.handle({
+          method: "POST",
+          url: "/v1/chat/completions",
+          headers: {
+            authorization: "Bearer sk-bench-key",
+            "content-type": "application/json",
+            "x-bench-tokens": String(job.tokens)
+          },
+          body: bytes
+        })
+        if (answer._tag !== "Respond") {
+          return yield* Effect.fail(new OpenAiError.ConnectionError({ message: "reset", errorCode: Option.none(), received: Option.none(), cause: Option.none() }))
+        }
+        yield* Effect.sleep(Duration.millis(answer.status === 200 ? 250 + 4 * job.maxTokens : 20))
+        if (answer.status === 200) {
+          report.headers = answer.headers
+          return answer.status
+        }
+        const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        const body = answer.body._tag === "Bytes" ? answer.body.bytes : new Uint8Array()
+        return yield* Effect.fail(Classify.classifyResponse({ status: answer.status, headers: answer.headers, body, now }))
+      })
+    const worker = (w: number) =>
+      Effect.gen(function*() {
+        const next = generator(1000 + w)
+        for (let n = 0;; n++) {
+          const start = yield* Effect.clockWith((c) => c.currentTimeMillis)
+          if (start >= END) return
+          const job = jobOf(w, n, next)
+          const bytes = encoder.encode(JSON.stringify(job.body))
+          const report: Report = { headers: undefined }
+          const exit = yield* Effect.exit(client(send(job, bytes, report), { key, tokens: job.tokens }, report))
+          const end = yield* Effect.clockWith((c) => c.currentTimeMillis)
+          if (end <= END) {
+            latencies.push(end - start)
+            if (Exit.isFailure(exit)) failed++
+          }
+        }
+      })
+    const fibers = yield* Effect.forEach(Array.from({ length: WORKERS }, (_, w) => w), (w) => Effect.forkDaemon(worker(w)))
+    return { mock, fibers }
+  })
+
+  const setup = Effect.runPromise(
+    program.pipe(
+      Effect.withClock(clock),
+      Effect.withScheduler(scheduler),
+      Effect.withRandom(Random.make(`goodput-${name}`)),
+      Effect.provide(MockApi.layer({ rpm: RPM, tpm: TPM, maxLogEntries: 1_000_000 }))
+    )
+  )
+  // The setup runs on the simulated scheduler too: drain it until it is done.
+  let ready = false
+  void setup.then(() => (ready = true), () => (ready = true))
+  while (!ready) {
+    await scheduler.drain()
+    await immediate()
+  }
+  const { fibers, mock } = await setup
+  await clock.run(END)
+  let interrupted = false
+  void Effect.runPromise(Fiber.interruptAll(fibers)).then(() => (interrupted = true))
+  while (!interrupted) {
+    await scheduler.drain()
+    await immediate()
+  }
+  const log = await Effect.runPromise(mock.log.pipe(Effect.withScheduler(Scheduler.defaultScheduler)))
+
+  let tokens = 0
+  let steadyTokens = 0
+  let admitted = 0
+  const logical = new Set<string>()
+  const logical429 = new Set<string>()
+  let http429 = 0
+  for (const entry of log) {
+    if (entry.at >= END) continue
+    logical.add(entry.key)
+    if (Option.contains(entry.status, 429)) {
+      http429++
+      logical429.add(entry.key)
+    }
+    if (Option.contains(entry.status, 200)) {
+      const t = Number(entry.headers["x-bench-tokens"] ?? "0")
+      tokens += t
+      admitted++
+      if (entry.at >= 60_000) steadyTokens += t
+    }
+  }
+  latencies.sort((a, b) => a - b)
+  return {
+    name,
+    fullShare: tokens / MINUTES / TPM,
+    steadyShare: steadyTokens / (MINUTES - 1) / TPM,
+    requestsPerMinute: admitted / MINUTES,
+    httpRequests: log.filter((e) => e.at < END).length,
+    http429,
+    logical: logical.size,
+    logical429: logical429.size,
+    failed,
+    completed: latencies.length,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    realMillis: Date.now() - started,
+    steps: clock.steps
+  }
+}
+
+const retryWith = (policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError>): Effect.Effect<Client> =>
+  Effect.succeed((attempt) => RetryPolicy.retry(attempt, policy))
+
+/**
+ * Pacing: each attempt waits in the limiter (limits learned from the headers, nothing
+ * configured) and reports its response's headers or its typed 429; RetryPolicy.default outside.
+ */
+const paced: Effect.Effect<Client> = Effect.map(
+  RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory)),
+  (limiter) => (attempt, demand, report) => {
+    const once = Effect.flatMap(limiter.acquire(demand), (permit) =>
+      attempt.pipe(
+        Effect.onExit((exit) =>
+          limiter.release(
+            permit,
+            Exit.isSuccess(exit)
+              ? {
+                status: Option.some(200),
+                rateLimit: RateLimitHeaders.fromHeaders(report.headers),
+                rateLimited: false,
+                retryAfter: Option.none()
+              }
+              : Option.match(Cause.failureOption(exit.cause), {
+                onNone: () => RateLimiter.outcomeOfError(undefined),
+                onSome: RateLimiter.outcomeOfError
+              })
+          )
+        )
+      ))
+    return RetryPolicy.retry(once, RetryPolicy.default)
+  }
+)
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+/** The mean size of the workload's requests, from a sample. */
+const workloadMean = (): number => {
+  const next = generator(7)
+  let sum = 0
+  for (let i = 0; i < 10_000; i++) sum += jobOf(0, i, next).tokens
+  return sum / 10_000
+}
+
+const main = async () => {
+  console.log(
+    `goodput: ${WORKERS} workers, ${MINUTES} virtual minutes, mock limits ${RPM} RPM / ${TPM.toLocaleString("en")} TPM\n`
+  )
+  console.log(
+    "TPM/limit: tokens admitted by the server per minute over the limit (the bucket starts full: up to\n" +
+      "  one extra minute of credit); steady: minutes 1-10 only. tokens/req: mean size of admitted requests\n" +
+      `  (the workload's mean is ${workloadMean().toFixed(0)}; smaller means big requests starve). failed: calls that gave up.\n` +
+      "  p50/p99: per call, waiting and retries included (50 workers back to back: about 50 / calls per second).\n"
+  )
+  const only = process.env.GOODPUT_ONLY
+  const all: Array<[string, Effect.Effect<Client>]> = [
+    ["(a) pacing + retry", paced],
+    ["(b) retries only", retryWith(RetryPolicy.default)],
+    ["(c) openai-node rules", retryWith(RetryPolicy.officialSdk)]
+  ]
+  const results: Array<Result> = []
+  for (const [name, client] of all) {
+    if (only === undefined || name.startsWith(`(${only})`)) results.push(await scenario(name, client))
+  }
+  const rows = [
+    [
+      "client",
+      "TPM/limit",
+      "steady TPM/limit",
+      "RPM",
+      "tokens/req",
+      "HTTP 429",
+      "logical w/ 429",
+      "failed",
+      "p50",
+      "p99",
+      "wall"
+    ],
+    ...results.map((r) => [
+      r.name,
+      pct(r.fullShare),
+      pct(r.steadyShare),
+      r.requestsPerMinute.toFixed(1),
+      (r.fullShare * TPM / Math.max(1e-9, r.requestsPerMinute)).toFixed(0),
+      `${pct(r.http429 / Math.max(1, r.httpRequests))} (${r.http429}/${r.httpRequests})`,
+      pct(r.logical429 / Math.max(1, r.logical)),
+      `${pct(r.failed / Math.max(1, r.completed))} (${r.failed})`,
+      secs(r.p50),
+      secs(r.p99),
+      secs(r.realMillis)
+    ])
+  ]
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? []
+  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "))
+  const a = results[0]
+  const c = results[2]
+  if (a !== undefined && c !== undefined) {
+    console.log(
+      `\n(a) vs (c): ${(a.steadyShare / c.steadyShare).toFixed(2)}x the steady token throughput, ` +
+        `${pct(a.http429 / Math.max(1, a.httpRequests))} vs ${pct(c.http429 / Math.max(1, c.httpRequests))} of HTTP requests ` +
+        `answered 429, ${pct(a.failed / Math.max(1, a.completed))} vs ${pct(c.failed / Math.max(1, c.completed))} of calls failed`
+    )
+    const ok = a.steadyShare >= 0.95 && a.http429 / Math.max(1, a.httpRequests) <= 0.01
+    console.log(`target for (a) (>= 95% of the allowed throughput, <= 1% answered 429): ${ok ? "met" : "NOT met"}`)
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
