@@ -11,6 +11,7 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import { inspect } from "node:util"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
@@ -339,6 +340,57 @@ describe("OpenAiClient: the API key stays secret", () => {
       assert.notInclude(JSON.stringify(yield* OpenAiClient.config.pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["OPENAI_API_KEY", API_KEY]])))
       )), "TESTKEY0123456789")
+    }))
+})
+
+describe("OpenAiClient: the API key stays out of traces", () => {
+  it.effect("no span attribute, event or status holds the key, on success and on failure", () =>
+    Effect.gen(function*() {
+      const recorded: Array<string> = []
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind) => {
+          const attributes = new Map<string, unknown>()
+          const span: Tracer.Span = {
+            _tag: "Span",
+            name,
+            spanId: `span${recorded.length}`,
+            traceId: "trace",
+            parent,
+            context,
+            status: { _tag: "Started", startTime },
+            attributes,
+            links,
+            sampled: true,
+            kind,
+            // What an exporter sends: attributes, and for a failure the cause (OpenTelemetry
+            // records Cause.pretty as the exception). A success value is never exported.
+            end: (_endTime, exit) => {
+              const failure = Exit.isFailure(exit)
+                ? `${Cause.pretty(exit.cause)} ${JSON.stringify(Cause.squash(exit.cause))}`
+                : "ok"
+              recorded.push(`${name} ${inspect([...attributes], { depth: 10 })} ${failure}`)
+            },
+            attribute: (key, value) => {
+              attributes.set(key, value)
+            },
+            event: (event, _time, attrs) => {
+              recorded.push(`${event} ${inspect(attrs, { depth: 10 })}`)
+            },
+            addLinks: () => {}
+          }
+          return span
+        },
+        context: (f) => f()
+      })
+      const { openai } = yield* setup([
+        S.json(200, completion, { "x-request-id": "req_t" }),
+        S.json(401, S.errorBody(`Incorrect API key provided: ${API_KEY}`, "invalid_request_error", "invalid_api_key"))
+      ])
+      yield* openai.chat.completions.create(chatRequest).pipe(Effect.withSpan("ok"), Effect.withTracer(tracer))
+      yield* Effect.flip(openai.chat.completions.create(chatRequest)).pipe(Effect.withSpan("fail"), Effect.withTracer(tracer))
+      assert.isAbove(recorded.length, 2)
+      assert.isTrue(recorded.some((line) => line.includes("http.request.header.authorization")))
+      for (const line of recorded) assert.notInclude(line, "TESTKEY0123456789")
     }))
 })
 
