@@ -1,27 +1,35 @@
 /**
  * Goodput under OpenAI-style rate limits, in virtual time.
  *
- * The mock server (src/testing, served in memory by ScriptedHttpClient) enforces 500 requests and
- * 30,000 tokens per minute per API key, with buckets that refill continuously as OpenAI's do.
- * 50 workers send chat requests of varied sizes back to back for 10 virtual minutes; a response
- * takes 250 ms plus 4 ms per `max_tokens` to arrive (a 429 takes 20 ms). Three clients:
+ * The mock API's core (src/testing/MockApi.ts, the in-memory test kit) enforces 500 requests and
+ * 30,000 tokens per minute per API key, with buckets that refill continuously as OpenAI's do and
+ * `x-ratelimit-*` headers on every answer. 50 workers send chat requests of varied sizes back to
+ * back for 10 virtual minutes; a 200 takes 250 ms plus 4 ms per `max_tokens` to arrive after the
+ * server admitted it, a 429 takes 20 ms. Three clients:
  *
- *   (a) pacing + retry: RateLimiter.middleware (limits learned from the headers) inside
+ *   (a) pacing + retry: the RateLimiter (no limits configured: it learns them from the headers;
+ *       each attempt acquires a permit and reports its headers or its typed 429) inside
  *       RetryPolicy.default;
  *   (b) retries only: RetryPolicy.default (server hints honoured, up to 5 retries in 2 minutes);
  *   (c) baseline: RetryPolicy.officialSdk, openai-node's documented rules (2 retries on 429/5xx,
  *       backoff min(0.5 * 2^n, 8) s minus up to 25% jitter, retry-after honoured below 60 s).
  *
+ * The bench calls the mock's `handle` and `Classify.classifyResponse` directly rather than going
+ * through ScriptedHttpClient: (b) and (c) send some 50,000 requests, and a web `Response` and an
+ * `AbortController` per request would make the run several times slower. The HttpClient
+ * middleware itself is tested against ScriptedHttpClient in test/RateLimiter.test.ts.
+ *
  * Printed per client: tokens per minute admitted by the server over the limit (over the whole run,
  * which includes the bucket's initial minute of credit, and in steady state, minutes 1 to 10),
- * the share of HTTP requests answered 429 and of logical requests that saw one, logical requests
- * that failed for good, and p50 / p99 latency per logical request (waiting and retries included).
+ * the mean size of admitted requests, the share of HTTP requests answered 429 and of calls that
+ * saw one, calls that failed for good, and p50 / p99 latency per call (waiting and retries
+ * included).
  *
  * Virtual time: TestClock wakes one sleeper per step and waits real timer ticks for every fiber to
- * suspend in between, which for tens of thousands of sleeps takes minutes. This file uses a
- * discrete-event Clock instead (as bench/amplification.ts does): sleeps go into a heap, and time
- * jumps to the next wake-up once the process has gone quiet (no fiber touched the clock across
- * two timer ticks). Everything under test reads time and sleeps only through Effect's Clock.
+ * suspend in between, which for some 80,000 sleeps takes many minutes. This file runs every fiber
+ * on a scheduler whose queue it drains itself, with a discrete-event Clock: sleeps go into a heap,
+ * and time jumps to the next wake-up once the queue is empty (every fiber asleep or blocked).
+ * Everything under test reads time and sleeps only through Effect's Clock, as under TestClock.
  *
  * Run: npx tsx bench/goodput.ts
  */
