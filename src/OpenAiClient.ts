@@ -21,6 +21,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/openAiClient.js"
 import type * as OpenAiError from "./OpenAiError.js"
@@ -194,6 +195,18 @@ export interface Service {
       readonly stream: (
         request: ChatCompletion.ChatCompletionRequest
       ) => Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, OpenAiError.OpenAiError>
+      /**
+       * {@link Service.chat.completions.stream}, opened in the caller's scope: the request id,
+       * status and headers of the stream's response beside the stream of chunks. Fails (after the
+       * policy's retries) if the stream cannot deliver its first chunk.
+       */
+      readonly open: (
+        request: ChatCompletion.ChatCompletionRequest
+      ) => Effect.Effect<
+        Decoded<Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, OpenAiError.OpenAiError>>,
+        OpenAiError.OpenAiError,
+        Scope.Scope
+      >
     }
   }
   readonly embeddings: {
@@ -223,6 +236,14 @@ export interface Service {
     readonly stream: (
       request: Responses.ResponsesRequest
     ) => Stream.Stream<Responses.ResponseStreamEvent, OpenAiError.OpenAiError>
+    /** {@link Service.responses.stream}, opened in the caller's scope, with its request id. */
+    readonly open: (
+      request: Responses.ResponsesRequest
+    ) => Effect.Effect<
+      Decoded<Stream.Stream<Responses.ResponseStreamEvent, OpenAiError.OpenAiError>>,
+      OpenAiError.OpenAiError,
+      Scope.Scope
+    >
   }
 }
 

@@ -62,6 +62,25 @@ describe("OpenAiClient chat stream", () => {
       assert.strictEqual(body.stream, true)
     }))
 
+  it.scoped("open gives the stream's request id and headers beside the chunks, after retrying the opening", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.fail(),
+        S.sse([S.data(chunk("1")), S.data(chunk("2")), S.data("[DONE]")], {
+          "x-request-id": "req_open",
+          "x-ratelimit-remaining-tokens": "12345"
+        })
+      ])
+      const fiber = yield* Effect.fork(openai.chat.completions.open(request))
+      yield* TestClock.adjust(Duration.seconds(5))
+      const opened = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(opened.requestId, Option.some("req_open"))
+      assert.strictEqual(opened.status, 200)
+      assert.isTrue(Option.isSome(opened.rateLimit))
+      assert.deepStrictEqual(texts(yield* Stream.runCollect(opened.data)), ["1", "2"])
+      assert.strictEqual(scripted.requests.length, 2)
+    }))
+
   it.effect("an error frame after chunks is the typed error (RateLimitReached, as a 429), never replayed", () =>
     Effect.gen(function*() {
       const { openai, scripted } = yield* setup([

@@ -77,6 +77,13 @@ export interface Service {
       readonly stream: (
         request: ChatCompletion.ChatCompletionRequest
       ) => Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, Failure>
+      readonly open: (
+        request: ChatCompletion.ChatCompletionRequest
+      ) => Effect.Effect<
+        Decoded<Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, Failure>>,
+        Failure,
+        Scope.Scope
+      >
     }
   }
   readonly embeddings: {
@@ -91,6 +98,9 @@ export interface Service {
   readonly responses: {
     readonly create: (request: Responses.ResponsesRequest) => Effect.Effect<Decoded<Responses.Response>, Failure>
     readonly stream: (request: Responses.ResponsesRequest) => Stream.Stream<Responses.ResponseStreamEvent, Failure>
+    readonly open: (
+      request: Responses.ResponsesRequest
+    ) => Effect.Effect<Decoded<Stream.Stream<Responses.ResponseStreamEvent, Failure>>, Failure, Scope.Scope>
   }
 }
 
@@ -315,6 +325,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       })
 
     interface Opened<A> {
+      readonly response: HttpClientResponse.HttpClientResponse
       readonly first: Chunk.Chunk<A>
       readonly ended: boolean
       readonly pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
@@ -342,27 +353,35 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           const response = yield* perAttempt(attempt.execute(request))
           const pull = yield* Scope.extend(Stream.toPull(elements(response, spec)), scope)
           const { ended, first } = yield* pullFirst(pull)
-          return { first, ended, pull, scope }
+          return { response, first, ended, pull, scope }
         }).pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)))
 
-    const stream = <A>(
+    // Opens a stream in the caller's scope: retried until its first element, then the response's
+    // request id and headers beside a stream that starts with that element.
+    const open = <A>(
       request: Effect.Effect<HttpClientRequest.HttpClientRequest, Failure>,
       spec: StreamSpec<A>
-    ): Stream.Stream<A, Failure> =>
-      Stream.unwrapScoped(
-        Effect.flatMap(Effect.scope, (outer) =>
-          Effect.uninterruptibleMask((restore) =>
-            restore(Effect.flatMap(request, (r) => resilient(openOnce(r, spec)))).pipe(
-              Effect.tap((opened) => Scope.addFinalizerExit(outer, (exit) => Scope.close(opened.scope, exit)))
-            )
-          )).pipe(
-            Effect.map((opened) =>
+    ): Effect.Effect<Decoded<Stream.Stream<A, Failure>>, Failure, Scope.Scope> =>
+      Effect.flatMap(Effect.scope, (outer) =>
+        Effect.uninterruptibleMask((restore) =>
+          restore(Effect.flatMap(request, (r) => resilient(openOnce(r, spec)))).pipe(
+            Effect.tap((opened) => Scope.addFinalizerExit(outer, (exit) => Scope.close(opened.scope, exit)))
+          )
+        )).pipe(
+          Effect.map((opened) =>
+            decoded(
+              opened.response,
               opened.ended
                 ? Stream.fromChunk(opened.first)
                 : Stream.concat(Stream.fromChunk(opened.first), Stream.repeatEffectChunkOption(opened.pull))
             )
           )
-      )
+        )
+
+    const stream = <A>(
+      request: Effect.Effect<HttpClientRequest.HttpClientRequest, Failure>,
+      spec: StreamSpec<A>
+    ): Stream.Stream<A, Failure> => Stream.unwrapScoped(Effect.map(open(request, spec), (d) => d.data))
 
     const withoutStream = <T extends object>(request: T) => {
       const { stream: _stream, stream_options: _options, ...rest } = request as T & {
@@ -387,7 +406,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
               post("/chat/completions", withoutStream(request)),
               (r) => send(r, ChatCompletion.ChatCompletion)
             ),
-          stream: (request) => stream(streamRequest("/chat/completions", request), chatSpec)
+          stream: (request) => stream(streamRequest("/chat/completions", request), chatSpec),
+          open: (request) => open(streamRequest("/chat/completions", request), chatSpec)
         }
       },
       embeddings: {
@@ -405,7 +425,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       responses: {
         create: (request) =>
           Effect.flatMap(post("/responses", withoutStream(request)), (r) => send(r, Responses.Response)),
-        stream: (request) => stream(streamRequest("/responses", request), responsesSpec)
+        stream: (request) => stream(streamRequest("/responses", request), responsesSpec),
+        open: (request) => open(streamRequest("/responses", request), responsesSpec)
       }
     }
     return service
