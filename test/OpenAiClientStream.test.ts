@@ -1,14 +1,22 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as OpenAiError from "../src/OpenAiError.js"
+import * as Faults from "../src/testing/Faults.js"
+import * as MockApi from "../src/testing/MockApi.js"
+import * as MockServer from "../src/testing/MockServer.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as S from "./support/ScriptedClient.js"
 import { fixturesAvailable, list, read, skipReason } from "./utils/fixtures.js"
@@ -314,6 +322,66 @@ describe.skipIf(!fixturesAvailable)("recorded streams through the client", () =>
           const out = yield* Stream.runCollect(openai.chat.completions.stream(request))
           assert.strictEqual(Chunk.size(out), events - 1) // all but [DONE]
         }
+      }))
+  }
+})
+
+// Over real sockets: the package's mock server on 127.0.0.1 (port 0), the client over
+// FetchHttpClient and over Node's undici client, in real time (short delays).
+describe("OpenAiClient over the wire (MockServer, real sockets)", () => {
+  const overWire = <A, E>(
+    scenario: ReadonlyArray<Faults.FaultName | "ok">,
+    httpLayer: Layer.Layer<HttpClient.HttpClient>,
+    use: (openai: OpenAiClient.Service) => Effect.Effect<A, E>
+  ) =>
+    Effect.gen(function*() {
+      const server = yield* MockServer.MockServer
+      const openai = yield* OpenAiClient.make({
+        apiKey: Redacted.make(API_KEY),
+        baseUrl: server.url,
+        retryPolicy: RetryPolicy.make({ maxRetries: 2, base: "20 millis", jitter: "none", maxServerDelay: "1 second" }),
+        transformClient: (client) =>
+          client.pipe(HttpClient.mapRequest(HttpClientRequest.setHeader("x-mock-retry-after-ms", "30")))
+      })
+      const result = yield* use(openai)
+      const log = yield* Effect.flatMap(MockApi.MockApi, (mock) => mock.log)
+      return { result, log }
+    }).pipe(
+      // The HTTP layer lives as long as the test: undici's dispatcher is closed with its layer.
+      Effect.provide(Layer.merge(MockServer.layer({ scenario, chunkDelay: "2 millis" }), httpLayer)),
+      Effect.scoped
+    )
+
+  for (const [name, httpLayer] of [["fetch", FetchHttpClient.layer], ["undici", NodeHttpClient.layerUndici]] as const) {
+    it.live(`${name}: a reset and a 429 are retried, the completion arrives with its request id`, () =>
+      Effect.gen(function*() {
+        const { log, result } = yield* overWire(["connection_reset", "rate_limit_requests"], httpLayer, (openai) =>
+          openai.chat.completions.create(request))
+        assert.isTrue(Option.isSome(result.requestId))
+        assert.strictEqual(log.length, 3)
+        const keys = log.map((e) => e.headers["idempotency-key"])
+        assert.isDefined(keys[0])
+        assert.deepStrictEqual(keys, [keys[0], keys[0], keys[0]])
+      }))
+
+    it.live(`${name}: a stream cut after data is a ConnectionError with what was received, not replayed`, () =>
+      Effect.gen(function*() {
+        const { log, result } = yield* overWire(["stream_cut"], httpLayer, (openai) =>
+          openai.chat.completions.stream(request).pipe(Stream.runCount, Effect.flip))
+        assert.strictEqual(result._tag, "ConnectionError")
+        if (result._tag === "ConnectionError") {
+          assert.isTrue(Option.isSome(result.received) && result.received.value.bytes > 0)
+          assert.notInclude(JSON.stringify(result), "STREAMKEY0123456789")
+        }
+        assert.strictEqual(log.length, 1)
+      }))
+
+    it.live(`${name}: a mid-stream error event is the typed error`, () =>
+      Effect.gen(function*() {
+        const { result } = yield* overWire(["stream_error"], httpLayer, (openai) =>
+          openai.chat.completions.stream(request).pipe(Stream.runDrain, Effect.flip))
+        assert.isTrue(OpenAiError.isOpenAiError(result))
+        assert.notStrictEqual(result._tag, "ConnectionError")
       }))
   }
 })
