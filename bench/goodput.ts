@@ -410,10 +410,10 @@ const retryWith = (policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError>):
  * Pacing: each attempt waits in the limiter (limits learned from the headers, nothing
  * configured) and reports its response's headers or its typed 429; RetryPolicy.default outside.
  */
-const paced: Effect.Effect<Client> = Effect.map(
+const pacedWith = (estimateScale: number): Effect.Effect<Client> => Effect.map(
   RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory)),
   (limiter) => (attempt, demand, report) => {
-    const once = Effect.flatMap(limiter.acquire(demand), (permit) =>
+    const once = Effect.flatMap(limiter.acquire({ ...demand, tokens: demand.tokens * estimateScale }), (permit) =>
       attempt.pipe(
         Effect.onExit((exit) =>
           limiter.release(
@@ -463,13 +463,15 @@ const main = async () => {
   )
   const only = process.env.GOODPUT_ONLY
   const all: Array<[string, Effect.Effect<Client>]> = [
-    ["(a) pacing + retry", paced],
+    ["(a) pacing + retry", pacedWith(1)],
+    ["(a') same, estimates 25% low", pacedWith(0.75)],
+    ["(a\") same, estimates 25% high", pacedWith(1.25)],
     ["(b) retries only", retryWith(RetryPolicy.default)],
     ["(c) openai-node rules", retryWith(RetryPolicy.officialSdk)]
   ]
   const results: Array<Result> = []
   for (const [name, client] of all) {
-    if (only === undefined || name.startsWith(`(${only})`)) results.push(await scenario(name, client))
+    if (only === undefined || name.startsWith(`(${only}`)) results.push(await scenario(name, client))
   }
   const rows = [
     [

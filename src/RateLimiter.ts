@@ -298,6 +298,11 @@ export interface Outcome {
   /** Set for a 429 caused by the rate limit: the key pauses this long (or the default pause). */
   readonly rateLimited: boolean
   readonly retryAfter: Option.Option<Duration.Duration>
+  /**
+   * For a tokens 429: what the server says the request needed ("Requested N"). The limiter
+   * learns from it how the server's count compares with its estimates.
+   */
+  readonly requestedTokens?: Option.Option<number> | undefined
 }
 
 /**
@@ -309,6 +314,8 @@ export interface Outcome {
 export interface Snapshot {
   readonly limitRequests: Option.Option<number>
   readonly limitTokens: Option.Option<number>
+  /** What the server counts per estimated token, as learned from token 429s (1 until then). */
+  readonly tokenScale: number
   /** The limiter's idea of what is left now. */
   readonly remainingRequests: Option.Option<number>
   readonly remainingTokens: Option.Option<number>
@@ -425,9 +432,9 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, RateL
         const local = localOf(demand.key)
         const tokens = Math.max(0, Math.ceil(demand.tokens))
         const start = yield* Clock.currentTimeMillis
-        const grant = (now: number, probe: boolean): Permit => {
+        const grant = (now: number, probe: boolean, charged: number): Permit => {
           local.granted++
-          local.tokensThrough += tokens
+          local.tokensThrough += charged
           if (probe) local.probing++
           return {
             key: demand.key,
@@ -444,10 +451,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, RateL
             const changed = local.changed
             const now = yield* Clock.currentTimeMillis
             const decision = yield* store.modify(demand.key, (s) => internal.reserve(orFresh(s), tokens, now, settings))
-              .pipe(Effect.catchAll((e) => Effect.as(storeFailed(e), { _tag: "Granted" } as const)))
-            if (decision._tag === "Granted") return grant(now, false)
+              .pipe(Effect.catchAll((e) => Effect.as(storeFailed(e), { _tag: "Granted", tokens } as const)))
+            if (decision._tag === "Granted") return grant(now, false, decision.tokens)
             if (decision._tag === "Probe") {
-              if (local.probing === 0) return grant(now, true)
+              if (local.probing === 0) return grant(now, true, tokens)
               yield* Deferred.await(changed)
               continue
             }
@@ -486,6 +493,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, RateL
             state = { ...state, observed: true }
           }
           if (pauseFor !== undefined) state = internal.pause(state, now + Duration.toMillis(pauseFor))
+          const requested = outcome.requestedTokens === undefined ? undefined : Option.getOrUndefined(outcome.requestedTokens)
+          if (requested !== undefined) state = internal.calibrate(state, permit.tokens, requested)
           return [undefined, state] as const
         }).pipe(Effect.catchAll(storeFailed))
         if (pauseFor !== undefined) {
@@ -528,6 +537,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, RateL
             limitRequests: Option.fromNullable(s.limitRequests),
             limitTokens: Option.fromNullable(s.limitTokens),
             remainingRequests: Option.map(Option.fromNullable(levels.requests), Math.floor),
+            tokenScale: s.tokenScale ?? 1,
             remainingTokens: Option.map(Option.fromNullable(levels.tokens), Math.floor),
             pausedFor: Duration.millis(Math.max(0, s.pausedUntil - now))
           }
@@ -628,12 +638,15 @@ export const outcomeOfError = (error: unknown): Outcome => {
   if (!OpenAiError.isOpenAiError(error)) {
     return { status: Option.none(), rateLimit: Option.none(), rateLimited: false, retryAfter: Option.none() }
   }
-  const rateLimited = error._tag === "RateLimitReached"
+  if (error._tag !== "RateLimitReached") {
+    return { status: error.status, rateLimit: error.rateLimit, rateLimited: false, retryAfter: Option.none() }
+  }
   return {
     status: error.status,
     rateLimit: error.rateLimit,
-    rateLimited,
-    retryAfter: rateLimited ? error.retryAfter : Option.none()
+    rateLimited: true,
+    retryAfter: error.retryAfter,
+    requestedTokens: error.scope === "tokens" ? error.requested : Option.none()
   }
 }
 

@@ -292,6 +292,37 @@ describe("RateLimiter", () => {
       assert.deepStrictEqual(Option.getOrThrow(yield* limiter.snapshot("k")).remainingTokens, Option.some(2000))
     }))
 
+  it.effect("learns from a tokens 429 how the server counts against its estimates", () =>
+    Effect.gen(function*() {
+      const limiter = yield* make({ tokensPerMinute: 6000 })
+      const permit = yield* limiter.acquire({ key: "k", tokens: 300 })
+      // The server says the request needed 400, not 300: later estimates are scaled by 4/3.
+      yield* limiter.release(permit, {
+        status: Option.some(429),
+        rateLimit: headers({ "x-ratelimit-remaining-tokens": "0" }),
+        rateLimited: true,
+        retryAfter: Option.some(Duration.millis(1)),
+        requestedTokens: Option.some(400)
+      })
+      const snapshot = Option.getOrThrow(yield* limiter.snapshot("k"))
+      assert.closeTo(snapshot.tokenScale, 4 / 3, 1e-9)
+      // The bucket is empty: an estimate of 300 now needs 400 tokens, 4 s at 100/s.
+      const next = yield* grantedAfter(limiter, { key: "k", tokens: 300 })
+      yield* TestClock.adjust("3999 millis")
+      assert.isFalse(yield* isDone(next))
+      yield* TestClock.adjust("1 millis")
+      assert.isTrue(yield* isDone(next))
+      // A typed error carries it too.
+      const outcome = RateLimiter.outcomeOfError(new OpenAiError.RateLimitReached({
+        message: "Rate limit reached ... Requested 42288.",
+        scope: "tokens",
+        limit: Option.some(200000),
+        used: Option.some(162960),
+        requested: Option.some(42288)
+      }))
+      assert.deepStrictEqual(outcome.requestedTokens, Option.some(42288))
+    }))
+
   it.effect("adjust charges or gives back tokens", () =>
     Effect.gen(function*() {
       const limiter = yield* make({ tokensPerMinute: 6000 })

@@ -24,6 +24,11 @@ export interface KeyState {
   readonly pausedUntil: number
   /** Whether any response for this key has been seen (until then limits may be unknown). */
   readonly observed: boolean
+  /**
+   * What the server counts per estimated token, learned from the `Requested N` of token 429s
+   * (1 until one arrives). Estimates are multiplied by it.
+   */
+  readonly tokenScale: number
 }
 
 /** @internal */
@@ -33,7 +38,8 @@ export const initial = (limits: { readonly requests?: number | undefined; readon
   fullRequests: 0,
   fullTokens: 0,
   pausedUntil: 0,
-  observed: false
+  observed: false,
+  tokenScale: 1
 })
 
 const MINUTE = 60_000
@@ -63,7 +69,8 @@ const take = (full: number, limit: number, n: number, now: number): number =>
 
 /** The verdict of {@link reserve}. @internal */
 export type Reservation =
-  | { readonly _tag: "Granted" }
+  /** `tokens`: what was taken, the estimate times the learned scale. */
+  | { readonly _tag: "Granted"; readonly tokens: number }
   | { readonly _tag: "Wait"; readonly millis: number }
   /** Limits unknown and no response seen yet: one request goes first to learn them. */
   | { readonly _tag: "Probe" }
@@ -74,10 +81,11 @@ export type Reservation =
  */
 export const reserve = (
   state: KeyState,
-  tokens: number,
+  estimate: number,
   now: number,
   settings: Settings
 ): readonly [Reservation, KeyState] => {
+  const tokens = scaled(state, estimate)
   if (state.limitRequests === undefined && state.limitTokens === undefined && !state.observed) {
     return [{ _tag: "Probe" }, state]
   }
@@ -91,11 +99,28 @@ export const reserve = (
   // Whole milliseconds: a fractional wait would wake the head of the queue a hair too early.
   const wait = Math.ceil(Math.max(0, ...waits))
   if (wait > 0) return [{ _tag: "Wait", millis: wait }, state]
-  return [{ _tag: "Granted" }, {
+  return [{ _tag: "Granted", tokens }, {
     ...state,
     fullRequests: state.limitRequests === undefined ? state.fullRequests : take(state.fullRequests, state.limitRequests, 1, now),
     fullTokens: state.limitTokens === undefined || tokens <= 0 ? state.fullTokens : take(state.fullTokens, state.limitTokens, tokens, now)
   }]
+}
+
+/** An estimate corrected by what the server has been seen to count. @internal */
+export const scaled = (state: KeyState, estimate: number): number =>
+  estimate <= 0 ? 0 : Math.ceil(estimate * (state.tokenScale ?? 1))
+
+/**
+ * Learns from a token 429 what the server counted for a request we estimated at `estimate`.
+ * The ratio (within [0.25, 8]) is taken at once when it is higher, since an underestimate costs a
+ * 429 per request; a lower one only nudges the scale down, since an overestimate costs only some
+ * waiting (and the headers correct the buckets anyway). @internal
+ */
+export const calibrate = (state: KeyState, estimate: number, requested: number): KeyState => {
+  if (!(estimate > 0) || !(requested > 0)) return state
+  const ratio = Math.min(8, Math.max(0.25, requested / estimate))
+  const previous = state.tokenScale ?? 1
+  return { ...state, tokenScale: ratio > previous ? ratio : previous + 0.1 * (ratio - previous) }
 }
 
 /** What a response said, reduced to what the arithmetic needs. @internal */
