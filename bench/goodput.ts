@@ -10,6 +10,8 @@
  *   (a) pacing + retry: the RateLimiter (no limits configured: it learns them from the headers;
  *       each attempt acquires a permit and reports its headers or its typed 429) inside
  *       RetryPolicy.default;
+ *   (a') and (a"): the same with every estimate 25% too low / too high, to show the headers and
+ *       the 429s' "Requested N" correcting them;
  *   (b) retries only: RetryPolicy.default (server hints honoured, up to 5 retries in 2 minutes);
  *   (c) baseline: RetryPolicy.officialSdk, openai-node's documented rules (2 retries on 429/5xx,
  *       backoff min(0.5 * 2^n, 8) s minus up to 25% jitter, retry-after honoured below 60 s).
@@ -503,8 +505,8 @@ const main = async () => {
   ]
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? []
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "))
-  const a = results[0]
-  const c = results[2]
+  const a = results.find((r) => r.name.startsWith("(a)"))
+  const c = results.find((r) => r.name.startsWith("(c)"))
   if (a !== undefined && c !== undefined) {
     console.log(
       `\n(a) vs (c): ${(a.steadyShare / c.steadyShare).toFixed(2)}x the steady token throughput, ` +
