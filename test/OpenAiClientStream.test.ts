@@ -247,6 +247,22 @@ describe("OpenAiClient chat stream", () => {
       assert.strictEqual(scripted.requests.length, 2)
     }))
 
+  it.effect("a 200 JSON error where a stream was asked for is the typed error; other JSON a decode error", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.json(200, S.errorBody("You exceeded your current quota", "insufficient_quota", "insufficient_quota"), {
+          "x-request-id": "req_json"
+        }),
+        S.json(200, { id: "chatcmpl-1", object: "chat.completion", choices: [] })
+      ])
+      const quota = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+      assert.strictEqual(quota._tag, "QuotaExceeded")
+      assert.deepStrictEqual(quota.requestId, Option.some("req_json"))
+      const other = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+      assert.strictEqual(other._tag, "ResponseDecodeError")
+      assert.strictEqual(scripted.requests.length, 2)
+    }))
+
   it.effect("a chunk that does not decode is a ResponseDecodeError with its path", () =>
     Effect.gen(function*() {
       const { openai } = yield* setup([S.sse([S.data(chunk("1")), S.data({ id: 1, choices: "no" }), S.data("[DONE]")])])

@@ -30,6 +30,7 @@ import * as Models from "../Schemas/Models.js"
 import * as Responses from "../Schemas/Responses.js"
 import * as Sse from "../Sse.js"
 import * as middleware from "./httpMiddleware.js"
+import { bound, scrub } from "./secrets.js"
 
 /** @internal */
 export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -341,6 +342,40 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         onSuccess: (chunk) => Chunk.isEmpty(chunk) ? pullFirst(pull) : Effect.succeed({ first: chunk, ended: false })
       })
 
+    const isJson = (response: HttpClientResponse.HttpClientResponse) =>
+      (response.headers["content-type"] ?? "").toLowerCase().includes("application/json")
+
+    // A 2xx JSON body where an event stream was asked for: a proxy or compatible server reporting
+    // an error with a 200, or a server that ignored `stream: true`. An error payload is the typed
+    // error; anything else is a decode error saying what came instead.
+    const notAStream = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<never, Failure> =>
+      Effect.flatMap(
+        Effect.zip(middleware.readBounded(response, middleware.MAX_ERROR_BODY_BYTES), Clock.currentTimeMillis),
+        ([bytes, now]) => {
+          const text = new TextDecoder().decode(bytes)
+          const requestId = middleware.requestId(response)
+          let json: unknown = undefined
+          try {
+            json = JSON.parse(text)
+          } catch {
+            // not JSON after all: reported below
+          }
+          if (Option.isSome(Classify.errorPayload(json))) {
+            return Effect.fail(Classify.classifyStreamError(json, { headers: response.headers, now }))
+          }
+          return Effect.fail(
+            new OpenAiError.ResponseDecodeError({
+              message: "Expected an event stream (text/event-stream) but the server sent a JSON body",
+              path: "",
+              issue: "the response is application/json, not text/event-stream: the server may not support streaming",
+              body: scrub(bound(text, 1000), secretText),
+              status: Option.some(response.status),
+              requestId
+            })
+          )
+        }
+      )
+
     // One attempt at opening a stream: send, then pull until the first element. Retried as a
     // unit, so a stream that fails before any element reached the caller is retried by the
     // policy; after that, failures reach the caller and nothing is replayed.
@@ -351,6 +386,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       Effect.flatMap(Scope.make(), (scope) =>
         Effect.gen(function*() {
           const response = yield* perAttempt(attempt.execute(request))
+          if (isJson(response)) return yield* notAStream(response)
           const pull = yield* Scope.extend(Stream.toPull(elements(response, spec)), scope)
           const { ended, first } = yield* pullFirst(pull)
           return { response, first, ended, pull, scope }
