@@ -236,7 +236,7 @@ export const keyOfRequest = (request: HttpClientRequest.HttpClientRequest, body?
  * @category models
  */
 export interface Options {
-  /** Requests per minute. Fixing either limit makes the limiter ignore `x-ratelimit-limit-*`. */
+  /** Requests per minute. A limit given here is never overridden by `x-ratelimit-limit-*`. */
   readonly requestsPerMinute?: number | undefined
   /** Tokens per minute. */
   readonly tokensPerMinute?: number | undefined
@@ -393,7 +393,8 @@ const storeFailed = (error: RateLimiterStoreError) =>
 export const make = (options: Options = {}): Effect.Effect<Service, never, RateLimiterStore> =>
   Effect.gen(function*() {
     const store = yield* RateLimiterStore
-    const fixedLimits = options.requestsPerMinute !== undefined || options.tokensPerMinute !== undefined
+    const fixedRequests = options.requestsPerMinute !== undefined
+    const fixedTokens = options.tokensPerMinute !== undefined
     const fresh = internal.initial({ requests: options.requestsPerMinute, tokens: options.tokensPerMinute })
     const settings: internal.Settings = {
       burst: Math.min(1, Math.max(0.001, options.burst ?? 1)),
@@ -487,7 +488,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, RateL
               unseenRequests: local.granted - permit.seq,
               unseenTokens: local.tokensThrough - permit.tokensThrough,
               newest,
-              fixedLimits
+              fixedRequests,
+              fixedTokens
             })
           } else if (Option.isSome(outcome.status)) {
             state = { ...state, observed: true }

@@ -257,15 +257,18 @@ describe("RateLimiter", () => {
 
   it.effect("fixed limits are not overridden by the headers, but the remaining values correct the buckets", () =>
     Effect.gen(function*() {
-      const limiter = yield* make({ requestsPerMinute: 600, tokensPerMinute: 6000 })
+      const limiter = yield* make({ tokensPerMinute: 6000 })
       const permit = yield* limiter.acquire({ key: "k", tokens: 100 })
       // Another client used the key: the server has only 100 tokens left.
       yield* limiter.release(permit, outcome({
+        "x-ratelimit-limit-requests": "600",
         "x-ratelimit-limit-tokens": "999999",
         "x-ratelimit-remaining-tokens": "100"
       }))
       const snapshot = Option.getOrThrow(yield* limiter.snapshot("k"))
       assert.deepStrictEqual(snapshot.limitTokens, Option.some(6000))
+      // The limit not fixed by the options is learned.
+      assert.deepStrictEqual(snapshot.limitRequests, Option.some(600))
       assert.deepStrictEqual(snapshot.remainingTokens, Option.some(100))
       const next = yield* grantedAfter(limiter, { key: "k", tokens: 200 })
       yield* TestClock.adjust("999 millis")

@@ -137,8 +137,9 @@ export interface Observation {
   readonly unseenTokens: number
   /** Whether this response is the newest sent of those synchronised so far (older ones are stale). */
   readonly newest: boolean
-  /** Whether the options fixed the limits (then the headers do not override them). */
-  readonly fixedLimits: boolean
+  /** Whether the options fixed each limit (then the headers do not override it). */
+  readonly fixedRequests: boolean
+  readonly fixedTokens: boolean
 }
 
 /**
@@ -157,8 +158,8 @@ const fullFromServer = (limit: number, remaining: number, unseen: number, sentAt
  * errors (and other clients sharing the key) are corrected by every response. @internal
  */
 export const observe = (state: KeyState, o: Observation): KeyState => {
-  const limitRequests = o.fixedLimits ? state.limitRequests : (o.limitRequests ?? state.limitRequests)
-  const limitTokens = o.fixedLimits ? state.limitTokens : (o.limitTokens ?? state.limitTokens)
+  const limitRequests = o.fixedRequests ? state.limitRequests : (o.limitRequests ?? state.limitRequests)
+  const limitTokens = o.fixedTokens ? state.limitTokens : (o.limitTokens ?? state.limitTokens)
   let fullRequests = state.fullRequests
   let fullTokens = state.fullTokens
   if (o.newest) {
