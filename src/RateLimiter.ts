@@ -654,8 +654,12 @@ export const outcomeOfError = (error: unknown): Outcome => {
 
 const noOutcome: Outcome = { status: Option.none(), rateLimit: Option.none(), rateLimited: false, retryAfter: Option.none() }
 
+// A success carries no headers here, but it did come back: the key is no longer unexplored, so
+// later requests need not go one by one to learn limits that will never be sent.
+const answered: Outcome = { ...noOutcome, status: Option.some(200) }
+
 const outcomeOfExit = <A, E>(exit: Exit.Exit<A, E>): Outcome => {
-  if (Exit.isSuccess(exit)) return noOutcome
+  if (Exit.isSuccess(exit)) return answered
   return Option.match(Cause.failureOption(exit.cause), { onNone: () => noOutcome, onSome: outcomeOfError })
 }
 

@@ -255,6 +255,26 @@ describe("RateLimiter", () => {
       yield* limiter.acquire({ key: "k", tokens: 100 })
     }))
 
+  it.effect("limit around an effect: without limits it paces nothing after the first answer", () =>
+    Effect.gen(function*() {
+      const limiter = yield* make()
+      let running = 0
+      let peak = 0
+      const call = Effect.gen(function*() {
+        running++
+        peak = Math.max(peak, running)
+        yield* Effect.sleep("1 second")
+        running--
+      }).pipe(limiter.limit({ key: "k", tokens: 10 }))
+      const first = yield* Effect.fork(call)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(first)
+      const fiber = yield* Effect.fork(Effect.all([call, call, call], { concurrency: "unbounded" }))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(peak, 3)
+    }))
+
   it.effect("fixed limits are not overridden by the headers, but the remaining values correct the buckets", () =>
     Effect.gen(function*() {
       const limiter = yield* make({ tokensPerMinute: 6000 })
