@@ -82,8 +82,9 @@ export interface Bulkhead {
  */
 export const make = (options: Options): Effect.Effect<Bulkhead> =>
   Effect.gen(function*() {
-    const maxConcurrent = Math.max(1, Math.floor(options.maxConcurrent))
-    const maxQueue = Math.max(0, Math.floor(options.maxQueue ?? 0))
+    // NaN reads as the smallest setting: a bulkhead that admits too little is safer than none.
+    const maxConcurrent = Math.max(1, Math.floor(options.maxConcurrent) || 1)
+    const maxQueue = Math.max(0, Math.floor(options.maxQueue ?? 0) || 0)
     const semaphore = yield* Effect.makeSemaphore(maxConcurrent)
     // Admission is decided synchronously on `inside` (running + waiting), so two callers can never
     // both take the last queue place.

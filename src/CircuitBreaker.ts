@@ -244,13 +244,15 @@ const describe = (state: State, now: number): string =>
 export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, never, Scope.Scope> =>
   Effect.gen(function*() {
     const name = options.name ?? "openai"
-    const consecutive = Math.max(1, options.consecutiveFailures ?? 5)
+    // Bad numbers (NaN, negative) read as the defaults rather than disabling the breaker.
+    const num = (n: number | undefined, fallback: number) => typeof n === "number" && !Number.isNaN(n) ? n : fallback
+    const consecutive = Math.max(1, num(options.consecutiveFailures, 5))
     const ratio = options.failureRatio
     const ratioWindow = ratio === undefined ? 0 : Duration.toMillis(Duration.decode(ratio.window))
     const baseOpen = Duration.toMillis(Duration.decode(options.openDuration ?? Duration.seconds(5)))
     const maxOpen = Duration.toMillis(Duration.decode(options.maxOpenDuration ?? Duration.minutes(2)))
-    const factor = Math.max(1, options.backoffFactor ?? 2)
-    const probes = Math.max(1, Math.floor(options.halfOpenProbes ?? 1))
+    const factor = Math.max(1, num(options.backoffFactor, 2))
+    const probes = Math.max(1, Math.floor(num(options.halfOpenProbes, 1)))
     const isFailure = options.isFailure ?? isUpstreamFailure
 
     const scope = yield* Effect.scope

@@ -369,6 +369,12 @@ interface Local {
   probing: number
 }
 
+const numberOr = (n: number | undefined, fallback: number): number =>
+  typeof n === "number" && !Number.isNaN(n) ? n : fallback
+
+const positiveOr = (n: number | undefined): number | undefined =>
+  typeof n === "number" && Number.isFinite(n) && n > 0 ? n : undefined
+
 const storeFailed = (error: RateLimiterStoreError) =>
   Effect.logWarning(`rate limiter store failed, letting requests through: ${error.message}`)
 
@@ -393,12 +399,15 @@ const storeFailed = (error: RateLimiterStoreError) =>
 export const make = (options: Options = {}): Effect.Effect<Service, never, RateLimiterStore> =>
   Effect.gen(function*() {
     const store = yield* RateLimiterStore
-    const fixedRequests = options.requestsPerMinute !== undefined
-    const fixedTokens = options.tokensPerMinute !== undefined
-    const fresh = internal.initial({ requests: options.requestsPerMinute, tokens: options.tokensPerMinute })
+    // A limit that is not a positive number reads as "not given": learned from the headers.
+    const requestsPerMinute = positiveOr(options.requestsPerMinute)
+    const tokensPerMinute = positiveOr(options.tokensPerMinute)
+    const fixedRequests = requestsPerMinute !== undefined
+    const fixedTokens = tokensPerMinute !== undefined
+    const fresh = internal.initial({ requests: requestsPerMinute, tokens: tokensPerMinute })
     const settings: internal.Settings = {
-      burst: Math.min(1, Math.max(0.001, options.burst ?? 1)),
-      headroom: Math.min(0.99, Math.max(0, options.headroom ?? 0))
+      burst: Math.min(1, Math.max(0.001, numberOr(options.burst, 1))),
+      headroom: Math.min(0.99, Math.max(0, numberOr(options.headroom, 0)))
     }
     const defaultPause = Duration.decode(options.defaultPause ?? Duration.seconds(1))
     const maxPause = Duration.decode(options.maxPause ?? Duration.seconds(60))

@@ -89,4 +89,11 @@ describe("Bulkhead", () => {
       yield* Deferred.succeed(gate, undefined)
       assert.strictEqual((yield* Fiber.join(first)).status, 200)
     }))
+
+  it.effect("bad numbers read as the smallest bulkhead, never as none", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: Number.NaN, maxQueue: -3 })
+      assert.strictEqual(bulkhead.maxConcurrent, 1)
+      assert.strictEqual(bulkhead.maxQueue, 0)
+    }))
 })

@@ -195,4 +195,13 @@ describe("CircuitBreaker", () => {
       yield* get
       assert.strictEqual((yield* breaker.state)._tag, "Closed")
     }))
+
+  it.scoped("bad numbers read as the defaults", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: Number.NaN, openDuration: "1 second" })
+      for (let i = 0; i < 4; i++) yield* fail(breaker)
+      assert.strictEqual((yield* breaker.state)._tag, "Closed")
+      yield* fail(breaker)
+      assert.strictEqual((yield* breaker.state)._tag, "Open")
+    }))
 })
