@@ -1,4 +1,5 @@
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -363,31 +364,74 @@ export const officialSdk = engine(officialRules, noGate)
 // Running an effect with a policy
 // ---------------------------------------------------------------------------------------------
 
-/** @internal */
+const noneStarted: Option.Option<number> = Option.none()
+
+/**
+ * The run of one attempt: the `startedAt` mark is for the enclosing policy only, not for retries
+ * nested inside the attempt, and an attempt sees a fresh `Schedule.CurrentIterationMetadata` as
+ * under `Effect.retry`. Both are set only when they differ: on the common path (no enclosing
+ * retry) the attempt runs as it is, with no `Effect.locally` (an acquire/release per call).
+ */
+const isolate = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    let effect = self
+    if (Option.isSome(fiber.getFiberRef(startedAt))) effect = Effect.locally(effect, startedAt, noneStarted)
+    const meta = Context.get(fiber.currentContext, Schedule.CurrentIterationMetadata)
+    if (meta !== freshMetadata) effect = Effect.provideService(effect, Schedule.CurrentIterationMetadata, freshMetadata)
+    return effect
+  })
+
+// The default value of the reference: what `Effect.retry`'s driver hands its first attempt.
+const freshMetadata = Context.get(Context.empty(), Schedule.CurrentIterationMetadata)
+
+/**
+ * `Effect.retry` with the bookkeeping of `RetryPolicy.retry`. The schedule's driver is built only
+ * after a first failure: a call that succeeds at once (almost all of them) pays for one attempt
+ * and the final bookkeeping, nothing more. The schedule sees exactly the inputs it sees under
+ * `Effect.retry`, in the same order.
+ * @internal
+ */
 export const retry = <A, E, R, Out, R2>(
   self: Effect.Effect<A, E, R>,
   policy: Schedule.Schedule<Out, E, R2>
 ): Effect.Effect<A, E, R | R2> =>
-  Effect.flatMap(Effect.zip(Ref.make(0), Clock.currentTimeMillis), ([attempts, now]) => {
-    const attempt: Effect.Effect<A, E, R> = Effect.zipRight(
-      Ref.update(attempts, (n) => n + 1),
-      // The mark is for this policy only, not for retries nested inside the attempt.
-      Effect.locally(RetryBudget.track(self), startedAt, Option.none())
-    )
-    const retried: Effect.Effect<A, E, R | R2> = Effect.locally(
-      Effect.retry(attempt, policy),
-      startedAt,
-      Option.some(now)
-    )
-    return Effect.ensuring(
-      retried,
-      Effect.flatMap(Ref.get(attempts), (n) =>
+  Effect.clockWith((clock) =>
+    Effect.suspend(() => {
+      const now = clock.unsafeCurrentTimeMillis()
+      let attempts = 0
+      const attempt: Effect.Effect<A, E, R> = Effect.suspend(() => {
+        attempts++
+        return RetryBudget.track(self)
+      })
+      const first = isolate(attempt)
+      // After the first failure: the policy's driver, then attempts for as long as it continues,
+      // each with the iteration metadata `Effect.retry` gives it. The error that stops it comes out.
+      const rest = (error: E): Effect.Effect<A, E, R | R2> =>
+        Effect.flatMap(Schedule.driver(policy), (driver) => {
+          const next: Effect.Effect<A, E, R> = Effect.locally(
+            Effect.provideServiceEffect(attempt, Schedule.CurrentIterationMetadata, Ref.get(driver.iterationMeta)),
+            startedAt,
+            noneStarted
+          )
+          const loop = (e: E): Effect.Effect<A, E, R | R2> =>
+            Effect.matchEffect(driver.next(e), {
+              // As `Effect.retry` does: the last output is read (a defect if there is none).
+              onFailure: () => Effect.zipRight(Effect.orDie(driver.last), Effect.fail(e)),
+              onSuccess: () => Effect.catchAll(next, loop)
+            })
+          return loop(error)
+        }).pipe(Effect.locally(startedAt, Option.some(now)))
+      return Effect.ensuring(
+        Effect.catchAll(first, rest),
         Effect.zipRight(
-          FiberRef.set(lastAttempts, n),
+          Effect.suspend(() => FiberRef.set(lastAttempts, attempts)),
           // Not `Effect.annotateCurrentSpan`: outside a span it builds an exception per call.
-          Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {
-            if (Option.isSome(span) && span.value._tag === "Span") span.value.attribute("openai.retry.attempts", n)
+          Effect.withFiberRuntime<void>((fiber) => {
+            const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+            if (Option.isSome(span) && span.value._tag === "Span") span.value.attribute("openai.retry.attempts", attempts)
+            return Effect.void
           })
-        ))
-    )
-  })
+        )
+      )
+    })
+  )
