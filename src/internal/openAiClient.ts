@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
@@ -149,6 +149,38 @@ const jsonBody = (
 ): Effect.Effect<HttpClientRequest.HttpClientRequest, Failure> =>
   Effect.try({ try: () => HttpClientRequest.bodyUnsafeJson(request, body), catch: encodeError })
 
+/**
+ * A body decoder built once per schema, at module load: JSON then the schema, with no per-call
+ * setup. A failure is explained by `Decode.decodeText` with the call's context (status, request
+ * id), which only a failure needs: the same error as before, built only when there is one.
+ */
+interface BodyDecoder<A, I> {
+  readonly schema: Schema.Schema<A, I, never>
+  readonly decode: (text: string) => Option.Option<A>
+}
+
+const bodyDecoder = <A, I>(schema: Schema.Schema<A, I, never>): BodyDecoder<A, I> => {
+  const decode = Schema.decodeUnknownOption(schema, Decode.defaultParseOptions)
+  return {
+    schema,
+    decode: (text) => {
+      let input: unknown
+      try {
+        input = JSON.parse(text)
+      } catch {
+        return Option.none()
+      }
+      return decode(input)
+    }
+  }
+}
+
+const decodeChatCompletion = bodyDecoder(ChatCompletion.ChatCompletion)
+const decodeEmbeddings = bodyDecoder(Embeddings.CreateEmbeddingResponseFloat32)
+const decodeModelsList = bodyDecoder(Models.ModelsList)
+const decodeModel = bodyDecoder(Models.Model)
+const decodeResponse = bodyDecoder(Responses.Response)
+
 /** How a stream's events map to elements: what is an error, what ends it. */
 interface StreamSpec<A> {
   readonly schema: Schema.Schema<A, any, never>
@@ -225,37 +257,45 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       resilient
     )
 
-    const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): Decoded<A> => ({
-      data,
-      requestId: middleware.requestId(response),
-      status: response.status,
-      headers: response.headers,
-      rateLimit: RateLimitHeaders.fromHeaders(response.headers)
-    })
+    const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): Decoded<A> => {
+      // One read: a response's `headers` may be a getter that builds a new object each time
+      // (the undici client's does).
+      const headers = response.headers
+      return {
+        data,
+        requestId: middleware.requestId({ headers }),
+        status: response.status,
+        headers,
+        rateLimit: RateLimitHeaders.fromHeaders(headers)
+      }
+    }
 
     const readBody = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<string, Failure> =>
       Effect.mapError(response.text, (e) => withRequestId(middleware.transportError(e), middleware.requestId(response)))
 
     // A non-streaming call: each attempt sends and reads the whole body within the per-attempt
     // timeout, under the retry policy (a body cut midway is retried like any connection error);
-    // then the body is decoded once.
+    // then the body is decoded once, by a decoder built once per schema.
     const send = <A, I>(
       request: HttpClientRequest.HttpClientRequest,
-      schema: Schema.Schema<A, I, never>
+      decoder: BodyDecoder<A, I>
     ): Effect.Effect<Decoded<A>, Failure> =>
       resilient(perAttempt(Effect.flatMap(attempt.execute(request), (response) =>
         Effect.map(readBody(response), (text) => [response, text] as const)))).pipe(
-          Effect.flatMap(([response, text]) => {
-            const requestId = middleware.requestId(response)
-            return Effect.map(
-              Decode.decodeText(schema, {
-                status: response.status,
-                requestId: Option.getOrUndefined(requestId),
-                secrets: secretText
-              })(text),
-              (data) => decoded(response, data)
-            )
-          })
+          Effect.flatMap(([response, text]) =>
+            Effect.suspend(() => {
+              const result = decoder.decode(text)
+              if (Option.isSome(result)) return Effect.succeed(decoded(response, result.value))
+              return Effect.map(
+                Decode.decodeText(decoder.schema, {
+                  status: response.status,
+                  requestId: Option.getOrUndefined(middleware.requestId(response)),
+                  secrets: secretText
+                })(text),
+                (data) => decoded(response, data)
+              )
+            })
+          )
         )
 
     const post = (path: string, body: unknown) =>
@@ -440,7 +480,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           create: (request) =>
             Effect.flatMap(
               post("/chat/completions", withoutStream(request)),
-              (r) => send(r, ChatCompletion.ChatCompletion)
+              (r) => send(r, decodeChatCompletion)
             ),
           stream: (request) => stream(streamRequest("/chat/completions", request), chatSpec),
           open: (request) => open(streamRequest("/chat/completions", request), chatSpec)
@@ -450,17 +490,17 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         create: (request) =>
           Effect.flatMap(
             post("/embeddings", { ...request, encoding_format: request.encoding_format ?? "base64" }),
-            (r) => send(r, Embeddings.CreateEmbeddingResponseFloat32)
+            (r) => send(r, decodeEmbeddings)
           )
       },
       models: {
-        list: send(HttpClientRequest.get("/models", { acceptJson: true }), Models.ModelsList),
+        list: send(HttpClientRequest.get("/models", { acceptJson: true }), decodeModelsList),
         retrieve: (model) =>
-          send(HttpClientRequest.get(`/models/${encodeURIComponent(model)}`, { acceptJson: true }), Models.Model)
+          send(HttpClientRequest.get(`/models/${encodeURIComponent(model)}`, { acceptJson: true }), decodeModel)
       },
       responses: {
         create: (request) =>
-          Effect.flatMap(post("/responses", withoutStream(request)), (r) => send(r, Responses.Response)),
+          Effect.flatMap(post("/responses", withoutStream(request)), (r) => send(r, decodeResponse)),
         stream: (request) => stream(streamRequest("/responses", request), responsesSpec),
         open: (request) => open(streamRequest("/responses", request), responsesSpec)
       }
