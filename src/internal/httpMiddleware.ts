@@ -14,7 +14,6 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -59,9 +58,19 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
  * `Random.make` gets the same key every run.
  * @internal
  */
-export const randomUuid: Effect.Effect<string> = Effect.gen(function*() {
-  const words: Array<number> = []
-  for (let i = 0; i < 8; i++) words.push(yield* Random.nextIntBetween(0, 0x10000))
+export const randomUuid: Effect.Effect<string> = Effect.randomWith((random) =>
+  // A loop of flatMaps rather than Effect.gen: this runs once per POST.
+  Effect.suspend(() => {
+    const words: Array<number> = []
+    const next: Effect.Effect<string> = Effect.flatMap(random.nextIntBetween(0, 0x10000), (word) => {
+      words.push(word)
+      return words.length < 8 ? next : Effect.succeed(format(words))
+    })
+    return next
+  })
+)
+
+const format = (words: ReadonlyArray<number>): string => {
   const w = (i: number) => words[i] ?? 0
   // Version 4 and the RFC 4122 variant bits.
   const v = (w(3) & 0x0fff) | 0x4000
@@ -69,7 +78,7 @@ export const randomUuid: Effect.Effect<string> = Effect.gen(function*() {
   return `${hex(w(0), 4)}${hex(w(1), 4)}-${hex(w(2), 4)}-${hex(v, 4)}-${hex(r, 4)}-${hex(w(5), 4)}${hex(w(6), 4)}${
     hex(w(7), 4)
   }`
-})
+}
 
 /**
  * Runs `effect` as one logical request: every attempt inside sees the same key cell. An enclosing
@@ -109,7 +118,12 @@ export const retryEffect = <A, E extends OpenAiError.OpenAiError, R, Out, R2>(
     let attempt = 0
     // RetryPolicy.retry rather than Effect.retry: it keeps the retry budget and the attempt count.
     return RetryPolicy.retry(
-      Effect.suspend(() => Effect.locally(effect, currentAttempt, attempt++)),
+      // The attempt number is set only when it differs: the first attempt of an outermost call
+      // already reads 0, and runs without an `Effect.locally` (an acquire/release per call).
+      Effect.withFiberRuntime<A, E, R>((fiber) => {
+        const n = attempt++
+        return fiber.getFiberRef(currentAttempt) === n ? effect : Effect.locally(effect, currentAttempt, n)
+      }),
       policy
     )
   }))
