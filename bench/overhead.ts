@@ -3,13 +3,19 @@
  *
  *   npx tsx bench/overhead.ts
  *
- * A node:http server on 127.0.0.1 (port 0) serves a canned chat completion. The same request is
- * sent by (a) raw `fetch` + `response.json()`, (b) this library's `OpenAiClient` with its default
- * middleware (classification, per-attempt timeout, retry policy, idempotency key, attempt header,
- * schema decoding) over `FetchHttpClient`, and (c) the official `openai` package. Latency is the
- * median of sequential requests, throughput is requests per second at a fixed concurrency; rounds
- * alternate (a, b, c) so that drift on a shared machine hits all three alike. Printed as ratios
- * measured in this one run.
+ * A node:http server on 127.0.0.1 (port 0, keep-alive) serves the same canned chat completion to
+ * the same request body from (a) raw `fetch` + `response.json()`, (b) this library's
+ * `OpenAiClient` with its default middleware (classification, per-attempt timeout, retry policy,
+ * idempotency key, attempt header, schema decoding) over `NodeHttpClient.layerUndici`, the layer
+ * the docs recommend on Node, and (c) the official `openai` package. Reference rows help read the
+ * figures: `undici.request` by hand, the bare platform clients, (b) over `FetchHttpClient`, (b)
+ * with the tracer off.
+ *
+ * After a warm-up, latency is the median of sequential requests measured in short interleaved
+ * blocks (a, b, c, ... then again, the order rotated every round), so that load from elsewhere on
+ * a shared machine falls on every client alike; throughput is requests per second at concurrency
+ * 16, the median of rounds interleaved the same way. Ratios come from this one run, and each
+ * target is printed as MET or MISSED.
  *
  * Then embeddings decoding for 2048 vectors of 1536 dimensions: the base64 body decoded to
  * `Float32Array`s, the JSON-floats body decoded to `Float32Array`s, and plain `JSON.parse` of the
@@ -19,6 +25,7 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Undici from "@effect/platform-node/Undici"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -26,7 +33,6 @@ import * as Redacted from "effect/Redacted"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import OpenAI from "openai"
-import * as undici from "undici"
 import * as Decode from "../src/Decode.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
@@ -133,7 +139,7 @@ const main = async () => {
 
   // For reading the figures: undici.request by hand, the bare platform clients (no middleware,
   // no schema), and this client over FetchHttpClient.
-  const agent = new undici.Agent()
+  const agent = new Undici.Agent()
   const rawUndici: Call = async () => {
     const res = await agent.request({
       origin: new URL(url).origin,
@@ -162,14 +168,18 @@ const main = async () => {
   const oursFetchRuntime = ManagedRuntime.make(clientLayer.pipe(Layer.provide(FetchHttpClient.layer)))
   const oursFetch: Call = () => oursFetchRuntime.runPromise(create)
 
-  const calls = { raw, ours, official, rawUndici, platformUndici, platformFetch, oursFetch }
+  // And (b) with Effect's tracer off: @effect/platform opens a span per request (with the
+  // request and response headers as attributes) even when nothing exports it.
+  const untraced: Call = () => runtime.runPromise(Effect.withTracerEnabled(create, false))
+
+  const calls = { raw, ours, official, rawUndici, platformUndici, platformFetch, oursFetch, untraced }
   type Name = keyof typeof calls
   const names = Object.keys(calls) as Array<Name>
 
   // Sanity: every client gets the same completion.
   for (const name of names) {
     const r = await calls[name]()
-    const c = name === "ours" || name === "oursFetch" ? (r as { data: unknown }).data : r
+    const c = name === "ours" || name === "oursFetch" || name === "untraced" ? (r as { data: unknown }).data : r
     if ((c as { id?: string }).id !== "chatcmpl-bench") throw new Error(`unexpected response from ${name}`)
   }
 
@@ -188,11 +198,11 @@ const main = async () => {
       await latencies(calls[name], BLOCK, lat[name])
     }
   }
-  const TPUT_ROUNDS = 5
+  const TPUT_ROUNDS = 10
   for (let round = 0; round < TPUT_ROUNDS; round++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + round) % names.length] ?? "raw"
-      tput[name].push(await throughput(calls[name], 300, 16))
+      tput[name].push(await throughput(calls[name], 200, 16))
     }
   }
 
@@ -212,6 +222,7 @@ const main = async () => {
   row("bare NodeHttpClient.layerUndici (no middleware)", "platformUndici")
   row("bare FetchHttpClient (no middleware)", "platformFetch")
   row("OpenAiClient, default stack, FetchHttpClient", "oursFetch")
+  row("(b) with Effect's tracer off", "untraced")
   const verdict = (ok: boolean) => (ok ? "MET" : "MISSED")
   const latA = m.ours / m.raw
   const latC = m.ours / m.official
