@@ -30,8 +30,11 @@ const program = Effect.suspend(() =>
 )
 
 NodeRuntime.runMain(
-  Effect.flatMap(program, (code) => Effect.sync(() => {
-    process.exitCode = code
-  })),
+  Effect.flatMap(program, (code) =>
+    Effect.sync(() => {
+      // Exit now rather than when idle keep-alive sockets time out (seconds later). Writes to a
+      // terminal, file or pipe are synchronous on Linux, so no output is lost.
+      process.exit(code)
+    })),
   { disableErrorReporting: true }
 )

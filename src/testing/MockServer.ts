@@ -86,9 +86,10 @@ const app = Effect.gen(function*() {
   const answer = yield* mock.handle({ method: request.method, url: request.url, headers: request.headers, body })
   const socket = NodeHttpServerRequest.toIncomingMessage(request).socket
   if (answer._tag === "ResetConnection") {
-    // A TCP reset: the client sees ECONNRESET. The server then interrupts this fiber.
+    // A TCP reset: the client sees ECONNRESET. The handler then ends by interruption: there is
+    // nobody left to answer, and a fiber left waiting forever would keep the process alive.
     socket.resetAndDestroy()
-    return yield* Effect.never
+    return yield* Effect.interrupt
   }
   const contentType = answer.headers["content-type"]
   const options = { status: answer.status, headers: answer.headers, ...(contentType ? { contentType } : {}) }
