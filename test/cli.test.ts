@@ -146,11 +146,20 @@ describe("command line", () => {
         "ConnectionError"
       ]
     ) expect(run.stdout).toContain(tag)
-    expect(run.stdout).toContain("server said x-should-retry: false")
+    expect(run.stdout).toMatch(/failed fast \(server said/)
     expect(run.stdout).toContain("ok after 3 attempts")
     // eslint-disable-next-line no-control-regex
     expect(run.stdout).not.toMatch(/\x1b\[/)
   }, 120_000)
+
+  it("demo's burst compares three clients under the mock's rate limits and exits 0", async () => {
+    const run = await cli(["demo", "--only", "burst"])
+    expect(run.code).toBe(0)
+    for (const label of ["like openai-node", "retries only", "paced + retries"]) expect(run.stdout).toContain(label)
+    expect(run.stdout).toContain("goodput: tokens (of allowed)")
+    // The paced client never sees a 429 at the start of a run (it learns the limits first).
+    expect(run.stdout).toMatch(/paced \+ retries\s+\d+\s+\d+\s+\d+\s+0 \(0\.0%\)/)
+  }, 180_000)
 
   it("mock-server reports its port and stops cleanly on Ctrl-C", async () => {
     const run = await cli(["mock-server", "--port", "0", "--rpm", "60"], {
