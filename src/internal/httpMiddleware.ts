@@ -183,8 +183,10 @@ const liveTimeout = <A, E, R, E2>(
             clearTimeout(timer)
             resume(Effect.succeed(exit))
           })
-          return Effect.sync(() => clearTimeout(timer))
-        })).pipe(Effect.onInterrupt(() => Fiber.interrupt(child))),
+          // Interrupted while waiting: stop the timer and the child (the canceler of the wait,
+          // rather than an `onInterrupt` around it, which costs another mask per call).
+          return Effect.zipRight(Effect.sync(() => clearTimeout(timer)), Fiber.interrupt(child))
+        })),
         (exit): Effect.Effect<A, E | E2> =>
           exit === undefined
             ? Effect.zipRight(Fiber.interrupt(child), Effect.fail(onTimeout()))
