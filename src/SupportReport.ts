@@ -186,7 +186,10 @@ export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options:
   const clean = (s: string) => scrub(s, secrets)
   const max = options.maxBodyLength ?? 4096
   const request = options.request
-  const rawBody = bodyText(request?.body)
+  // Scrubbed before it is cut: cutting first would leave the head of a key that straddles the cut,
+  // which no exact-match scrub can then find.
+  const rawText = bodyText(request?.body)
+  const rawBody = rawText === null ? null : clean(rawText)
   const truncated = rawBody !== null && rawBody.length > max
   const headers: Record<string, string> = {}
   for (const [key, value] of Object.entries(normalize(request?.headers))) {
@@ -197,7 +200,7 @@ export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options:
   const zone = Option.getOrElse(DateTime.zoneMakeNamed(timeZone), () => DateTime.zoneUnsafeMakeNamed("UTC"))
   const zoned = DateTime.setZone(utc, zone)
   return {
-    model: modelOf(request?.body, rawBody),
+    model: modelOf(request?.body, rawText),
     error: {
       tag: error._tag,
       category: error.category,
@@ -215,7 +218,7 @@ export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options:
       method: request?.method ?? "unknown",
       url: request === undefined ? "unknown" : redactUrl(request.url, secrets),
       headers,
-      body: rawBody === null ? null : clean(truncated ? rawBody.slice(0, max) : rawBody),
+      body: rawBody === null ? null : truncated ? rawBody.slice(0, max) : rawBody,
       bodyNote: truncated ? `truncated: showing ${max} of ${rawBody.length} characters` : null
     },
     attempts: (options.attempts ?? []).map((a) => ({ ...a, outcome: clean(a.outcome) })),

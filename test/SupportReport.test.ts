@@ -73,6 +73,19 @@ describe("SupportReport", () => {
     expect(report.request.bodyNote).toBe("truncated: showing 100 of 10000 characters")
   })
 
+  it("scrubs a key that straddles the truncation point before cutting the body", () => {
+    // A key without the `sk-` shape is found only by exact match: cut first, its head would stay.
+    const secret = "custom-gateway-key-0123456789abcdefghijklmnop"
+    const body = "x".repeat(90) + secret + "y".repeat(50)
+    const report = SupportReport.make(new OpenAiError.ServerError({ message: "boom" }), 0, {
+      request: { method: "POST", url: "http://127.0.0.1/v1/chat/completions", body },
+      maxBodyLength: 100,
+      secrets: [Redacted.make(secret)]
+    })
+    expect(report.request.body).toBe("x".repeat(90) + "<redacted>")
+    expect(SupportReport.toJson(report)).not.toContain(secret.slice(0, 10))
+  })
+
   it.prop(
     "no secret survives, wherever it was put",
     [FastCheck.stringMatching(/^[A-Za-z0-9]{20,60}$/)],
