@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -591,7 +592,8 @@ const describeCause = (u: unknown): string => {
 /**
  * Classifies a failure before any response: refused, reset, DNS, TLS, a cut-off stream
  * (`ConnectionError`, keeping the whole cause and its code such as `ECONNRESET` or
- * `UND_ERR_SOCKET`), or a timeout (`TimeoutError`: Effect's `TimeoutException`, an abort with a
+ * `UND_ERR_SOCKET`; a platform `HttpClientError` is replaced by its own cause, because the request
+ * it holds carries the `Authorization` header), or a timeout (`TimeoutError`: Effect's `TimeoutException`, an abort with a
  * timeout reason, undici's `UND_ERR_*_TIMEOUT`).
  *
  * @example
@@ -621,10 +623,27 @@ export const classifyTransportError = (
     // Only a hostile cause or option (throwing getters, an unreadable duration) gets here.
     return new OpenAiError.ConnectionError({
       message: `Connection error: ${describeThrown(thrown)}`,
-      cause,
+      cause: keptCause(cause),
       errorCode: Option.none(),
       received: Option.none()
     })
+  }
+}
+
+/**
+ * What a `ConnectionError` keeps as its cause. A platform `HttpClientError` is replaced by its own
+ * cause (the transport error: `ECONNRESET`, undici's `UND_ERR_*`, fetch's TypeError): it holds the
+ * request, whose headers (`Authorization`, `api-key`) show in `JSON.stringify` and `inspect` of
+ * the error that keeps it.
+ */
+const keptCause = (cause: unknown): unknown => {
+  try {
+    if (!HttpClientError.isHttpClientError(cause)) return cause
+    if (cause.cause !== undefined && cause.cause !== null) return cause.cause
+    return new Error(`${cause.reason}: ${cause.description ?? "no further detail"}`)
+  } catch {
+    // A hostile cause (a Proxy whose traps throw) cannot be inspected, so it is not kept either.
+    return new Error("an unreadable cause")
   }
 }
 
@@ -661,7 +680,7 @@ const transport = (
     : ` after ${received.events} event(s) and ${received.bytes} byte(s) had arrived`
   return new OpenAiError.ConnectionError({
     message: `Connection error${errorCode ? ` (${errorCode})` : ""}${receivedText}: ${detail}`,
-    cause,
+    cause: keptCause(cause),
     errorCode: errorCode === undefined ? Option.none() : Option.some(errorCode),
     received: received === undefined ? Option.none() : Option.some(received),
     code: errorCode === undefined ? Option.none() : Option.some(errorCode)

@@ -1,9 +1,10 @@
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Option, TestClock } from "effect"
+import { Clock, Duration, Effect, Fiber, Option, Redacted, TestClock } from "effect"
 import * as FastCheck from "effect/FastCheck"
 import * as http from "node:http"
+import { inspect } from "node:util"
 import type { AddressInfo } from "node:net"
 import * as Classify from "../src/Classify.js"
 import * as GoDuration from "../src/GoDuration.js"
@@ -791,6 +792,24 @@ describe("classifyTransportError", () => {
     expect(e.message).toContain("read ECONNRESET")
     expect([e.category, e.retryable, e.status]).toEqual(["APIConnectionError", true, Option.none()])
     expect(OpenAiError.isConnectionError(e)).toBe(true)
+  })
+
+  it("keeps the transport cause of a platform HttpClientError, never the request with its headers", () => {
+    const request = HttpClientRequest.get("https://api.openai.com/v1/models").pipe(
+      HttpClientRequest.bearerToken(Redacted.make("sk-proj-LeakCheckBearer0123456789")),
+      HttpClientRequest.setHeader("api-key", "azure-leak-check-0123456789")
+    )
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })
+    const platform = new HttpClientError.RequestError({ request, reason: "Transport", cause: reset })
+    const e = Classify.classifyTransportError(platform)
+    expect(e._tag === "ConnectionError" && e.cause).toBe(reset)
+    expect(e._tag === "ConnectionError" && e.errorCode).toEqual(Option.some("ECONNRESET"))
+    for (const text of [JSON.stringify(e), inspect(e, { depth: 10 }), String(e)]) {
+      expect(text).not.toContain("LeakCheckBearer")
+      expect(text).not.toContain("azure-leak-check")
+    }
+    const bare = Classify.classifyTransportError(new HttpClientError.RequestError({ request, reason: "InvalidUrl" }))
+    expect(JSON.stringify(bare)).not.toContain("azure-leak-check")
   })
 
   it("reads undici's UND_ERR_SOCKET", () => {
