@@ -39,3 +39,9 @@ export * as ScriptedHttpClient from "./ScriptedHttpClient.js"
  * @since 0.1.0
  */
 export * as MockServer from "./MockServer.js"
+
+/**
+ * Discrete-event virtual time for simulations with many concurrent sleepers.
+ * @since 0.1.0
+ */
+export * as Simulation from "./Simulation.js"
