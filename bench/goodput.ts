@@ -29,14 +29,12 @@
  *
  * Virtual time: TestClock wakes one sleeper per step and waits real timer ticks for every fiber to
  * suspend in between, which for some 80,000 sleeps takes many minutes. This file runs every fiber
- * on a scheduler whose queue it drains itself, with a discrete-event Clock: sleeps go into a heap,
+ * on the test kit's Simulation (a scheduler whose queue it drains itself and a discrete-event Clock: sleeps go into a heap,
  * and time jumps to the next wake-up once the queue is empty (every fiber asleep or blocked).
  * Everything under test reads time and sleeps only through Effect's Clock, as under TestClock.
  *
  * Run: npx tsx bench/goodput.ts
  */
-import type * as Clock from "effect/Clock"
-import { ClockTypeId } from "effect/Clock"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -44,7 +42,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import type { RuntimeFiber } from "effect/Fiber"
 import type * as Schedule from "effect/Schedule"
 import * as Scheduler from "effect/Scheduler"
 import * as Classify from "../src/Classify.js"
@@ -52,7 +49,7 @@ import * as OpenAiError from "../src/OpenAiError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimitHeaders from "../src/RateLimitHeaders.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import { MockApi } from "../src/testing/index.js"
+import { MockApi, Simulation } from "../src/testing/index.js"
 import * as TokenEstimate from "../src/TokenEstimate.js"
 
 const RPM = 500
@@ -60,153 +57,6 @@ const TPM = 30_000
 const WORKERS = 50
 const MINUTES = Number(process.env.GOODPUT_MINUTES ?? 10)
 const END = MINUTES * 60_000
-
-// ---------------------------------------------------------------------------------------------
-// A discrete-event Clock
-// ---------------------------------------------------------------------------------------------
-
-interface Sleeper {
-  readonly at: number
-  readonly seq: number
-  readonly wake: () => void
-  cancelled: boolean
-}
-
-class Heap {
-  private readonly items: Array<Sleeper> = []
-  get size(): number {
-    return this.items.length
-  }
-  peek(): Sleeper | undefined {
-    return this.items[0]
-  }
-  private less(a: Sleeper, b: Sleeper): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq)
-  }
-  push(item: Sleeper): void {
-    const items = this.items
-    items.push(item)
-    let i = items.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      const p = items[parent]
-      if (p === undefined || !this.less(item, p)) break
-      items[i] = p
-      i = parent
-    }
-    items[i] = item
-  }
-  pop(): Sleeper | undefined {
-    const items = this.items
-    const top = items[0]
-    const last = items.pop()
-    if (top === undefined || last === undefined || items.length === 0) return top
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let smallest = last
-      let at = i
-      const left = items[l]
-      const right = items[r]
-      if (left !== undefined && this.less(left, smallest)) {
-        smallest = left
-        at = l
-      }
-      if (right !== undefined && this.less(right, smallest)) {
-        smallest = right
-        at = r
-      }
-      if (at === i) break
-      items[i] = smallest
-      i = at
-    }
-    items[i] = last
-    return top
-  }
-}
-
-const immediate = () => new Promise<void>((resolve) => setImmediate(resolve))
-
-/**
- * Runs every fiber's work from a queue this file drains, so that "nothing left to do before the
- * next wake-up" is known exactly rather than guessed from timers.
- */
-class SimScheduler implements Scheduler.Scheduler {
-  private queue: Array<Scheduler.Task> = []
-  shouldYield(fiber: RuntimeFiber<unknown, unknown>): number | false {
-    return fiber.currentOpCount > 2048 ? 0 : false
-  }
-  scheduleTask(task: Scheduler.Task): void {
-    this.queue.push(task)
-  }
-  /** Runs queued work until none is left, letting promises settle in between. */
-  async drain(): Promise<void> {
-    for (;;) {
-      while (this.queue.length > 0) {
-        const batch = this.queue
-        this.queue = []
-        for (const task of batch) task()
-      }
-      // Work outside Effect's scheduler (promise callbacks) settles before a setImmediate.
-      await immediate()
-      if (this.queue.length === 0) return
-    }
-  }
-}
-
-class SimClock implements Clock.Clock {
-  readonly [ClockTypeId]: typeof ClockTypeId = ClockTypeId
-  private now = 0
-  private seq = 0
-  private readonly heap = new Heap()
-  steps = 0
-
-  constructor(readonly scheduler: SimScheduler) {}
-
-  unsafeCurrentTimeMillis(): number {
-    return this.now
-  }
-  unsafeCurrentTimeNanos(): bigint {
-    return BigInt(Math.round(this.now * 1_000_000))
-  }
-  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.unsafeCurrentTimeMillis())
-  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
-
-  sleep(duration: Duration.Duration): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      const sleeper: Sleeper = {
-        at: this.now + Math.max(0, Duration.toMillis(duration)),
-        seq: this.seq++,
-        wake: () => resume(Effect.void),
-        cancelled: false
-      }
-      this.heap.push(sleeper)
-      return Effect.sync(() => {
-        sleeper.cancelled = true
-      })
-    })
-  }
-
-  /** Advances time wake-up by wake-up until `end`, each time once every fiber is asleep or blocked. */
-  async run(end: number): Promise<void> {
-    for (;;) {
-      await this.scheduler.drain()
-      let next = this.heap.peek()
-      while (next !== undefined && next.cancelled) {
-        this.heap.pop()
-        next = this.heap.peek()
-      }
-      if (next === undefined || next.at > end) return
-      this.now = Math.max(this.now, next.at)
-      this.steps++
-      while (this.heap.peek()?.at === this.now) {
-        const sleeper = this.heap.pop()
-        if (sleeper !== undefined && !sleeper.cancelled) sleeper.wake()
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Workload
@@ -284,8 +134,7 @@ const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
 
 const scenario = async (name: string, makeClient: Effect.Effect<Client>): Promise<Result> => {
   const started = Date.now()
-  const scheduler = new SimScheduler()
-  const clock = new SimClock(scheduler)
+  const sim = Simulation.make()
   const latencies: Array<number> = []
   let failed = 0
   const encoder = new TextEncoder()
@@ -341,29 +190,16 @@ const scenario = async (name: string, makeClient: Effect.Effect<Client>): Promis
     return { mock, fibers }
   })
 
-  const setup = Effect.runPromise(
+  const setup = await sim.run(
     program.pipe(
-      Effect.withClock(clock),
-      Effect.withScheduler(scheduler),
       Effect.withRandom(Random.make(`goodput-${name}`)),
       Effect.provide(MockApi.layer({ rpm: RPM, tpm: TPM, maxLogEntries: 1_000_000 }))
     )
   )
-  // The setup runs on the simulated scheduler too: drain it until it is done.
-  let ready = false
-  void setup.then(() => (ready = true), () => (ready = true))
-  while (!ready) {
-    await scheduler.drain()
-    await immediate()
-  }
-  const { fibers, mock } = await setup
-  await clock.run(END)
-  let interrupted = false
-  void Effect.runPromise(Fiber.interruptAll(fibers)).then(() => (interrupted = true))
-  while (!interrupted) {
-    await scheduler.drain()
-    await immediate()
-  }
+  if (Exit.isFailure(setup)) throw new Error(`setup failed: ${Cause.pretty(setup.cause)}`)
+  const { fibers, mock } = setup.value
+  await sim.runUntil(END)
+  await sim.run(Fiber.interruptAll(fibers))
   const log = await Effect.runPromise(mock.log.pipe(Effect.withScheduler(Scheduler.defaultScheduler)))
 
   let tokens = 0
@@ -401,7 +237,7 @@ const scenario = async (name: string, makeClient: Effect.Effect<Client>): Promis
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     realMillis: Date.now() - started,
-    steps: clock.steps
+    steps: sim.steps()
   }
 }
 
