@@ -522,6 +522,21 @@ describe("docs/examples/testing.ts (in memory, TestClock)", () => {
 })
 
 describe("MockRateLimits (the limiter behind the mock)", () => {
+  it("reads full after exactly the reset time despite floating-point refill (found by the property below)", () => {
+    let state = MockRateLimits.empty({ rpm: 5, tpm: 1000 })
+    let now = 0
+    for (const [dt, tokens] of [[0, 326], [5177, 164], [2177, 192]] as const) {
+      now += dt
+      state = MockRateLimits.consume(state, "k", tokens, now)[1]
+    }
+    const headers = MockRateLimits.peek(state, "k", now)
+    const reset = Option.getOrElse(
+      Option.map(GoDuration.parse(headers["x-ratelimit-reset-tokens"] ?? ""), Duration.toMillis),
+      () => -1
+    )
+    expect(MockRateLimits.peek(state, "k", now + reset)["x-ratelimit-remaining-tokens"]).toBe("1000")
+  })
+
   it.prop(
     "remaining stays within the limit, and after the reset time the window is full again",
     { steps: FastCheck.array(FastCheck.tuple(FastCheck.integer({ min: 0, max: 30_000 }), FastCheck.integer({ min: 0, max: 400 })), { maxLength: 30 }) },

@@ -125,14 +125,18 @@ const refill = (bucket: Bucket | undefined, limit: number, now: number): Bucket 
 }
 
 /** Milliseconds until `needed` units are available in a bucket refilling at `limit` per minute. */
+// Floor, but a bucket refilled for exactly its reset time reads full despite floating-point error
+// (999.9999999 is 1000).
+const whole = (remaining: number): number => Math.floor(remaining + 1e-6)
+
 const waitFor = (remaining: number, needed: number, limit: number): number =>
   Math.max(0, ((needed - remaining) * 60_000) / limit)
 
 const headersOf = (limits: Limits, buckets: Buckets): Headers => ({
   "x-ratelimit-limit-requests": String(limits.rpm),
   "x-ratelimit-limit-tokens": String(limits.tpm),
-  "x-ratelimit-remaining-requests": String(Math.floor(buckets.requests.remaining)),
-  "x-ratelimit-remaining-tokens": String(Math.floor(buckets.tokens.remaining)),
+  "x-ratelimit-remaining-requests": String(whole(buckets.requests.remaining)),
+  "x-ratelimit-remaining-tokens": String(whole(buckets.tokens.remaining)),
   "x-ratelimit-reset-requests": GoDuration.format(
     Duration.millis(Math.ceil(waitFor(buckets.requests.remaining, limits.rpm, limits.rpm)))
   ),
