@@ -812,6 +812,17 @@ describe("classifyTransportError", () => {
     expect(JSON.stringify(bare)).not.toContain("azure-leak-check")
   })
 
+  it("scrubs the credentials of a URL quoted by a transport error", () => {
+    const e = Classify.classifyTransportError(
+      new TypeError(
+        "Request cannot be constructed from a URL that includes credentials: https://me:UrlPassw0rd@proxy.example/v1?api-key=QuerySecret1&limit=2"
+      )
+    )
+    expect(e.message).not.toContain("UrlPassw0rd")
+    expect(e.message).not.toContain("QuerySecret1")
+    expect(e.message).toContain("https://<redacted>@proxy.example/v1?api-key=<redacted>&limit=2")
+  })
+
   it("reads undici's UND_ERR_SOCKET", () => {
     const e = Classify.classifyTransportError(new TypeError("fetch failed", { cause: new SocketError("other side closed") }))
     expect(e._tag === "ConnectionError" && e.errorCode).toEqual(Option.some("UND_ERR_SOCKET"))

@@ -10,6 +10,12 @@
 // "sk-sk-sk-..." and let a hostile body stall the classifier for minutes.
 const KEY = /\b(sk-(?:proj-|svcacct-|admin-|ant-)?)([A-Za-z0-9_\-*]{12,})/g
 const BEARER = /(bearer\s+)[^\s"',;]{8,}/gi
+// Credentials inside a URL: its user-info (`https://user:pass@host`) and a key in its query
+// (`?api-key=...`, as Azure-style gateways take). Transport errors quote the URL they failed on
+// ("Request cannot be constructed from a URL that includes credentials: https://me:pw@...").
+// Both scans stop at the next `/`, `?` or `&`, so a hostile run of URLs stays linear.
+const URL_USERINFO = /\b((?:https?|wss?):\/\/)[^\s/?#@"'<>]+@/gi
+const URL_QUERY_SECRET = /([?&](?:api[-_]?key|key|token|access[-_]?token|sig|signature|code|password)=)[^&?#\s"'<>]+/gi
 const ALNUM4 = /^[A-Za-z0-9]{4}$/
 const WORD = /\w/
 
@@ -30,10 +36,15 @@ const masked = (prefix: string, body: string): string | undefined => {
 const maskKey = (match: string, prefix: string, body: string): string =>
   masked(prefix, body) ?? (prefix.length > 3 ? masked("sk-", prefix.slice(3) + body) : undefined) ?? match
 
-/** Replaces anything shaped like an API key with its prefix and last four characters. */
+/**
+ * Replaces anything shaped like an API key with its prefix and last four characters, and the
+ * credentials of a URL (user-info, a key in the query) with `<redacted>`.
+ */
 export const scrub = (text: string, extra: ReadonlyArray<string> = []): string => {
   let out = text.replace(KEY, maskKey)
     .replace(BEARER, (_m, prefix: string) => `${prefix}<redacted>`)
+    .replace(URL_USERINFO, (_m, scheme: string) => `${scheme}<redacted>@`)
+    .replace(URL_QUERY_SECRET, (_m, name: string) => `${name}<redacted>`)
   for (const secret of extra) {
     if (secret.length >= 4) out = out.split(secret).join("<redacted>")
   }
