@@ -107,6 +107,16 @@ describe("command line", () => {
     expect(run.stdout + run.stderr).not.toContain("NEVERPRINTME")
   })
 
+  it("doctor prints the base URL without its credentials or query key", async () => {
+    const run = await cli(["doctor"], {
+      env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: "http://me:URLPASSWORD@127.0.0.1:1/v1?api-key=QUERYSECRET" }
+    })
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain("Base URL http://redacted:redacted@127.0.0.1:1/v1?api-key=redacted")
+    expect(run.stdout + run.stderr).not.toContain("URLPASSWORD")
+    expect(run.stdout + run.stderr).not.toContain("QUERYSECRET")
+  })
+
   it("chat streams a completion from the mock and exits 0", async () => {
     const run = await cli(["chat", "hello there", "--mock"])
     expect(run.code).toBe(0)

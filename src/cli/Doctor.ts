@@ -77,6 +77,32 @@ export const keyShape = (key: string, baseUrl: string): ReadonlyArray<readonly [
   return out
 }
 
+const SECRET_QUERY = /^(api[-_]?key|key|token|access[-_]?token|sig|signature|code)$/i
+
+/**
+ * The base URL as printed: a proxy URL may carry credentials (`https://user:pass@host/v1`) or a
+ * key in its query (`?api-key=...`), and doctor's output is pasted into tickets and chats:
+ * `https://me:pw@proxy.example/v1?api-key=abc` prints as
+ * `https://redacted:redacted@proxy.example/v1?api-key=redacted`.
+ *
+ * @since 0.1.0
+ * @category checks
+ */
+export const displayUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    if (parsed.username) parsed.username = "redacted"
+    if (parsed.password) parsed.password = "redacted"
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (SECRET_QUERY.test(key)) parsed.searchParams.set(key, "redacted")
+    }
+    return parsed.toString()
+  } catch {
+    // Not a URL at all: say so without echoing what may be a pasted key.
+    return `(${url.length} characters that do not parse as a URL)`
+  }
+}
+
 const safeHost = (url: string): string => {
   try {
     return new URL(url).hostname
@@ -113,12 +139,12 @@ export const run = (options: { readonly model: string; readonly mock: boolean; r
     }
     const url = Either.try(() => new URL(target.baseUrl))
     if (Either.isLeft(url) || !/^https?:$/.test(url.right.protocol)) {
-      yield* line("fail", `OPENAI_BASE_URL is not an http(s) URL: ${target.baseUrl}`)
+      yield* line("fail", `OPENAI_BASE_URL is not an http(s) URL: ${displayUrl(target.baseUrl)}`)
       return false
     }
     yield* line(
       url.right.pathname.replace(/\/$/, "").endsWith("/v1") || url.right.hostname.endsWith(".azure.com") ? "ok" : "warn",
-      `Base URL ${target.baseUrl}${
+      `Base URL ${displayUrl(target.baseUrl)}${
         url.right.pathname.replace(/\/$/, "").endsWith("/v1") ? "" : " (OpenAI-compatible servers usually end in /v1)"
       }`
     )
