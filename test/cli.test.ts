@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -178,6 +179,19 @@ describe("command line", () => {
     expect(run.stdout).toMatch(/http:\/\/127\.0\.0\.1:\d+\/v1/)
     expect(run.stderr).not.toMatch(/\n\s+at /)
     expect([0, 130]).toContain(run.code)
+  })
+
+  it("mock-server on a port already in use says why, and exits 1", async () => {
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
+    const { port } = taken.address() as net.AddressInfo
+    try {
+      const run = await cli(["mock-server", "--port", String(port)])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toContain("EADDRINUSE")
+    } finally {
+      await new Promise((resolve) => taken.close(resolve))
+    }
   })
 
   it("mock-server rejects a bad option with exit 2", async () => {

@@ -13,7 +13,33 @@ import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { ValidationError } from "@effect/cli"
+import { bound, scrub } from "../internal/secrets.js"
 import * as Cli from "./Cli.js"
+
+const tagOf = (u: unknown): unknown => typeof u === "object" && u !== null ? (u as { _tag?: unknown })._tag : undefined
+const messageOf = (u: unknown): string => {
+  if (typeof u === "object" && u !== null) {
+    const message = (u as { message?: unknown }).message
+    if (typeof message === "string" && message.length > 0) return message
+  }
+  return String(u)
+}
+
+// Failures a command already explained before failing; anything else (a port already in use, a
+// configuration error) would otherwise end with a bare exit code and no word why.
+const alreadyReported = (error: unknown): boolean =>
+  error instanceof Cli.CommandFailed || ValidationError.isValidationError(error) ||
+  tagOf(error) === "UsageError" || tagOf(error) === "MockServerOptionError"
+
+const describeFailure = (error: unknown): string => {
+  const tag = tagOf(error)
+  const cause = typeof error === "object" && error !== null ? (error as { cause?: unknown }).cause : undefined
+  const message = messageOf(error)
+  const head = typeof tag === "string" && tag !== message ? `${tag}: ${message}` : message
+  const text = `${head}${cause === undefined ? "" : ` (${messageOf(cause)})`}`
+  return bound(scrub(text), 1000)
+}
 
 const program = Effect.suspend(() =>
   Command.run(Cli.root, { name: "effect-openai-resilience", version: Cli.version })(process.argv)
@@ -23,7 +49,11 @@ const program = Effect.suspend(() =>
   Effect.flatMap((exit) => {
     if (Exit.isSuccess(exit)) return Effect.succeed(0)
     const failure = Cause.failureOption(exit.cause)
-    if (failure._tag === "Some") return Effect.succeed(Cli.exitCodeOf(failure.value))
+    if (failure._tag === "Some") {
+      const error = failure.value
+      const code = Cli.exitCodeOf(error)
+      return alreadyReported(error) ? Effect.succeed(code) : Console.error(describeFailure(error)).pipe(Effect.as(code))
+    }
     if (Cause.isInterruptedOnly(exit.cause)) return Effect.succeed(130)
     return Console.error(`Unexpected internal error:\n${Cause.pretty(exit.cause)}`).pipe(Effect.as(70))
   })
