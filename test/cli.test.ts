@@ -35,7 +35,7 @@ const cli = (
   options: { readonly env?: Record<string, string>; readonly until?: (out: string) => boolean } = {}
 ): Promise<Run> =>
   new Promise((resolve, reject) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...options.env }
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "", ...options.env }
     const child = spawn(process.execPath, [entry, ...args], { cwd: root, env })
     let stdout = ""
     let stderr = ""
@@ -61,6 +61,8 @@ describe("command line", () => {
     const run = await cli(["--help"])
     expect(run.code).toBe(0)
     for (const command of ["demo", "doctor", "chat", "mock-server"]) expect(run.stdout).toContain(command)
+    // eslint-disable-next-line no-control-regex
+    expect(run.stdout).not.toMatch(/\x1b\[/)
   })
 
   it("a bad flag is a usage error: exit 2, a clear message, no stack trace", async () => {

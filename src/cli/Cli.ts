@@ -66,24 +66,28 @@ const model = Options.text("model").pipe(
   Options.withDescription("The model to use.")
 )
 
+// `--mock` and `--fault`, shared by the commands that talk to the API.
+const target = (mockText: string, faultText: string) => ({
+  mock: Options.boolean("mock").pipe(Options.withDescription(mockText)),
+  fault: Options.text("fault").pipe(Options.optional, Options.withDescription(faultText))
+})
+
+// A command's `false` (it printed why) becomes exit code 1.
+const exitOne = (ok: boolean) => (ok ? Effect.void : Effect.fail(new CommandFailed({ exitCode: 1 })))
+
 const doctor = Command.make(
   "doctor",
   {
     model,
-    mock: Options.boolean("mock").pipe(
-      Options.withDescription("Check against the embedded mock server instead of OPENAI_BASE_URL.")
-    ),
-    fault: Options.text("fault").pipe(
-      Options.optional,
-      Options.withDescription("With --mock: make the mock serve this fault, to see how doctor explains it.")
+    ...target(
+      "Check against the embedded mock server instead of OPENAI_BASE_URL.",
+      "With --mock: make the mock serve this fault, to see how doctor explains it."
     )
   },
   (options) =>
-    Doctor.run({
-      model: options.model,
-      mock: options.mock,
-      fault: Option.getOrUndefined(options.fault)
-    }).pipe(Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new CommandFailed({ exitCode: 1 })))))
+    Doctor.run({ model: options.model, mock: options.mock, fault: Option.getOrUndefined(options.fault) }).pipe(
+      Effect.flatMap(exitOne)
+    )
 ).pipe(
   Command.withDescription(
     "Check a real configuration (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID): key shape, a models request, one minimal completion, rate-limit headroom."
@@ -95,12 +99,9 @@ const chat = Command.make(
   {
     prompt: Args.text({ name: "prompt" }).pipe(Args.withDescription("What to ask.")),
     model,
-    mock: Options.boolean("mock").pipe(
-      Options.withDescription("Use the embedded mock server (the default when OPENAI_API_KEY is unset).")
-    ),
-    fault: Options.text("fault").pipe(
-      Options.optional,
-      Options.withDescription("With the mock: serve this fault on every attempt (shows the support report).")
+    ...target(
+      "Use the embedded mock server (the default when OPENAI_API_KEY is unset).",
+      "With the mock: serve this fault on every attempt (shows the support report)."
     )
   },
   (options) =>
@@ -109,7 +110,7 @@ const chat = Command.make(
       model: options.model,
       mock: options.mock,
       fault: Option.getOrUndefined(options.fault)
-    }).pipe(Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new CommandFailed({ exitCode: 1 })))))
+    }).pipe(Effect.flatMap(exitOne))
 ).pipe(
   Command.withDescription(
     "One resilient chat completion, streamed to the terminal; on a persistent failure, prints the support report."

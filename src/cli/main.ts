@@ -41,6 +41,18 @@ const describeFailure = (error: unknown): string => {
   return bound(scrub(text), 1000)
 }
 
+// @effect/cli renders help and errors with ANSI styles whatever the output is; a log file or a
+// pipe gets plain text (as does NO_COLOR).
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g
+for (const stream of [process.stdout, process.stderr]) {
+  if (stream.isTTY !== true || process.env.NO_COLOR !== undefined) {
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: Array<unknown>) => boolean
+    stream.write = ((chunk: unknown, ...rest: Array<unknown>) =>
+      write(typeof chunk === "string" ? chunk.replace(ANSI, "") : chunk, ...rest)) as typeof stream.write
+  }
+}
+
 const program = Effect.suspend(() =>
   Command.run(Cli.root, { name: "effect-openai-resilience", version: Cli.version })(process.argv)
 ).pipe(
