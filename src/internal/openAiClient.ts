@@ -2,7 +2,6 @@
  * The implementation behind `OpenAiClient`.
  * @internal
  */
-import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -39,31 +38,9 @@ export const DEFAULT_TIMEOUT: Duration.Duration = Duration.minutes(10)
 /** @internal */
 export const DEFAULT_IDLE_TIMEOUT: Duration.Duration = Duration.minutes(5)
 
-/** @internal */
-export interface Options {
-  readonly apiKey: Redacted.Redacted<string>
-  readonly baseUrl?: string | undefined
-  readonly organization?: string | undefined
-  readonly project?: string | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-  readonly idleTimeout?: Duration.DurationInput | undefined
-  readonly deadline?: Duration.DurationInput | undefined
-  readonly retryPolicy?: Schedule.Schedule<unknown, OpenAiError.OpenAiError> | undefined
-  readonly idempotencyKey?: boolean | undefined
-  readonly attemptHeader?: string | false | undefined
-  readonly transformClient?:
-    | ((client: HttpClient.HttpClient.With<OpenAiError.OpenAiError>) => HttpClient.HttpClient.With<OpenAiError.OpenAiError>)
-    | undefined
-}
-
-/** @internal */
-export interface Decoded<A> {
-  readonly data: A
-  readonly requestId: Option.Option<string>
-  readonly status: number
-  readonly headers: Headers.Headers
-  readonly rateLimit: Option.Option<RateLimitHeaders.RateLimitHeaders>
-}
+// The shapes are declared (and documented) once, in the public module.
+import type { Decoded, Options } from "../OpenAiClient.js"
+export type { Decoded, Options }
 
 type Failure = OpenAiError.OpenAiError
 
