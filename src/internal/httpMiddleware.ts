@@ -2,6 +2,7 @@
  * The implementation behind `HttpMiddleware`.
  * @internal
  */
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -367,6 +368,18 @@ export const requestId = (response: { readonly headers: Readonly<Record<string, 
   return value ? Option.some(value) : Option.none()
 }
 
+const SECRET_HEADERS: ReadonlyArray<string> = ["authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"]
+
+// `modify` and `setHeaders` merge headers, so the copy is rebuilt from its parts.
+const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.make(request.method)(request.url, {
+    urlParams: request.urlParams,
+    headers: Headers.remove(request.headers, SECRET_HEADERS)
+  }).pipe(
+    HttpClientRequest.setBody(request.body),
+    (r) => Option.match(request.hash, { onNone: () => r, onSome: (hash) => HttpClientRequest.setHash(r, hash) })
+  )
+
 /** @internal */
 export const toHttpClientError = <R>(
   self: HttpClient.HttpClient.With<OpenAiError.OpenAiError, R>
@@ -376,7 +389,9 @@ export const toHttpClientError = <R>(
   HttpClient.transform(self, (effect, request) =>
     Effect.mapError(effect, (error) =>
       new HttpClientError.RequestError({
-        request,
+        // The platform redacts headers only in its own logger; JSON.stringify or inspect of this
+        // error in a foreign client would show the bearer token, so it never holds one.
+        request: withoutSecrets(request),
         reason: "Transport",
         cause: error,
         description: `${error._tag}: ${error.message}`

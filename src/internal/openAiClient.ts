@@ -158,9 +158,21 @@ const decodeModelsList = bodyDecoder(Models.ModelsList)
 const decodeModel = bodyDecoder(Models.Model)
 const decodeResponse = bodyDecoder(Responses.Response)
 
+// The parsed body when it is an API error payload (`{"error": {...}}` and the other shapes), else
+// undefined. Only called after normal decoding failed, so successes pay nothing.
+const errorBody = (text: string): unknown => {
+  if (text.length > 1_000_000) return undefined
+  try {
+    const json: unknown = JSON.parse(text)
+    return Option.isSome(Classify.errorPayload(json)) ? json : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** How a stream's events map to elements: what is an error, what ends it. */
-interface StreamSpec<A> {
-  readonly schema: Schema.Schema<A, any, never>
+interface StreamSpec<A, I> {
+  readonly schema: Schema.Schema<A, I, never>
   readonly isError: (json: unknown) => boolean
   /** An element after which the stream is complete (emitted, then the stream ends). */
   readonly isLast: (a: A) => boolean
@@ -174,13 +186,13 @@ type Step<A> =
 const SKIP: Step<never> = { _tag: "Skip" }
 const DONE: Step<never> = { _tag: "Done" }
 
-const chatSpec: StreamSpec<ChatCompletionChunk.ChatCompletionChunk> = {
+const chatSpec: StreamSpec<ChatCompletionChunk.ChatCompletionChunk, typeof ChatCompletionChunk.ChatCompletionChunk.Encoded> = {
   schema: ChatCompletionChunk.ChatCompletionChunk,
   isError: (json) => Predicate.isRecord(json) && json.error !== undefined && json.error !== null,
   isLast: () => false
 }
 
-const responsesSpec: StreamSpec<Responses.ResponseStreamEvent> = {
+const responsesSpec: StreamSpec<Responses.ResponseStreamEvent, typeof Responses.ResponseStreamEvent.Encoded> = {
   schema: Responses.ResponseStreamEvent,
   isError: (json) =>
     Predicate.isRecord(json) &&
@@ -263,6 +275,18 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             Effect.suspend(() => {
               const result = decoder.decode(text)
               if (Option.isSome(result)) return Effect.succeed(decoded(response, result.value))
+              // A 2xx that carries an API error (proxies and compatible servers do this) is that
+              // error, classified like a stream's error event, not a decode error.
+              const payload = errorBody(text)
+              if (payload !== undefined) {
+                return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  Effect.fail(
+                    withRequestId(
+                      Classify.classifyStreamError(payload, { headers: response.headers, now, secrets: secretText }),
+                      middleware.requestId(response)
+                    )
+                  ))
+              }
               return Effect.map(
                 Decode.decodeText(decoder.schema, {
                   status: response.status,
@@ -281,9 +305,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     // One stream attempt's elements: bytes (bounded by the idle timeout) -> SSE events -> decoded
     // elements; an error event is the typed error; an end without `[DONE]` or a terminal event is
     // a cut.
-    const elements = <A>(
+    const elements = <A, I>(
       response: HttpClientResponse.HttpClientResponse,
-      spec: StreamSpec<A>
+      spec: StreamSpec<A, I>
     ): Stream.Stream<A, Failure> =>
       Stream.suspend(() => {
         const progress = Sse.makeProgress()
@@ -297,7 +321,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         const streamError = (data: unknown) =>
           Effect.flatMap(
             Clock.currentTimeMillis,
-            (now) => Effect.fail(Classify.classifyStreamError(data, { headers: response.headers, now }))
+            (now) => Effect.fail(Classify.classifyStreamError(data, { headers: response.headers, now, secrets: secretText }))
           )
         let finished = false
         const step = (event: Sse.Event): Effect.Effect<Step<A>, Failure> => {
@@ -378,14 +402,14 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             // not JSON after all: reported below
           }
           if (Option.isSome(Classify.errorPayload(json))) {
-            return Effect.fail(Classify.classifyStreamError(json, { headers: response.headers, now }))
+            return Effect.fail(Classify.classifyStreamError(json, { headers: response.headers, now, secrets: secretText }))
           }
           return Effect.fail(
             new OpenAiError.ResponseDecodeError({
               message: "Expected an event stream (text/event-stream) but the server sent a JSON body",
               path: "",
               issue: "the response is application/json, not text/event-stream: the server may not support streaming",
-              body: scrub(bound(text, 1000), secretText),
+              body: bound(scrub(text, secretText), 1000),
               status: Option.some(response.status),
               requestId
             })
@@ -393,17 +417,41 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         }
       )
 
+    const isHtml = (response: HttpClientResponse.HttpClientResponse) =>
+      (response.headers["content-type"] ?? "").toLowerCase().includes("text/html")
+
+    // A 2xx HTML page where an event stream was asked for: a proxy's login or error page. Not a
+    // cut connection (which would be retried): the same request would get the same page.
+    const htmlNotAStream = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<never, Failure> =>
+      Effect.flatMap(middleware.readBounded(response, middleware.MAX_ERROR_BODY_BYTES), (bytes) => {
+        const text = new TextDecoder().decode(bytes)
+        const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1]?.replace(/\s+/g, " ").trim()
+        return Effect.fail(
+          new OpenAiError.ResponseDecodeError({
+            message: `Expected an event stream (text/event-stream) but the server sent an HTML page${
+              title ? ` ("${bound(title, 120)}")` : ""
+            }: probably a proxy or a wrong base URL`,
+            path: "",
+            issue: "the response is text/html, not text/event-stream",
+            body: bound(scrub(text, secretText), 1000),
+            status: Option.some(response.status),
+            requestId: middleware.requestId(response)
+          })
+        )
+      })
+
     // One attempt at opening a stream: send, then pull until the first element. Retried as a
     // unit, so a stream that fails before any element reached the caller is retried by the
     // policy; after that, failures reach the caller and nothing is replayed.
-    const openOnce = <A>(
+    const openOnce = <A, I>(
       request: HttpClientRequest.HttpClientRequest,
-      spec: StreamSpec<A>
+      spec: StreamSpec<A, I>
     ): Effect.Effect<Opened<A>, Failure> =>
       Effect.flatMap(Scope.make(), (scope) =>
         Effect.gen(function*() {
           const response = yield* perAttempt(attempt.execute(request))
           if (isJson(response)) return yield* notAStream(response)
+          if (isHtml(response)) return yield* htmlNotAStream(response)
           const pull = yield* Scope.extend(Stream.toPull(elements(response, spec)), scope)
           const { ended, first } = yield* pullFirst(pull)
           return { response, first, ended, pull, scope }
@@ -411,9 +459,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
 
     // Opens a stream in the caller's scope: retried until its first element, then the response's
     // request id and headers beside a stream that starts with that element.
-    const open = <A>(
+    const open = <A, I>(
       request: Effect.Effect<HttpClientRequest.HttpClientRequest, Failure>,
-      spec: StreamSpec<A>
+      spec: StreamSpec<A, I>
     ): Effect.Effect<Decoded<Stream.Stream<A, Failure>>, Failure, Scope.Scope> =>
       Effect.flatMap(Effect.scope, (outer) =>
         Effect.uninterruptibleMask((restore) =>
@@ -431,9 +479,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           )
         )
 
-    const stream = <A>(
+    const stream = <A, I>(
       request: Effect.Effect<HttpClientRequest.HttpClientRequest, Failure>,
-      spec: StreamSpec<A>
+      spec: StreamSpec<A, I>
     ): Stream.Stream<A, Failure> => Stream.unwrapScoped(Effect.map(open(request, spec), (d) => d.data))
 
     const withoutStream = <T extends object>(request: T) => {

@@ -1,0 +1,88 @@
+/**
+ * What proxies and compatible servers do that the API documents nowhere: a 200 carrying an API
+ * error, an HTML page where a stream was asked for, keys without the `sk-` shape echoed back, and
+ * foreign clients inspecting the errors our middleware hands them.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { inspect } from "node:util"
+import * as HttpMiddleware from "../src/HttpMiddleware.js"
+import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as RetryPolicy from "../src/RetryPolicy.js"
+import * as S from "./support/ScriptedClient.js"
+
+// An Azure-style key: no `sk-` prefix, so only exact-value scrubbing can catch it.
+const API_KEY = "3f9a1c0e77d24b8e9c1a2b3c4d5e6f70"
+
+const setup = (steps: ReadonlyArray<S.Step>) =>
+  Effect.gen(function*() {
+    const scripted = S.make(steps)
+    const openai = yield* OpenAiClient.make({
+      apiKey: Redacted.make(API_KEY),
+      baseUrl: "https://proxy.example.test/v1",
+      retryPolicy: RetryPolicy.make({ maxRetries: 3, base: "1 millis", jitter: "none" })
+    }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+    return { openai, scripted }
+  })
+
+const request = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "hi" }] }
+
+describe("OpenAiClient against misbehaving servers", () => {
+  it.effect("a 200 whose JSON body is an API error is that typed error, not a decode error", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([
+        S.json(200, S.errorBody("You exceeded your current quota", "insufficient_quota", "insufficient_quota"), {
+          "x-request-id": "req_200err"
+        })
+      ])
+      const error = yield* Effect.flip(openai.chat.completions.create(request))
+      assert.strictEqual(error._tag, "QuotaExceeded")
+      assert.deepStrictEqual(error.requestId._tag === "Some" ? error.requestId.value : undefined, "req_200err")
+    }))
+
+  it.effect("an HTML page where a stream was asked for fails at once with a decode error, not retried", () =>
+    Effect.gen(function*() {
+      const page = "<html><head><title>Sign in - Corporate Proxy</title></head><body>Please log in</body></html>"
+      const { openai, scripted } = yield* setup([
+        S.text(200, page, { "content-type": "text/html; charset=utf-8" }),
+        S.text(200, page, { "content-type": "text/html; charset=utf-8" })
+      ])
+      const error = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+      assert.strictEqual(error._tag, "ResponseDecodeError")
+      assert.include(error.message, "Sign in - Corporate Proxy")
+      assert.strictEqual(scripted.requests.length, 1)
+    }))
+
+  it.effect("a stream error event that echoes a key of any shape has it scrubbed", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([
+        S.sse([S.data({ error: { message: `Invalid subscription key ${API_KEY}`, type: "invalid_request_error", code: "invalid_api_key" } })])
+      ])
+      const error = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+      assert.strictEqual(error._tag, "IncorrectApiKey")
+      assert.notInclude(`${error.message} ${JSON.stringify(error)} ${inspect(error, { depth: 10 })}`, API_KEY)
+    }))
+
+  it.effect("the HttpClientError handed to a foreign client holds no credentials", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([S.fail(), S.fail(), S.fail()])
+      const foreign = scripted.client.pipe(
+        HttpMiddleware.classify,
+        HttpMiddleware.toHttpClientError
+      )
+      const error = yield* Effect.flip(
+        foreign.execute(
+          HttpClientRequest.get("https://api.example.test/v1/models").pipe(
+            HttpClientRequest.bearerToken(API_KEY),
+            HttpClientRequest.setHeader("api-key", API_KEY)
+          )
+        )
+      )
+      assert.strictEqual(error._tag, "RequestError")
+      assert.notInclude(`${JSON.stringify(error)} ${inspect(error, { depth: 10 })}`, API_KEY)
+    }))
+})
