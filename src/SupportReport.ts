@@ -200,7 +200,7 @@ export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options:
   const zone = Option.getOrElse(DateTime.zoneMakeNamed(timeZone), () => DateTime.zoneUnsafeMakeNamed("UTC"))
   const zoned = DateTime.setZone(utc, zone)
   return {
-    model: modelOf(request?.body, rawText),
+    model: Option.getOrNull(Option.map(Option.fromNullable(modelOf(request?.body, rawText)), clean)),
     error: {
       tag: error._tag,
       category: error.category,
@@ -221,7 +221,12 @@ export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options:
       body: rawBody === null ? null : truncated ? rawBody.slice(0, max) : rawBody,
       bodyNote: truncated ? `truncated: showing ${max} of ${rawBody.length} characters` : null
     },
-    attempts: (options.attempts ?? []).map((a) => ({ ...a, outcome: clean(a.outcome) })),
+    attempts: (options.attempts ?? []).map((a) => ({
+      ...a,
+      outcome: clean(a.outcome),
+      ...(a.reason === undefined ? {} : { reason: clean(a.reason) }),
+      ...(a.requestId === undefined ? {} : { requestId: clean(a.requestId) })
+    })),
     rateLimit: Option.getOrNull(Option.map(error.rateLimit, RateLimitHeaders.format)),
     retryAfterMs: Option.getOrNull(Option.map(error.retryAfter, Duration.toMillis)),
     probableCause: error.probableCause,

@@ -103,7 +103,7 @@ describe("SupportReport", () => {
           headers: { authorization: `Bearer ${secret}`, "x-api-key": secret, "x-custom": secret },
           body: JSON.stringify({ model: "m", messages: [{ role: "user", content: secret }] })
         },
-        attempts: [{ attempt: 1, outcome: `failed with ${secret}` }],
+        attempts: [{ attempt: 1, outcome: `failed with ${secret}`, reason: `because ${secret}`, requestId: secret }],
         secrets: [secret]
       })
       expect(SupportReport.toJson(report)).not.toContain(suffix)
