@@ -126,6 +126,13 @@ export interface Options {
   readonly idempotencyKey?: boolean | undefined
   /** The attempt-count header's name, or `false` for none (default `x-retry-attempt`). */
   readonly attemptHeader?: string | false | undefined
+  /**
+   * Whether requests open `@effect/platform`'s `http.client` span and send `traceparent`.
+   * Default: yes when a Tracer other than Effect's default one (which exports nothing) is in place
+   * when the client is built, e.g. `@effect/opentelemetry`; no otherwise, which saves the span's
+   * cost on every call.
+   */
+  readonly tracing?: boolean | undefined
   /** Extra middleware for each attempt (logging, a rate limiter, a circuit breaker...). */
   readonly transformClient?:
     | ((client: HttpClient.HttpClient.With<OpenAiError.OpenAiError>) => HttpClient.HttpClient.With<OpenAiError.OpenAiError>)

@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { inspect } from "node:util"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
@@ -84,5 +85,72 @@ describe("OpenAiClient against misbehaving servers", () => {
       )
       assert.strictEqual(error._tag, "RequestError")
       assert.notInclude(`${JSON.stringify(error)} ${inspect(error, { depth: 10 })}`, API_KEY)
+    }))
+})
+
+describe("OpenAiClient tracing", () => {
+  const completion = {
+    id: "chatcmpl-t",
+    object: "chat.completion",
+    created: 1,
+    model: "gpt-4o-mini",
+    choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop", logprobs: null }]
+  }
+  // A tracer that records span names, as an exporter would receive them.
+  const recordingTracer = (names: Array<string>) =>
+    Tracer.make({
+      span: (name, parent, context, links, startTime, kind) => {
+        names.push(name)
+        return {
+          _tag: "Span",
+          name,
+          spanId: `s${names.length}`,
+          traceId: "t".repeat(32),
+          parent,
+          context,
+          status: { _tag: "Started", startTime },
+          attributes: new Map(),
+          links,
+          sampled: true,
+          kind,
+          end: () => {},
+          attribute: () => {},
+          event: () => {},
+          addLinks: () => {}
+        }
+      },
+      context: (f) => f()
+    })
+
+  const traceparent = (scripted: S.Scripted) => scripted.requests[0]?.headers["traceparent"]
+
+  it.effect("with Effect's default tracer (nothing records spans) no span is opened and no traceparent sent", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([S.json(200, completion)])
+      yield* openai.chat.completions.create(request)
+      assert.isUndefined(traceparent(scripted))
+    }))
+
+  it.effect("with a tracer installed the platform's http.client span is opened and traceparent sent", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const { openai, scripted } = yield* setup([S.json(200, completion)])
+      yield* openai.chat.completions.create(request).pipe(Effect.withTracer(recordingTracer(names)))
+      assert.isDefined(traceparent(scripted))
+      assert.isTrue(names.some((name) => name.startsWith("http.client")))
+    }))
+
+  it.effect("tracing: false turns it off even with a tracer installed", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const scripted = S.make([S.json(200, completion)])
+      const openai = yield* OpenAiClient.make({
+        apiKey: Redacted.make(API_KEY),
+        baseUrl: "https://proxy.example.test/v1",
+        tracing: false
+      }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+      yield* openai.chat.completions.create(request).pipe(Effect.withTracer(recordingTracer(names)))
+      assert.isUndefined(traceparent(scripted))
+      assert.isFalse(names.some((name) => name.startsWith("http.client")))
     }))
 })

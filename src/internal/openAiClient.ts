@@ -158,6 +158,23 @@ const decodeModelsList = bodyDecoder(Models.ModelsList)
 const decodeModel = bodyDecoder(Models.Model)
 const decodeResponse = bodyDecoder(Responses.Response)
 
+// Effect's default Tracer, as found in the default services: spans it makes go nowhere.
+const defaultTracer = Effect.runSync(Effect.tracer)
+const always = () => true
+
+// @effect/platform opens an `http.client` span per request (and sends `traceparent`) even when
+// nobody receives spans. Unless told otherwise, each request checks the Tracer in place: with
+// Effect's default one, which records nothing, the span (a large share of the client's own cost)
+// is skipped; with any other (OpenTelemetry, a test's), it is kept.
+const withTracing = (client: HttpClient.HttpClient, tracing: boolean | undefined): HttpClient.HttpClient => {
+  if (tracing === true) return client
+  if (tracing === false) return HttpClient.withTracerDisabledWhen(client, always)
+  return HttpClient.transform(client, (effect) =>
+    Effect.tracerWith((tracer) =>
+      tracer === defaultTracer ? Effect.locally(effect, HttpClient.currentTracerDisabledWhen, always) : effect
+    ))
+}
+
 // The parsed body when it is an API error payload (`{"error": {...}}` and the other shapes), else
 // undefined. Only called after normal decoding failed, so successes pay nothing.
 const errorBody = (text: string): unknown => {
@@ -218,7 +235,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     // headers (their values come from the enclosing `retryEffect`). The per-attempt timeout is
     // applied by each operation around exactly what it covers (one timer per attempt: a timer is
     // a race of two fibers, the costliest step of a call).
-    let attempt: HttpClient.HttpClient.With<Failure> = base.pipe(
+    let attempt: HttpClient.HttpClient.With<Failure> = withTracing(base, options.tracing).pipe(
       HttpClient.mapRequest((request) =>
         HttpClientRequest.setHeaders(
           HttpClientRequest.bearerToken(HttpClientRequest.prependUrl(request, baseUrl), options.apiKey),
