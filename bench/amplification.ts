@@ -11,15 +11,15 @@
  *
  * Virtual time: TestClock wakes one sleeper per step and waits a real timer tick for every fiber
  * to suspend in between (measured: 800 fibers with three sleeps each take 10 s), so 10,000
- * concurrent callers would need minutes. This file uses a discrete-event Clock instead: every
- * caller's sleep goes into a heap, and time jumps to the next wake-up as soon as every caller is
- * asleep or done. The policies cannot tell the difference: they read time and sleep only through
+ * concurrent callers would need minutes. This file runs on the test kit's Simulation instead (a
+ * discrete-event Clock): every caller's sleep goes into a heap, and time jumps to the next
+ * wake-up as soon as every caller is asleep or done. The policies cannot tell the difference: they read time and sleep only through
  * Effect's Clock service, as under TestClock.
  *
  * Run: npx tsx bench/amplification.ts
  */
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
+import * as Simulation from "../src/testing/Simulation.js"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -31,142 +31,6 @@ import * as RetryPolicy from "../src/RetryPolicy.js"
 const LOGICAL = 10_000
 const ARRIVAL_WINDOW_MS = 120_000
 const OUTAGE_MS = 60_000
-
-// ---------------------------------------------------------------------------------------------
-// A discrete-event Clock
-// ---------------------------------------------------------------------------------------------
-
-interface Sleeper {
-  readonly at: number
-  readonly seq: number
-  readonly wake: () => void
-  cancelled: boolean
-}
-
-/** A binary min-heap on (at, seq): wake-ups in time order, ties in the order they were asked. */
-class Heap {
-  private readonly items: Array<Sleeper> = []
-  get size(): number {
-    return this.items.length
-  }
-  peek(): Sleeper | undefined {
-    return this.items[0]
-  }
-  private less(i: number, j: number): boolean {
-    const a = this.items[i]
-    const b = this.items[j]
-    if (a === undefined || b === undefined) return false
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq)
-  }
-  private swap(i: number, j: number): void {
-    const a = this.items[i]
-    const b = this.items[j]
-    if (a === undefined || b === undefined) return
-    this.items[i] = b
-    this.items[j] = a
-  }
-  push(item: Sleeper): void {
-    this.items.push(item)
-    let i = this.items.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!this.less(i, parent)) break
-      this.swap(i, parent)
-      i = parent
-    }
-  }
-  pop(): Sleeper | undefined {
-    const top = this.items[0]
-    const last = this.items.pop()
-    if (top === undefined || last === undefined || this.items.length === 0) return top
-    this.items[0] = last
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let smallest = i
-      if (l < this.items.length && this.less(l, smallest)) smallest = l
-      if (r < this.items.length && this.less(r, smallest)) smallest = r
-      if (smallest === i) break
-      this.swap(i, smallest)
-      i = smallest
-    }
-    return top
-  }
-}
-
-class SimClock implements Clock.Clock {
-  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
-  private now = 0
-  private seq = 0
-  /** Callers running (not asleep, not done). Time may advance only when this is zero. */
-  private active = 0
-  private readonly heap = new Heap()
-  private idle: (() => void) | undefined
-
-  unsafeCurrentTimeMillis(): number {
-    return this.now
-  }
-  unsafeCurrentTimeNanos(): bigint {
-    return BigInt(Math.round(this.now * 1_000_000))
-  }
-  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.now)
-  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
-
-  sleep(duration: Duration.Duration): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      const sleeper: Sleeper = {
-        at: this.now + Math.max(0, Duration.toMillis(duration)),
-        seq: this.seq++,
-        wake: () => resume(Effect.void),
-        cancelled: false
-      }
-      this.heap.push(sleeper)
-      this.leave()
-      // Interrupted while asleep: the wake-up is dropped and the fiber runs its finalizers.
-      return Effect.sync(() => {
-        sleeper.cancelled = true
-        this.active++
-      })
-    })
-  }
-
-  /** Runs `start` at virtual time `at`, as a caller that is running until it sleeps or leaves. */
-  at(at: number, start: () => void): void {
-    this.heap.push({ at, seq: this.seq++, wake: start, cancelled: false })
-  }
-
-  /** A caller stops running (asleep or done). */
-  leave(): void {
-    this.active--
-    if (this.active === 0 && this.idle !== undefined) {
-      const idle = this.idle
-      this.idle = undefined
-      idle()
-    }
-  }
-
-  private waitIdle(): Promise<void> {
-    return this.active === 0 ? Promise.resolve() : new Promise((resolve) => (this.idle = resolve))
-  }
-
-  /** Advances time wake-up by wake-up until nobody is asleep. */
-  async run(): Promise<void> {
-    for (;;) {
-      await this.waitIdle()
-      const next = this.heap.peek()
-      if (next === undefined) return
-      this.now = Math.max(this.now, next.at)
-      // Wake everyone due at this instant together, as a real clock would.
-      while (this.heap.peek()?.at === next.at) {
-        const sleeper = this.heap.pop()
-        if (sleeper === undefined || sleeper.cancelled) continue
-        this.active++
-        sleeper.wake()
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // One scenario
@@ -191,7 +55,7 @@ const scenario = async <R>(
   provide: (effect: Effect.Effect<void, never, R>) => Effect.Effect<void>
 ): Promise<Result> => {
   const started = Date.now()
-  const clock = new SimClock()
+  const sim = Simulation.make()
   const random = Random.make("amplification")
   let outageSent = 0
   let totalSent = 0
@@ -232,19 +96,17 @@ const scenario = async <R>(
           })
       }),
       provide,
-      Effect.withRandom(random),
-      Effect.withClock(clock),
-      Effect.ensuring(Effect.sync(() => clock.leave()))
+      Effect.withRandom(random)
     )
 
-  // Callers start at their arrival time, so only those in flight are alive at once.
-  const settled: Array<Promise<void>> = []
-  for (let i = 0; i < LOGICAL; i++) {
-    const arrival = (i * ARRIVAL_WINDOW_MS) / LOGICAL
-    clock.at(arrival, () => settled.push(Effect.runPromise(logical(arrival))))
-  }
-  await clock.run()
-  await Promise.all(settled)
+  // Every caller waits for its arrival time on the simulated clock, then runs.
+  await sim.run(
+    Effect.forEach(
+      Array.from({ length: LOGICAL }, (_, i) => (i * ARRIVAL_WINDOW_MS) / LOGICAL),
+      (arrival) => Effect.zipRight(Effect.sleep(arrival), logical(arrival)),
+      { concurrency: "unbounded", discard: true }
+    )
+  )
   const outageLogical = Math.ceil((OUTAGE_MS * LOGICAL) / ARRIVAL_WINDOW_MS)
   return {
     name,
