@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { type HeadersInput, normalize } from "./internal/headers.js"
+import { pageTitle } from "./internal/html.js"
 import { bound, scrub } from "./internal/secrets.js"
 import * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
@@ -275,9 +276,7 @@ const messageFromRaw = (status: number | undefined, raw: string, parsed = false)
   const trimmed = raw.trim()
   if (trimmed.length === 0) return `${prefix} with an empty body`
   if (/^<(!doctype|html|head|body|\?xml)/i.test(trimmed) || /<\/(html|body|title|h1)>/i.test(trimmed)) {
-    const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(trimmed)?.[1]
-    const h1 = /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(trimmed)?.[1]
-    const words = (title ?? h1 ?? trimmed.replace(/<[^>]*>/g, " ")).replace(/\s+/g, " ").trim()
+    const words = pageTitle(trimmed) ?? trimmed.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim()
     return `${prefix}: an HTML page (${bound(words, 200)}), probably from a proxy or load balancer`
   }
   if (parsed) return `${prefix}: a JSON body with no error in it (${bound(trimmed, 200)})`

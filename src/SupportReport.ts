@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as GoDuration from "./GoDuration.js"
 import { type HeadersInput, normalize } from "./internal/headers.js"
-import { scrub } from "./internal/secrets.js"
+import { isSecretQueryName, scrub, secretHeaderNames } from "./internal/secrets.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 
@@ -107,19 +107,7 @@ export interface Options {
  * @since 0.1.0
  * @category constants
  */
-export const secretHeaders: ReadonlySet<string> = new Set([
-  "authorization",
-  "proxy-authorization",
-  "api-key",
-  "x-api-key",
-  "openai-api-key",
-  "cookie",
-  "set-cookie",
-  "x-goog-api-key",
-  "ocp-apim-subscription-key"
-])
-
-const SECRET_QUERY = /^(api[-_]?key|key|token|access[-_]?token|sig|signature|code)$/i
+export const secretHeaders: ReadonlySet<string> = new Set(secretHeaderNames)
 
 const REDACTED = "<redacted>"
 
@@ -129,7 +117,7 @@ const redactUrl = (url: string, secrets: ReadonlyArray<string>): string => {
     if (parsed.username) parsed.username = REDACTED
     if (parsed.password) parsed.password = REDACTED
     for (const key of [...parsed.searchParams.keys()]) {
-      if (SECRET_QUERY.test(key)) parsed.searchParams.set(key, REDACTED)
+      if (isSecretQueryName(key)) parsed.searchParams.set(key, REDACTED)
     }
     return scrub(parsed.toString(), secrets)
   } catch {

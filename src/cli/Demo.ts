@@ -254,12 +254,13 @@ const startClient = (kind: BurstClient, counters: Counters) =>
     const context = yield* Layer.build(ScriptedHttpClient.layer({ rpm: burstSettings.rpm, tpm: burstSettings.tpm }))
     const http = Context.get(context, HttpClient.HttpClient)
     const mock = Context.get(context, MockApi.MockApi)
-    const limiter = yield* RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory))
     const client = yield* OpenAiClient.make({
       apiKey: DEMO_KEY,
       baseUrl: ScriptedHttpClient.baseUrl,
       retryPolicy: kind === "sdk" ? RetryPolicy.officialSdk : RetryPolicy.make({ maxRetries: 8, deadline: "5 minutes" }),
-      ...(kind === "paced" ? { transformClient: RateLimiter.middleware(limiter) } : {})
+      ...(kind === "paced"
+        ? { transformClient: RateLimiter.middleware(yield* RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory))) }
+        : {})
     }).pipe(Effect.provideService(HttpClient.HttpClient, http))
     const worker = (w: number) =>
       Effect.gen(function*() {

@@ -6,6 +6,7 @@
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import * as Config from "effect/Config"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -32,18 +33,13 @@ export interface Target {
   readonly http: HttpClient.HttpClient
 }
 
-const optional = (name: string) =>
-  Config.string(name).pipe(Config.option, Config.map(Option.filter((s) => s.trim().length > 0)))
-
 /**
  * A bad option (e.g. an unknown fault name).
  *
  * @since 0.1.0
  * @category errors
  */
-export class UsageError extends Error {
-  readonly _tag = "UsageError"
-}
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 /**
  * Resolves the target: the mock when `mock` is set or no key is configured, else the environment.
@@ -57,20 +53,21 @@ export const target = (options: {
   readonly fault?: string | undefined
 }): Effect.Effect<Target, UsageError, Scope.Scope> =>
   Effect.gen(function*() {
-    const env = yield* Config.all({
-      apiKey: Config.redacted("OPENAI_API_KEY").pipe(Config.option),
-      baseUrl: optional("OPENAI_BASE_URL"),
-      organization: optional("OPENAI_ORG_ID"),
-      project: optional("OPENAI_PROJECT_ID")
-    }).pipe(Effect.orDie)
+    // The client's own configuration (OPENAI_API_KEY, OPENAI_BASE_URL, ...): absent when no key
+    // is set; a value that is there but invalid is a usage error.
+    const env = yield* Config.option(OpenAiClient.config).pipe(
+      Effect.mapError((e) => new UsageError({ message: `Invalid configuration: ${String(e)}` }))
+    )
     const http = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
-    const useMock = options.mock || Option.isNone(env.apiKey) || options.fault !== undefined
+    const useMock = options.mock || Option.isNone(env) || options.fault !== undefined
     if (options.fault !== undefined && !Faults.isFaultName(options.fault)) {
       return yield* Effect.fail(
-        new UsageError(`Unknown fault '${options.fault.slice(0, 100)}'. Known faults: ${Faults.names.join(", ")}`)
+        new UsageError({
+          message: `Unknown fault '${options.fault.slice(0, 100)}'. Known faults: ${Faults.names.join(", ")}`
+        })
       )
     }
-    if (useMock) {
+    if (useMock || Option.isNone(env)) {
       const context = yield* Layer.build(MockServer.layer({ retryAfter: "200 millis" })).pipe(Effect.orDie)
       const server = yield* Effect.provide(MockServer.MockServer, context)
       return {
@@ -85,10 +82,10 @@ export const target = (options: {
     }
     return {
       kind: "real",
-      apiKey: Option.getOrElse(env.apiKey, () => Redacted.make("")),
-      baseUrl: Option.getOrElse(env.baseUrl, () => OpenAiClient.DEFAULT_BASE_URL),
-      organization: Option.getOrUndefined(env.organization),
-      project: Option.getOrUndefined(env.project),
+      apiKey: env.value.apiKey,
+      baseUrl: env.value.baseUrl ?? OpenAiClient.DEFAULT_BASE_URL,
+      organization: env.value.organization,
+      project: env.value.project,
       headers: {},
       http
     } satisfies Target

@@ -19,6 +19,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
+import { secretHeaderNames } from "./secrets.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 
@@ -368,13 +369,12 @@ export const requestId = (response: { readonly headers: Readonly<Record<string, 
   return value ? Option.some(value) : Option.none()
 }
 
-const SECRET_HEADERS: ReadonlyArray<string> = ["authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"]
 
 // `modify` and `setHeaders` merge headers, so the copy is rebuilt from its parts.
 const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
   HttpClientRequest.make(request.method)(request.url, {
     urlParams: request.urlParams,
-    headers: Headers.remove(request.headers, SECRET_HEADERS)
+    headers: Headers.remove(request.headers, secretHeaderNames)
   }).pipe(
     HttpClientRequest.setBody(request.body),
     (r) => Option.match(request.hash, { onNone: () => r, onSome: (hash) => HttpClientRequest.setHash(r, hash) })

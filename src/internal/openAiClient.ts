@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
+import { pageTitle } from "./html.js"
 import * as Decode from "../Decode.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RateLimitHeaders from "../RateLimitHeaders.js"
@@ -442,7 +443,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const htmlNotAStream = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<never, Failure> =>
       Effect.flatMap(middleware.readBounded(response, middleware.MAX_ERROR_BODY_BYTES), (bytes) => {
         const text = new TextDecoder().decode(bytes)
-        const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1]?.replace(/\s+/g, " ").trim()
+        const title = pageTitle(text)
         return Effect.fail(
           new OpenAiError.ResponseDecodeError({
             message: `Expected an event stream (text/event-stream) but the server sent an HTML page${

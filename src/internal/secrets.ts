@@ -15,7 +15,29 @@ const BEARER = /(bearer\s+)[^\s"',;]{8,}/gi
 // ("Request cannot be constructed from a URL that includes credentials: https://me:pw@...").
 // Both scans stop at the next `/`, `?` or `&`, so a hostile run of URLs stays linear.
 const URL_USERINFO = /\b((?:https?|wss?):\/\/)[^\s/?#@"'<>]+@/gi
-const URL_QUERY_SECRET = /([?&](?:api[-_]?key|key|token|access[-_]?token|sig|signature|code|password)=)[^&?#\s"'<>]+/gi
+const SECRET_QUERY_NAMES = "api[-_]?key|key|token|access[-_]?token|sig|signature|code|password"
+const URL_QUERY_SECRET = new RegExp(`([?&](?:${SECRET_QUERY_NAMES})=)[^&?#\\s"'<>]+`, "gi")
+
+const SECRET_QUERY_NAME = new RegExp(`^(?:${SECRET_QUERY_NAMES})$`, "i")
+
+/** Query parameters whose values are credentials (`?api-key=`, `?sig=`, ...). */
+export const isSecretQueryName = (name: string): boolean => SECRET_QUERY_NAME.test(name)
+
+/**
+ * Headers whose values are secrets whatever they hold: one list for the support report, the
+ * errors handed to foreign clients and the mock's request log.
+ */
+export const secretHeaderNames: ReadonlyArray<string> = [
+  "authorization",
+  "proxy-authorization",
+  "api-key",
+  "x-api-key",
+  "openai-api-key",
+  "cookie",
+  "set-cookie",
+  "x-goog-api-key",
+  "ocp-apim-subscription-key"
+]
 const ALNUM4 = /^[A-Za-z0-9]{4}$/
 const WORD = /\w/
 

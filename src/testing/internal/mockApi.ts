@@ -13,6 +13,7 @@ import * as Ref from "effect/Ref"
 import * as Faults from "../Faults.js"
 import type { LogEntry, MockApiService, MockOptions, MockRequest, MockResponse } from "../MockApi.js"
 import * as MockRateLimits from "../MockRateLimits.js"
+import { secretHeaderNames } from "../../internal/secrets.js"
 import * as E from "./endpoints.js"
 
 interface State {
@@ -29,7 +30,7 @@ const decoder = new TextDecoder("utf-8", { fatal: false })
 const json = (value: unknown, pretty = false): Uint8Array =>
   encoder.encode(pretty ? `${JSON.stringify(value, null, 4)}\n` : JSON.stringify(value))
 
-const REDACTED_HEADERS = new Set(["authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie"])
+const REDACTED_HEADERS: ReadonlySet<string> = new Set(secretHeaderNames)
 
 const redactHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
   const out: Record<string, string> = {}
