@@ -11,7 +11,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import { type HeadersInput, normalize } from "./internal/headers.js"
+import { type HeadersInput, normalize, requestIdOf } from "./internal/headers.js"
 import { pageTitle } from "./internal/html.js"
 import { bound, scrub } from "./internal/secrets.js"
 import * as OpenAiError from "./OpenAiError.js"
@@ -421,7 +421,7 @@ const build = (
   const message = bound(scrub(serverMessage, secrets), MAX_MESSAGE_LENGTH)
   const hint = RetryAfter.fromResponse({ headers, message: serverMessage, status, now })
   // Azure sends its own ids beside (or instead of) x-request-id; support asks for either.
-  const requestId = (headers["x-request-id"] ?? headers["apim-request-id"] ?? headers["x-ms-request-id"])?.trim()
+  const requestId = requestIdOf(headers)
   // Anything we keep from the server goes through `scrub`: a proxy may echo the key anywhere.
   const keep = (value: string) => bound(scrub(value, secrets), 200)
   const fields: OpenAiError.Input = {

@@ -5,16 +5,8 @@
  * timeout, a deadline over all attempts, an `Idempotency-Key` shared by every attempt of a POST and
  * an attempt-count header.
  *
- * Order matters, and {@link resilient} gets it right:
- *
- * ```text
- * client ─ classify ─ timeout(per attempt) ─ attemptHeader ─ retry(policy) ─ idempotencyKey ─ deadline(total)
- *          (inner)                                                                              (outer)
- * ```
- *
- * `classify` sits inside `retry` so that the policy sees typed errors (and the server's hints);
- * the per-attempt timeout sits inside `retry` so that a slow attempt is retried; the deadline sits
- * outside so that it bounds the attempts and the waits between them together.
+ * Order matters: {@link resilient} is `Resilience.middleware`, which owns it (see `Resilience` for
+ * the order and why). The single pieces are here for code that composes its own.
  *
  * Not `HttpClient.retryTransient`: with neither `schedule` nor `times` it retries forever, its
  * counters nest, and it never reads `Retry-After`.
@@ -30,9 +22,11 @@ import type * as FiberRef from "effect/FiberRef"
 import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import type * as Bulkhead from "./Bulkhead.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as internal from "./internal/httpMiddleware.js"
 import type * as OpenAiError from "./OpenAiError.js"
-import * as RetryPolicy from "./RetryPolicy.js"
+import * as Resilience from "./Resilience.js"
 
 /**
  * The header that tells the server which attempt this is: `0` on the first, `1` on the first
@@ -320,27 +314,12 @@ export const attemptHeader: (
 ) => <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E, R> = internal.attemptHeader
 
 /**
- * Options of {@link resilient}.
+ * Options of {@link resilient}: those of `Resilience`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ResilientOptions<R = never> {
-  /** The retry policy (default `RetryPolicy.default`). Pass `Schedule.stop` for no retries. */
-  readonly retryPolicy?: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R> | undefined
-  /** Per-attempt timeout to response headers (default 10 minutes, as the official SDKs). */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Deadline over all attempts (default none). */
-  readonly deadline?: Duration.DurationInput | undefined
-  /** Set an `Idempotency-Key` on POSTs (default `true`). */
-  readonly idempotencyKey?: boolean | undefined
-  /** The attempt-count header's name, or `false` for none (default {@link ATTEMPT_HEADER}). */
-  readonly attemptHeader?: string | false | undefined
-  /** The most bytes of an error body read (default {@link MAX_ERROR_BODY_BYTES}). */
-  readonly maxErrorBodyBytes?: number | undefined
-  /** Secrets (the API key in use) scrubbed from anything an error keeps. */
-  readonly secrets?: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
-}
+export type ResilientOptions<R = never> = Resilience.Options<R>
 
 /**
  * The default per-attempt timeout of {@link resilient}: 10 minutes, as the official SDKs.
@@ -356,11 +335,12 @@ export interface ResilientOptions<R = never> {
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_TIMEOUT: Duration.DurationInput = "10 minutes"
+export const DEFAULT_TIMEOUT: Duration.Duration = Resilience.DEFAULT_TIMEOUT
 
 /**
- * The recommended stack in the right order: classify, per-attempt timeout, attempt header, retry,
- * idempotency key, deadline. Works on any `HttpClient`; the result fails only with typed errors.
+ * The whole stack on any `HttpClient`, in the order `Resilience` keeps: bulkhead, deadline,
+ * idempotency key, retry, and per attempt breaker, limiter, timeout and classification. The
+ * result fails only with typed errors (plus `CircuitOpen` / `BulkheadFull` when configured).
  *
  * @example
  * ```ts
@@ -380,21 +360,15 @@ export const DEFAULT_TIMEOUT: Duration.DurationInput = "10 minutes"
  * @since 0.1.0
  * @category middleware
  */
-export const resilient = <R2 = never>(options?: ResilientOptions<R2>) =>
-<E, R>(self: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<OpenAiError.OpenAiError, R | R2> => {
-  const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R2> = options?.retryPolicy ?? RetryPolicy.default
-  let client: HttpClient.HttpClient.With<OpenAiError.OpenAiError, R | R2> = internal.timeout(
-    options?.timeout ?? DEFAULT_TIMEOUT
-  )(internal.classify({ maxBodyBytes: options?.maxErrorBodyBytes, secrets: options?.secrets })(self))
-  if (options?.attemptHeader !== false) client = internal.attemptHeader(options?.attemptHeader)(client)
-  client = internal.retry(policy)(client)
-  if (options?.idempotencyKey !== false) client = internal.idempotencyKey(client)
-  if (options?.deadline !== undefined) client = internal.deadline(options.deadline)(client)
-  return client
-}
+export const resilient: <O extends Resilience.Options<unknown> = {}>(
+  options?: O
+) => <E, R>(
+  self: HttpClient.HttpClient.With<E, R>
+) => HttpClient.HttpClient.With<Resilience.Failure<O>, R | Resilience.Requirements<O>> = Resilience.middleware
 
 /**
- * The `x-request-id` of a response, if the server sent one. Errors carry theirs in `requestId`.
+ * The id the server gave a response (`x-request-id`, else Azure's `apim-request-id` or
+ * `x-ms-request-id`), if it sent one. Errors carry theirs in `requestId`, read the same way.
  *
  * @example
  * ```ts
@@ -433,7 +407,7 @@ export const requestId: (response: HttpClientResponse.HttpClientResponse) => Opt
  * @category interop
  */
 export const toHttpClientError: <R>(
-  self: HttpClient.HttpClient.With<OpenAiError.OpenAiError, R>
+  self: HttpClient.HttpClient.With<OpenAiError.OpenAiError | CircuitBreaker.CircuitOpen | Bulkhead.BulkheadFull, R>
 ) => HttpClient.HttpClient.With<HttpClientError.HttpClientError, R> = internal.toHttpClientError
 
 /**

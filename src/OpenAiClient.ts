@@ -1,9 +1,11 @@
 /**
  * The OpenAI client: chat completions, embeddings, models and the Responses API, each call
- * decoded with `effect/Schema` and failing only with a typed {@link OpenAiError.OpenAiError}.
- * Every call runs through the resilient stack of {@link HttpMiddleware} (classification,
- * per-attempt timeout, retries by a {@link RetryPolicy}, one idempotency key per call, an optional
- * deadline); streams add an idle timeout between chunks and turn error frames into typed errors.
+ * decoded with `effect/Schema` and failing only with a typed {@link OpenAiError.OpenAiError} (plus
+ * `CircuitOpen` / `BulkheadFull` when a breaker / bulkhead is configured). Every call is one
+ * {@link Resilience} call: classification, per-attempt timeout, retries by a {@link RetryPolicy},
+ * one idempotency key per call, and the limiter, breaker, bulkhead and deadline you configure;
+ * the body (or a stream's first element) is consumed inside the attempt. Streams add an idle
+ * timeout between chunks and turn error frames into typed errors.
  *
  * The HTTP client is its own layer: `FetchHttpClient.layer`, `NodeHttpClient.layerUndici`, or a
  * scripted one in tests.
@@ -20,12 +22,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/openAiClient.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import type * as RateLimitHeaders from "./RateLimitHeaders.js"
+import * as Resilience from "./Resilience.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import type * as ChatCompletion from "./Schemas/ChatCompletion.js"
 import type * as ChatCompletionChunk from "./Schemas/ChatCompletionChunk.js"
@@ -63,7 +65,7 @@ export const DEFAULT_BASE_URL: string = internal.DEFAULT_BASE_URL
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_TIMEOUT: Duration.Duration = internal.DEFAULT_TIMEOUT
+export const DEFAULT_TIMEOUT: Duration.Duration = Resilience.DEFAULT_TIMEOUT
 
 /**
  * The default idle timeout of streams: 5 minutes without a byte.
@@ -92,17 +94,15 @@ export const DEFAULT_IDLE_TIMEOUT: Duration.Duration = internal.DEFAULT_IDLE_TIM
  * const options: OpenAiClient.Options = {
  *   apiKey: Redacted.make("sk-..."),
  *   organization: "org-123",
- *   timeout: "60 seconds",
  *   idleTimeout: "30 seconds",
- *   deadline: "3 minutes",
- *   retryPolicy: RetryPolicy.make({ maxRetries: 3 })
+ *   resilience: { timeout: "60 seconds", deadline: "3 minutes", retryPolicy: RetryPolicy.make({ maxRetries: 3 }) }
  * }
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options<R = never> {
   /** The API key. It stays `Redacted`: it is only revealed into the `Authorization` header. */
   readonly apiKey: Redacted.Redacted<string>
   /** The API root (default {@link DEFAULT_BASE_URL}); any OpenAI-compatible server works. */
@@ -111,21 +111,14 @@ export interface Options {
   readonly organization?: string | undefined
   /** Sent as `OpenAI-Project`. */
   readonly project?: string | undefined
-  /**
-   * Per-attempt timeout (default {@link DEFAULT_TIMEOUT}): to the response headers, and for a
-   * non-streaming call to the end of its body. `TimeoutError` with phase `"headers"`.
-   */
-  readonly timeout?: Duration.DurationInput | undefined
   /** The longest silence within a stream (default {@link DEFAULT_IDLE_TIMEOUT}); phase `"idle"`. */
   readonly idleTimeout?: Duration.DurationInput | undefined
-  /** A bound over all attempts of a call (for a stream: until its first chunk). Default none. */
-  readonly deadline?: Duration.DurationInput | undefined
-  /** The retry policy (default `RetryPolicy.default`). */
-  readonly retryPolicy?: Schedule.Schedule<unknown, OpenAiError.OpenAiError> | undefined
-  /** Send an `Idempotency-Key` on POSTs, the same on every attempt (default `true`). */
-  readonly idempotencyKey?: boolean | undefined
-  /** The attempt-count header's name, or `false` for none (default `x-retry-attempt`). */
-  readonly attemptHeader?: string | false | undefined
+  /**
+   * The layers of every call: retry policy, per-attempt timeout (default {@link DEFAULT_TIMEOUT}),
+   * deadline, idempotency key, attempt header, limiter, breaker, bulkhead. The API key is always
+   * among the secrets scrubbed. See {@link Resilience.Options}.
+   */
+  readonly resilience?: Resilience.Options<R> | undefined
   /**
    * Whether requests open `@effect/platform`'s `http.client` span and send `traceparent`.
    * Default: yes when a Tracer other than Effect's default one (which exports nothing) is in place
@@ -133,11 +126,54 @@ export interface Options {
    * cost on every call.
    */
   readonly tracing?: boolean | undefined
-  /** Extra middleware for each attempt (logging, a rate limiter, a circuit breaker...). */
-  readonly transformClient?:
-    | ((client: HttpClient.HttpClient.With<OpenAiError.OpenAiError>) => HttpClient.HttpClient.With<OpenAiError.OpenAiError>)
-    | undefined
+  /**
+   * Request tweaks applied on every attempt, inside the stack (extra headers, logging, a proxy's
+   * URL rewriting). The limiter, breaker and bulkhead belong in `resilience`, where their order
+   * is kept.
+   */
+  readonly transformClient?: ((client: HttpClient.HttpClient) => HttpClient.HttpClient) | undefined
 }
+
+/**
+ * What a client built from options `O` fails with: every `OpenAiError`, plus `CircuitOpen` and
+ * `BulkheadFull` exactly when `O.resilience` has a breaker and a bulkhead.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker, OpenAiClient } from "effect-openai-resilience"
+ * import type { Redacted } from "effect"
+ *
+ * type E = OpenAiClient.Failure<{ apiKey: Redacted.Redacted; resilience: { breaker: CircuitBreaker.CircuitBreaker } }>
+ * // OpenAiError | CircuitOpen
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Failure<O> = Resilience.Failure<ResilienceOf<O>>
+
+/**
+ * What a client built from options `O` requires when it is built: its retry policy's
+ * requirements (a `RetryBudget`, say). Calls themselves require nothing.
+ *
+ * @example
+ * ```ts
+ * import type { OpenAiClient, RetryBudget, RetryPolicy } from "effect-openai-resilience"
+ * import type { Redacted } from "effect"
+ *
+ * type R = OpenAiClient.Requirements<{
+ *   apiKey: Redacted.Redacted
+ *   resilience: { retryPolicy: RetryPolicy.RetryPolicy<RetryBudget.RetryBudget> }
+ * }>
+ * // RetryBudget
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements<O> = Resilience.Requirements<ResilienceOf<O>>
+
+type ResilienceOf<O> = "resilience" extends keyof O ? Exclude<O["resilience" & keyof O], undefined> : {}
 
 /**
  * A decoded response and what the server said about it: the request id to quote to support, the
@@ -172,7 +208,8 @@ export interface Decoded<A> {
 }
 
 /**
- * The client's operations. Each effect fails only with `OpenAiError`; each stream too.
+ * The client's operations. Each effect and each stream fails with `E`: `OpenAiError`, plus
+ * `CircuitOpen` / `BulkheadFull` when the client has a breaker / bulkhead ({@link Failure}).
  *
  * @example
  * ```ts
@@ -186,22 +223,22 @@ export interface Decoded<A> {
  * @since 0.1.0
  * @category models
  */
-export interface Service {
+export interface Service<E = OpenAiError.OpenAiError> {
   /** The resilient HTTP client the operations use (base URL and auth applied), for other endpoints. */
-  readonly httpClient: HttpClient.HttpClient.With<OpenAiError.OpenAiError>
+  readonly httpClient: HttpClient.HttpClient.With<E>
   readonly chat: {
     readonly completions: {
       /** `POST /chat/completions`. */
       readonly create: (
         request: ChatCompletion.ChatCompletionRequest
-      ) => Effect.Effect<Decoded<ChatCompletion.ChatCompletion>, OpenAiError.OpenAiError>
+      ) => Effect.Effect<Decoded<ChatCompletion.ChatCompletion>, E>
       /**
        * `POST /chat/completions` with `stream: true`: the decoded chunks, ending at `[DONE]`. Retried
        * until the first chunk; never replayed after.
        */
       readonly stream: (
         request: ChatCompletion.ChatCompletionRequest
-      ) => Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, OpenAiError.OpenAiError>
+      ) => Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, E>
       /**
        * {@link Service.chat.completions.stream}, opened in the caller's scope: the request id,
        * status and headers of the stream's response beside the stream of chunks. Fails (after the
@@ -210,8 +247,8 @@ export interface Service {
       readonly open: (
         request: ChatCompletion.ChatCompletionRequest
       ) => Effect.Effect<
-        Decoded<Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, OpenAiError.OpenAiError>>,
-        OpenAiError.OpenAiError,
+        Decoded<Stream.Stream<ChatCompletionChunk.ChatCompletionChunk, E>>,
+        E,
         Scope.Scope
       >
     }
@@ -223,32 +260,32 @@ export interface Service {
      */
     readonly create: (
       request: Embeddings.EmbeddingsRequest
-    ) => Effect.Effect<Decoded<Embeddings.CreateEmbeddingResponseFloat32>, OpenAiError.OpenAiError>
+    ) => Effect.Effect<Decoded<Embeddings.CreateEmbeddingResponseFloat32>, E>
   }
   readonly models: {
     /** `GET /models`. */
-    readonly list: Effect.Effect<Decoded<Models.ModelsList>, OpenAiError.OpenAiError>
+    readonly list: Effect.Effect<Decoded<Models.ModelsList>, E>
     /** `GET /models/{model}`. */
-    readonly retrieve: (model: string) => Effect.Effect<Decoded<Models.Model>, OpenAiError.OpenAiError>
+    readonly retrieve: (model: string) => Effect.Effect<Decoded<Models.Model>, E>
   }
   readonly responses: {
     /** `POST /responses`. */
     readonly create: (
       request: Responses.ResponsesRequest
-    ) => Effect.Effect<Decoded<Responses.Response>, OpenAiError.OpenAiError>
+    ) => Effect.Effect<Decoded<Responses.Response>, E>
     /**
      * `POST /responses` with `stream: true`: the decoded events, ending after `response.completed`
      * or `response.incomplete`; `error` and `response.failed` fail the stream with the typed error.
      */
     readonly stream: (
       request: Responses.ResponsesRequest
-    ) => Stream.Stream<Responses.ResponseStreamEvent, OpenAiError.OpenAiError>
+    ) => Stream.Stream<Responses.ResponseStreamEvent, E>
     /** {@link Service.responses.stream}, opened in the caller's scope, with its request id. */
     readonly open: (
       request: Responses.ResponsesRequest
     ) => Effect.Effect<
-      Decoded<Stream.Stream<Responses.ResponseStreamEvent, OpenAiError.OpenAiError>>,
-      OpenAiError.OpenAiError,
+      Decoded<Stream.Stream<Responses.ResponseStreamEvent, E>>,
+      E,
       Scope.Scope
     >
   }
@@ -300,7 +337,24 @@ export class OpenAiClient extends Context.Tag("effect-openai-resilience/OpenAiCl
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options: Options) => Effect.Effect<Service, never, HttpClient.HttpClient> = internal.make
+export const make = <O extends Options<unknown>>(
+  options: O
+): Effect.Effect<Service<Failure<O>>, never, HttpClient.HttpClient | Requirements<O>> =>
+  internal.make(options) as unknown as Effect.Effect<Service<Failure<O>>, never, HttpClient.HttpClient | Requirements<O>>
+
+/**
+ * Options of {@link layer}: those whose calls fail with `OpenAiError` alone, which is what the
+ * {@link OpenAiClient} tag promises. With a breaker or a bulkhead, give the client a tag of your
+ * own whose type says so: `class Ai extends Effect.Service<Ai>()("app/Ai", { effect: OpenAiClient.make(options) }) {}`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LayerOptions<R = never> extends Omit<Options<R>, "resilience"> {
+  readonly resilience?:
+    | Resilience.Options<R> & { readonly breaker?: undefined; readonly bulkhead?: undefined }
+    | undefined
+}
 
 /**
  * The service from options.
@@ -320,8 +374,10 @@ export const make: (options: Options) => Effect.Effect<Service, never, HttpClien
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<OpenAiClient, never, HttpClient.HttpClient> =>
-  Layer.effect(OpenAiClient, make(options))
+export const layer = <R = never>(
+  options: LayerOptions<R>
+): Layer.Layer<OpenAiClient, never, HttpClient.HttpClient | R> =>
+  Layer.effect(OpenAiClient, internal.make(options) as Effect.Effect<Service, never, HttpClient.HttpClient | R>)
 
 const optionalText = (name: string): Config.Config<string | undefined> =>
   Config.string(name).pipe(
@@ -341,11 +397,11 @@ const optionalDuration = (name: string): Config.Config<Duration.Duration | undef
  * | `OPENAI_BASE_URL` | `baseUrl` (default {@link DEFAULT_BASE_URL}) |
  * | `OPENAI_ORG_ID` | `organization` |
  * | `OPENAI_PROJECT_ID` | `project` |
- * | `OPENAI_TIMEOUT` | `timeout` (an Effect duration: `"30 seconds"`, `"500 millis"`) |
+ * | `OPENAI_TIMEOUT` | `resilience.timeout` (an Effect duration: `"30 seconds"`, `"500 millis"`) |
  * | `OPENAI_IDLE_TIMEOUT` | `idleTimeout` |
- * | `OPENAI_DEADLINE` | `deadline` |
- * | `OPENAI_MAX_RETRIES` | `retryPolicy: RetryPolicy.make({ maxRetries })` |
- * | `OPENAI_IDEMPOTENCY_KEY` | `idempotencyKey` (`true`/`false`) |
+ * | `OPENAI_DEADLINE` | `resilience.deadline` |
+ * | `OPENAI_MAX_RETRIES` | `resilience.retryPolicy: RetryPolicy.make({ maxRetries })` |
+ * | `OPENAI_IDEMPOTENCY_KEY` | `resilience.idempotencyKey` (`true`/`false`) |
  *
  * @example
  * ```ts
@@ -360,7 +416,7 @@ const optionalDuration = (name: string): Config.Config<Duration.Duration | undef
  * @since 0.1.0
  * @category config
  */
-export const config: Config.Config<Options> = Config.all({
+export const config: Config.Config<LayerOptions> = Config.all({
   apiKey: Config.redacted("OPENAI_API_KEY"),
   baseUrl: Config.string("OPENAI_BASE_URL").pipe(Config.withDefault(DEFAULT_BASE_URL)),
   organization: optionalText("OPENAI_ORG_ID"),
@@ -374,12 +430,17 @@ export const config: Config.Config<Options> = Config.all({
   ),
   idempotencyKey: Config.boolean("OPENAI_IDEMPOTENCY_KEY").pipe(Config.withDefault(true))
 }).pipe(
-  Config.map(({ maxRetries, ...rest }): Options => ({
+  Config.map(({ deadline, idempotencyKey, maxRetries, timeout, ...rest }): LayerOptions => ({
     ...rest,
-    retryPolicy: Option.match(maxRetries, {
-      onNone: () => undefined,
-      onSome: (n) => RetryPolicy.make({ maxRetries: n })
-    })
+    resilience: {
+      timeout,
+      deadline,
+      idempotencyKey,
+      retryPolicy: Option.match(maxRetries, {
+        onNone: () => undefined,
+        onSome: (n) => RetryPolicy.make({ maxRetries: n })
+      })
+    }
   }))
 )
 
@@ -401,5 +462,5 @@ export const config: Config.Config<Options> = Config.all({
  */
 export const layerConfig: Layer.Layer<OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> = Layer.effect(
   OpenAiClient,
-  Effect.flatMap(config, make)
+  Effect.flatMap(config, (options) => make(options))
 )

@@ -30,23 +30,17 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type * as Schedule from "effect/Schedule"
 import { createHash } from "node:crypto"
-import * as Bulkhead from "./Bulkhead.js"
-import * as CircuitBreaker from "./CircuitBreaker.js"
-import * as HttpMiddleware from "./HttpMiddleware.js"
 import { normalize } from "./internal/headers.js"
 import * as internal from "./internal/rateLimiter.js"
 import * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RetryAfter from "./RetryAfter.js"
-import * as RetryPolicy from "./RetryPolicy.js"
 import * as TokenEstimate from "./TokenEstimate.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -667,7 +661,22 @@ const noOutcome: Outcome = { status: Option.none(), rateLimit: Option.none(), ra
 // later requests need not go one by one to learn limits that will never be sent.
 const answered: Outcome = { ...noOutcome, status: Option.some(200) }
 
-const outcomeOfExit = <A, E>(exit: Exit.Exit<A, E>): Outcome => {
+/**
+ * The outcome of an effect's exit: a success that carried no headers (the key has been answered),
+ * or what its typed failure carries ({@link outcomeOfError}).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Exit } from "effect"
+ *
+ * RateLimiter.outcomeOfExit(Exit.succeed("ok")).rateLimited // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category outcomes
+ */
+export const outcomeOfExit = <A, E>(exit: Exit.Exit<A, E>): Outcome => {
   if (Exit.isSuccess(exit)) return answered
   return Option.match(Cause.failureOption(exit.cause), { onNone: () => noOutcome, onSome: outcomeOfError })
 }
@@ -675,6 +684,32 @@ const outcomeOfExit = <A, E>(exit: Exit.Exit<A, E>): Outcome => {
 // ---------------------------------------------------------------------------------------------
 // middleware
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * What a request asks of its key: the key ({@link keyOfRequest}) and its estimated tokens, from
+ * one parse of its JSON body.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { HttpClientRequest } from "@effect/platform"
+ *
+ * const request = HttpClientRequest.post("https://api.openai.com/v1/embeddings").pipe(
+ *   HttpClientRequest.bodyUnsafeJson({ model: "text-embedding-3-small", input: "hello" })
+ * )
+ * RateLimiter.demandOf(request).tokens // 2
+ * ```
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const demandOf = (request: HttpClientRequest.HttpClientRequest, estimate: TokenEstimate.Options = {}): Demand => {
+  const json = TokenEstimate.bodyJson(request)
+  return {
+    key: keyOfRequest(request, json ?? null),
+    tokens: json === undefined ? 0 : TokenEstimate.fromJson(request, json, estimate).total
+  }
+}
 
 /**
  * `HttpClient -> HttpClient` middleware: every request waits until its key (API key and model)
@@ -703,11 +738,7 @@ export const middleware = (limiter: Service) =>
 <E, R>(client: HttpClientType.HttpClient.With<E, R>): HttpClientType.HttpClient.With<E, R> =>
   HttpClient.transform(client, (effect, request) =>
     Effect.uninterruptibleMask((restore) => {
-      const json = TokenEstimate.bodyJson(request)
-      const demand: Demand = {
-        key: keyOfRequest(request, json ?? null),
-        tokens: json === undefined ? 0 : TokenEstimate.fromRequest(request, limiter.estimate).total
-      }
+      const demand = demandOf(request, limiter.estimate)
       return Effect.flatMap(restore(limiter.acquire(demand)), (permit) =>
         restore(effect).pipe(
           Effect.onExit((exit) =>
@@ -717,94 +748,3 @@ export const middleware = (limiter: Service) =>
           )
         ))
     }))
-
-// ---------------------------------------------------------------------------------------------
-// the default stack
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Options of {@link stack}. Only the limiter is required; leave out a breaker or a bulkhead to go
- * without.
- *
- * @since 0.1.0
- * @category models
- */
-export interface StackOptions<R = never> {
-  readonly limiter: Service
-  readonly breaker?: CircuitBreaker.CircuitBreaker | undefined
-  readonly bulkhead?: Bulkhead.Bulkhead | undefined
-  /** Default `RetryPolicy.default`. */
-  readonly retryPolicy?: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R> | undefined
-  /** Per-attempt timeout to the response headers. Default `HttpMiddleware.DEFAULT_TIMEOUT`. */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Set an `Idempotency-Key` on POSTs, the same on every attempt. Default `true`. */
-  readonly idempotencyKey?: boolean | undefined
-  /** Secrets (the API key in use) scrubbed from anything an error keeps. */
-  readonly secrets?: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
-}
-
-/**
- * The default stack of limits, as one `HttpClient -> HttpClient` function. From the outside in:
- *
- * 1. bulkhead: bounds the logical calls in progress (attempts and the waits between them), and
- *    refuses with `BulkheadFull` when its queue is full;
- * 2. retry (the policy): every attempt below goes through breaker and limiter again; a
- *    `CircuitOpen` ends the retries at once (the breaker has said the upstream is down);
- * 3. circuit breaker: counts each attempt's 5xx / timeout / connection failure and, while open,
- *    refuses without waiting in the limiter or spending its budget;
- * 4. rate limiter: paces each attempt (retries too: every attempt counts at the server) and
- *    reads each response's headers and each typed 429;
- * 5. per-attempt timeout, outside of which the limiter's waiting does not count;
- * 6. classification of every response and transport failure into a typed error.
- *
- * @example
- * ```ts
- * import { Bulkhead, CircuitBreaker, RateLimiter } from "effect-openai-resilience"
- * import { FetchHttpClient, HttpClient } from "@effect/platform"
- * import { Effect } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const client = (yield* HttpClient.HttpClient).pipe(
- *     RateLimiter.stack({
- *       limiter: yield* RateLimiter.RateLimiter,
- *       breaker: yield* CircuitBreaker.make(),
- *       bulkhead: yield* Bulkhead.make({ maxConcurrent: 32, maxQueue: 1000 })
- *     })
- *   )
- *   return yield* client.get("https://api.openai.com/v1/models")
- * }).pipe(Effect.scoped, Effect.provide([RateLimiter.layerMemory(), FetchHttpClient.layer]))
- * ```
- *
- * @since 0.1.0
- * @category middleware
- */
-export const stack = <R2 = never>(options: StackOptions<R2>) =>
-<E, R>(
-  client: HttpClientType.HttpClient.With<E, R>
-): HttpClientType.HttpClient.With<
-  OpenAiError.OpenAiError | CircuitBreaker.CircuitOpen | Bulkhead.BulkheadFull,
-  R | R2
-> => {
-  const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R2> = options.retryPolicy ?? RetryPolicy.default
-  const paced = client.pipe(
-    HttpMiddleware.classifyWith({ secrets: options.secrets }),
-    HttpMiddleware.timeout(options.timeout ?? HttpMiddleware.DEFAULT_TIMEOUT),
-    middleware(options.limiter)
-  )
-  const guarded: HttpClientType.HttpClient.With<OpenAiError.OpenAiError | CircuitBreaker.CircuitOpen, R> =
-    options.breaker === undefined ? paced : paced.pipe(CircuitBreaker.middleware(options.breaker))
-  // The retry policy reads typed OpenAI errors only: a CircuitOpen steps around it and ends the call.
-  let retried: HttpClientType.HttpClient.With<OpenAiError.OpenAiError | CircuitBreaker.CircuitOpen, R | R2> =
-    HttpClient.transform(guarded, (effect) =>
-      HttpMiddleware.retryEffect(
-        effect.pipe(
-          Effect.map((response) => Either.right<HttpClientResponse.HttpClientResponse>(response)),
-          Effect.catchTag("CircuitOpen", (open) => Effect.succeed(Either.left(open)))
-        ),
-        policy
-      ).pipe(
-        Effect.flatMap((either) => Either.isLeft(either) ? Effect.fail(either.left) : Effect.succeed(either.right))
-      ))
-  if (options.idempotencyKey !== false) retried = HttpMiddleware.idempotencyKey(retried)
-  return options.bulkhead === undefined ? retried : retried.pipe(Bulkhead.middleware(options.bulkhead))
-}

@@ -165,8 +165,31 @@ const decoder = new TextDecoder()
  */
 export const fromRequest = (request: HttpClientRequest.HttpClientRequest, options: Options = {}): Estimate => {
   const json = bodyJson(request)
-  return json === undefined ? estimate(0, 0) : fromBody(json, { ...options, path: pathOf(request.url) })
+  return json === undefined ? estimate(0, 0) : fromJson(request, json, options)
 }
+
+/**
+ * {@link fromRequest} for a body already parsed (by {@link bodyJson}): the request gives the
+ * endpoint, `json` the content.
+ *
+ * @example
+ * ```ts
+ * import { TokenEstimate } from "effect-openai-resilience"
+ * import { HttpClientRequest } from "@effect/platform"
+ *
+ * const body = { model: "text-embedding-3-small", input: "hello" }
+ * const request = HttpClientRequest.post("https://api.openai.com/v1/embeddings")
+ * TokenEstimate.fromJson(request, body).total // 2
+ * ```
+ *
+ * @since 0.1.0
+ * @category estimating
+ */
+export const fromJson = (
+  request: HttpClientRequest.HttpClientRequest,
+  json: unknown,
+  options: Options = {}
+): Estimate => fromBody(json, { ...options, path: pathOf(request.url) })
 
 /**
  * The parsed JSON body of a request, when it has one in memory. Used for the model name too.

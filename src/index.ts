@@ -48,6 +48,13 @@ export * as RetryPolicy from "./RetryPolicy.js"
 export * as RetryBudget from "./RetryBudget.js"
 
 /**
+ * One resilient call: the one place that knows the order of the layers (bulkhead, deadline,
+ * idempotency, retry; per attempt breaker, limiter, timeout, classification, consumption).
+ * @since 0.1.0
+ */
+export * as Resilience from "./Resilience.js"
+
+/**
  * Resilience as `HttpClient -> HttpClient` middleware for any @effect/platform client.
  * @since 0.1.0
  */

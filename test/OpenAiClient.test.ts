@@ -18,6 +18,7 @@ import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
+import { setupWith } from "./support/client.js"
 import * as S from "./support/ScriptedClient.js"
 import { quotaTest } from "../docs/examples/client.js"
 
@@ -27,17 +28,7 @@ const BASE = "https://api.example.test/v1"
 // Retries without jitter so that waits are exact: 1 s backoff, the server's hint when it gives one.
 const policy = RetryPolicy.make({ maxRetries: 2, base: "1 second", factor: 1, jitter: "none" })
 
-const setup = (steps: ReadonlyArray<S.Step>, options: Partial<OpenAiClient.Options> = {}) =>
-  Effect.gen(function*() {
-    const scripted = S.make(steps)
-    const openai = yield* OpenAiClient.make({
-      apiKey: Redacted.make(API_KEY),
-      baseUrl: BASE,
-      retryPolicy: policy,
-      ...options
-    }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
-    return { openai, scripted }
-  })
+const setup = setupWith({ apiKey: Redacted.make(API_KEY), baseUrl: BASE, resilience: { retryPolicy: policy } })
 
 const completion = {
   id: "chatcmpl-1",
@@ -168,7 +159,7 @@ describe("OpenAiClient: requests", () => {
 
   it.effect("a per-attempt timeout retries a hung attempt; a deadline bounds them all", () =>
     Effect.gen(function*() {
-      const { openai, scripted } = yield* setup([S.hang, S.json(200, completion)], { timeout: "3 seconds" })
+      const { openai, scripted } = yield* setup([S.hang, S.json(200, completion)], { resilience: { timeout: "3 seconds" } })
       const fiber = yield* Effect.fork(openai.chat.completions.create(chatRequest))
       yield* TestClock.adjust(Duration.seconds(3))
       assert.strictEqual(scripted.requests.length, 1)
@@ -176,7 +167,7 @@ describe("OpenAiClient: requests", () => {
       yield* Fiber.join(fiber)
       assert.strictEqual(scripted.requests.length, 2)
 
-      const late = yield* setup([S.hang, S.hang, S.hang], { timeout: "3 seconds", deadline: "5 seconds" })
+      const late = yield* setup([S.hang, S.hang, S.hang], { resilience: { timeout: "3 seconds", deadline: "5 seconds" } })
       const lateFiber = yield* Effect.fork(Effect.flip(late.openai.chat.completions.create(chatRequest)))
       yield* TestClock.adjust(Duration.seconds(5))
       const error = yield* Fiber.join(lateFiber)
@@ -188,7 +179,7 @@ describe("OpenAiClient: requests", () => {
     Effect.gen(function*() {
       const { openai, scripted } = yield* setup(
         [S.parts(200, ["{\"id\": \"chatcmpl-1\", ", S.pause("1 hour")]), S.json(200, completion)],
-        { timeout: "3 seconds" }
+        { resilience: { timeout: "3 seconds" } }
       )
       const fiber = yield* Effect.fork(openai.chat.completions.create(chatRequest))
       yield* TestClock.adjust(Duration.millis(2999))
@@ -201,7 +192,7 @@ describe("OpenAiClient: requests", () => {
 
   it.effect("without a deadline the last per-attempt TimeoutError surfaces (phase headers)", () =>
     Effect.gen(function*() {
-      const { openai } = yield* setup([S.hang, S.hang, S.hang], { timeout: "1 second" })
+      const { openai } = yield* setup([S.hang, S.hang, S.hang], { resilience: { timeout: "1 second" } })
       const fiber = yield* Effect.fork(Effect.flip(openai.models.list))
       yield* TestClock.adjust(Duration.seconds(10))
       const error = yield* Fiber.join(fiber)
@@ -321,7 +312,7 @@ describe("OpenAiClient: the API key stays secret", () => {
         lines.push(`${inspect(message, { depth: 10 })} ${Cause.pretty(cause)}`)
       })
       const keyInBody = S.json(401, S.errorBody(`Incorrect API key provided: ${API_KEY}`, "invalid_request_error", "invalid_api_key"))
-      const { openai } = yield* setup([keyInBody, S.fail(), S.fail(), S.fail()], { retryPolicy: HttpMiddleware.noRetry })
+      const { openai } = yield* setup([keyInBody, S.fail(), S.fail(), S.fail()], { resilience: { retryPolicy: HttpMiddleware.noRetry } })
       const program = Effect.gen(function*() {
         const exit1 = yield* Effect.exit(Effect.asVoid(openai.chat.completions.create(chatRequest)))
         const exit2 = yield* Effect.exit(Effect.asVoid(openai.models.list))

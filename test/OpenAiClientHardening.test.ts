@@ -14,21 +14,17 @@ import { inspect } from "node:util"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import { setupWith } from "./support/client.js"
 import * as S from "./support/ScriptedClient.js"
 
 // An Azure-style key: no `sk-` prefix, so only exact-value scrubbing can catch it.
 const API_KEY = "3f9a1c0e77d24b8e9c1a2b3c4d5e6f70"
 
-const setup = (steps: ReadonlyArray<S.Step>) =>
-  Effect.gen(function*() {
-    const scripted = S.make(steps)
-    const openai = yield* OpenAiClient.make({
-      apiKey: Redacted.make(API_KEY),
-      baseUrl: "https://proxy.example.test/v1",
-      retryPolicy: RetryPolicy.make({ maxRetries: 3, base: "1 millis", jitter: "none" })
-    }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
-    return { openai, scripted }
-  })
+const setup = setupWith({
+  apiKey: Redacted.make(API_KEY),
+  baseUrl: "https://proxy.example.test/v1",
+  resilience: { retryPolicy: RetryPolicy.make({ maxRetries: 3, base: "1 millis", jitter: "none" }) }
+})
 
 const request = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "hi" }] }
 

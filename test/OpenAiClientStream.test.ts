@@ -18,24 +18,19 @@ import * as Faults from "../src/testing/Faults.js"
 import * as MockApi from "../src/testing/MockApi.js"
 import * as MockServer from "../src/testing/MockServer.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import { setupWith } from "./support/client.js"
 import * as S from "./support/ScriptedClient.js"
 import { fixturesAvailable, list, read, skipReason } from "./utils/fixtures.js"
 
 const API_KEY = "sk-proj-STREAMKEY0123456789abcdefghijklmnop"
 const policy = RetryPolicy.make({ maxRetries: 2, base: "1 second", factor: 1, jitter: "none" })
 
-const setup = (steps: ReadonlyArray<S.Step>, options: Partial<OpenAiClient.Options> = {}) =>
-  Effect.gen(function*() {
-    const scripted = S.make(steps)
-    const openai = yield* OpenAiClient.make({
-      apiKey: Redacted.make(API_KEY),
-      baseUrl: "https://api.example.test/v1",
-      retryPolicy: policy,
-      idleTimeout: "30 seconds",
-      ...options
-    }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
-    return { openai, scripted }
-  })
+const setup = setupWith({
+  apiKey: Redacted.make(API_KEY),
+  baseUrl: "https://api.example.test/v1",
+  idleTimeout: "30 seconds",
+  resilience: { retryPolicy: policy }
+})
 
 const chunk = (content: string, finish: string | null = null) => ({
   id: "chatcmpl-s",

@@ -1,18 +1,11 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber, Option, Redacted, TestClock } from "effect"
-import * as Bulkhead from "../src/Bulkhead.js"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
+import { Duration, Effect, Fiber, Option, Redacted, TestClock } from "effect"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimitHeaders from "../src/RateLimitHeaders.js"
 import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
 import * as TokenEstimate from "../src/TokenEstimate.js"
-
-const chat = HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
-  HttpClientRequest.bearerToken("sk-test-key"),
-  HttpClientRequest.bodyUnsafeJson({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 5 })
-)
 
 const make = (options: RateLimiter.Options = {}) =>
   RateLimiter.make(options).pipe(Effect.provide(RateLimiter.layerStoreMemory))
@@ -434,36 +427,5 @@ describe("RateLimiter", () => {
       yield* TestClock.adjust("1 millis")
       assert.strictEqual((yield* Fiber.join(second)).status, 200)
     }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_requests"], retryAfter: "3 seconds" }))))
-
-  it.scoped("the default stack: a CircuitOpen ends the retries at once", () =>
-    Effect.gen(function*() {
-      const limiter = yield* make()
-      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 1, openDuration: "1 minute" })
-      const mock = yield* MockApi.MockApi
-      const client = (yield* HttpClient.HttpClient).pipe(RateLimiter.stack({ limiter, breaker }))
-      const call = yield* Effect.fork(Effect.either(client.execute(chat)))
-      yield* TestClock.adjust("30 seconds")
-      const result = yield* Fiber.join(call)
-      assert.isTrue(Either.isLeft(result) && result.left._tag === "CircuitOpen")
-      assert.strictEqual((yield* mock.log).length, 1)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["server_error", "server_error", "server_error"] }))))
-
-  it.scoped("the default stack: a 429 is retried after the pause, and the bulkhead refuses beyond its queue", () =>
-    Effect.gen(function*() {
-      const limiter = yield* make()
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 0 })
-      const mock = yield* MockApi.MockApi
-      const client = (yield* HttpClient.HttpClient).pipe(RateLimiter.stack({ limiter, bulkhead }))
-      const call = yield* Effect.fork(client.execute(chat))
-      yield* Effect.yieldNow()
-      const refused = yield* Effect.either(client.execute(chat))
-      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "BulkheadFull")
-      yield* TestClock.adjust("2 seconds")
-      assert.strictEqual((yield* Fiber.join(call)).status, 200)
-      const log = yield* mock.log
-      assert.deepStrictEqual(log.map((e) => Option.getOrUndefined(e.status)), [429, 200])
-      // The retry waited the server's hint (1 s by default in the mock), not less.
-      assert.isAtLeast((log[1]?.at ?? 0) - (log[0]?.at ?? 0), 1000)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_tokens"] }))))
 })
 

@@ -54,7 +54,7 @@ describe("Simulation", () => {
         OpenAiClient.layer({
           apiKey: Redacted.make("sk-sim"),
           baseUrl: ScriptedHttpClient.baseUrl,
-          retryPolicy: RetryPolicy.make({ jitter: "none" })
+          resilience: { retryPolicy: RetryPolicy.make({ jitter: "none" }) }
         })
       ),
       Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_requests", "rate_limit_requests"], retryAfter: "20 seconds" }))

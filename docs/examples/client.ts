@@ -22,10 +22,8 @@ export const OpenAiFromEnv = OpenAiClient.layerConfig.pipe(Layer.provide(FetchHt
 export const OpenAiLocal = OpenAiClient.layer({
   apiKey: Redacted.make("sk-local"),
   baseUrl: "http://localhost:8000/v1",
-  timeout: "60 seconds",
   idleTimeout: "30 seconds",
-  deadline: "3 minutes",
-  retryPolicy: RetryPolicy.make({ maxRetries: 3 })
+  resilience: { timeout: "60 seconds", deadline: "3 minutes", retryPolicy: RetryPolicy.make({ maxRetries: 3 }) }
 }).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 // ---------------------------------------------------------------------------------------------
@@ -135,7 +133,7 @@ export const fakeHttp = (status: number, body: unknown) =>
 export const quotaTest = chat.pipe(
   Effect.flip,
   Effect.provide(
-    OpenAiClient.layer({ apiKey: Redacted.make("sk-test"), retryPolicy: Schedule.stop }).pipe(
+    OpenAiClient.layer({ apiKey: Redacted.make("sk-test"), resilience: { retryPolicy: Schedule.stop } }).pipe(
       Layer.provide(
         fakeHttp(429, {
           error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" }

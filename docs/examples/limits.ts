@@ -3,7 +3,7 @@
  * bounding concurrency.
  *
  * In your project, import from the package instead of these relative paths:
- *   import { Bulkhead, CircuitBreaker, RateLimiter, RetryPolicy } from "effect-openai-resilience"
+ *   import { Bulkhead, CircuitBreaker, RateLimiter, Resilience, RetryPolicy } from "effect-openai-resilience"
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
@@ -12,6 +12,7 @@ import * as CircuitBreaker from "../../src/CircuitBreaker.js"
 import * as HttpMiddleware from "../../src/HttpMiddleware.js"
 import type * as OpenAiError from "../../src/OpenAiError.js"
 import * as RateLimiter from "../../src/RateLimiter.js"
+import * as Resilience from "../../src/Resilience.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
 import * as TokenEstimate from "../../src/TokenEstimate.js"
 
@@ -36,7 +37,7 @@ export const makeClient = Effect.gen(function*() {
   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 32, maxQueue: 1_000 })
   return (yield* HttpClient.HttpClient).pipe(
     withApi,
-    RateLimiter.stack({ limiter, breaker, bulkhead, retryPolicy: RetryPolicy.default, secrets: [apiKey] })
+    Resilience.middleware({ limiter, breaker, bulkhead, retryPolicy: RetryPolicy.default, secrets: [apiKey] })
   )
 })
 
@@ -76,7 +77,7 @@ export const byHand = Effect.gen(function*() {
     HttpMiddleware.timeout("60 seconds"), // per attempt; waiting in the limiter does not count
     RateLimiter.middleware(limiter), // every attempt is paced and reports its headers
     CircuitBreaker.middleware(breaker) // an open circuit refuses before the limiter
-    // ...then a retry that lets CircuitOpen through, then a bulkhead: what RateLimiter.stack does.
+    // ...then a retry that lets CircuitOpen through, then a bulkhead: what Resilience.middleware does.
   )
 }).pipe(Effect.provide(RateLimiter.layerMemory({ requestsPerMinute: 500, tokensPerMinute: 30_000 })))
 

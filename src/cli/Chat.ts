@@ -52,7 +52,7 @@ export const run = (options: {
         )
       )
     )
-    const client = yield* OpenAiClient.make({ ...Setup.clientOptions(target), retryPolicy: policy }).pipe(
+    const client = yield* OpenAiClient.make({ ...Setup.clientOptions(target), resilience: { retryPolicy: policy } }).pipe(
       Effect.provideService(HttpClient.HttpClient, target.http)
     )
     const request = {

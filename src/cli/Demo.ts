@@ -136,8 +136,7 @@ const runRow = (row: Row, baseUrl: string, http: HttpClient.HttpClient) =>
     const client = yield* OpenAiClient.make({
       apiKey: DEMO_KEY,
       baseUrl,
-      timeout: "1 second",
-      retryPolicy: policy,
+      resilience: { timeout: "1 second", retryPolicy: policy },
       transformClient: HttpClient.mapRequest(HttpClientRequest.setHeaders(headers))
     }).pipe(Effect.provideService(HttpClient.HttpClient, http))
     const request = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Hello from the demo" }] }
@@ -257,10 +256,12 @@ const startClient = (kind: BurstClient, counters: Counters) =>
     const client = yield* OpenAiClient.make({
       apiKey: DEMO_KEY,
       baseUrl: ScriptedHttpClient.baseUrl,
-      retryPolicy: kind === "sdk" ? RetryPolicy.officialSdk : RetryPolicy.make({ maxRetries: 8, deadline: "5 minutes" }),
-      ...(kind === "paced"
-        ? { transformClient: RateLimiter.middleware(yield* RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory))) }
-        : {})
+      resilience: {
+        retryPolicy: kind === "sdk" ? RetryPolicy.officialSdk : RetryPolicy.make({ maxRetries: 8, deadline: "5 minutes" }),
+        ...(kind === "paced"
+          ? { limiter: yield* RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory)) }
+          : {})
+      }
     }).pipe(Effect.provideService(HttpClient.HttpClient, http))
     const worker = (w: number) =>
       Effect.gen(function*() {

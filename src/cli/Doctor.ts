@@ -153,8 +153,7 @@ export const run = (options: { readonly model: string; readonly mock: boolean; r
 
     const client = yield* OpenAiClient.make({
       ...Setup.clientOptions(target),
-      timeout: "30 seconds",
-      retryPolicy: RetryPolicy.make({ maxRetries: 2, deadline: "30 seconds" })
+      resilience: { timeout: "30 seconds", retryPolicy: RetryPolicy.make({ maxRetries: 2, deadline: "30 seconds" }) }
     }).pipe(Effect.provideService(HttpClient.HttpClient, target.http))
 
     const timed = <A, E>(effect: Effect.Effect<A, E>) =>

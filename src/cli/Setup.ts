@@ -97,7 +97,7 @@ export const target = (options: {
  * @since 0.1.0
  * @category constructors
  */
-export const clientOptions = (t: Target): OpenAiClient.Options => ({
+export const clientOptions = (t: Target): OpenAiClient.LayerOptions => ({
   apiKey: t.apiKey,
   baseUrl: t.baseUrl,
   organization: t.organization,

@@ -42,3 +42,12 @@ export const normalize = (input: HeadersInput | undefined | null): Readonly<Reco
   }
   return out
 }
+
+/**
+ * The id a server gave a request: OpenAI's `x-request-id`, else Azure's `apim-request-id` or
+ * `x-ms-request-id` (support asks for either). One rule for successes and errors alike.
+ */
+export const requestIdOf = (headers: Readonly<Record<string, string | undefined>>): string | undefined => {
+  const value = (headers["x-request-id"] ?? headers["apim-request-id"] ?? headers["x-ms-request-id"])?.trim()
+  return value === undefined || value.length === 0 ? undefined : value
+}

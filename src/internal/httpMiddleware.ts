@@ -8,9 +8,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
@@ -19,7 +17,9 @@ import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
+import { requestIdOf } from "./headers.js"
 import { secretHeaderNames } from "./secrets.js"
+import { timeoutEffect } from "./timeout.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 
@@ -111,91 +111,35 @@ export const addIdempotencyKey = (
     ? Effect.succeed(request)
     : Effect.map(keyFor, (key) => HttpClientRequest.setHeader(request, IDEMPOTENCY_HEADER, key))
 
-/** @internal */
-export const retryEffect = <A, E extends OpenAiError.OpenAiError, R, Out, R2>(
-  effect: Effect.Effect<A, E, R>,
+/**
+ * Runs attempt `n` (0, 1, ...) under the policy, as one logical request: every attempt sees the
+ * same idempotency key cell and reads its number from {@link currentAttempt}.
+ * @internal
+ */
+export const retryAttempts = <A, E extends OpenAiError.OpenAiError | { readonly _tag: "CircuitOpen" }, R, Out, R2>(
+  attempt: (n: number) => Effect.Effect<A, E, R>,
   policy: Schedule.Schedule<Out, OpenAiError.OpenAiError, R2>
 ): Effect.Effect<A, E, R | R2> =>
   withKeyScope(Effect.suspend(() => {
-    let attempt = 0
+    let n = 0
     // RetryPolicy.retry rather than Effect.retry: it keeps the retry budget and the attempt count.
     return RetryPolicy.retry(
       // The attempt number is set only when it differs: the first attempt of an outermost call
       // already reads 0, and runs without an `Effect.locally` (an acquire/release per call).
       Effect.withFiberRuntime<A, E, R>((fiber) => {
-        const n = attempt++
-        return fiber.getFiberRef(currentAttempt) === n ? effect : Effect.locally(effect, currentAttempt, n)
+        const i = n++
+        const effect = attempt(i)
+        return fiber.getFiberRef(currentAttempt) === i ? effect : Effect.locally(effect, currentAttempt, i)
       }),
-      policy
+      policy as Schedule.Schedule<Out, E, R2>
     )
   }))
 
-const timeoutError = (phase: OpenAiError.TimeoutPhase, timeout: Duration.Duration) =>
-  new OpenAiError.TimeoutError({
-    message: phase === "deadline"
-      ? `The request did not complete within its deadline of ${Duration.format(timeout)} (all attempts)`
-      : phase === "idle"
-      ? `No data arrived for ${Duration.format(timeout)}`
-      : `No response within ${Duration.format(timeout)} (the per-attempt timeout)`,
-    phase,
-    timeout
-  })
-
 /** @internal */
-export const timeoutEffect = <A, E, R>(
+export const retryEffect = <A, E extends OpenAiError.OpenAiError, R, Out, R2>(
   effect: Effect.Effect<A, E, R>,
-  phase: OpenAiError.TimeoutPhase,
-  duration: Duration.DurationInput
-): Effect.Effect<A, E | OpenAiError.TimeoutError, R> => {
-  const timeout = Duration.decode(duration)
-  // No timer at all for an infinite bound.
-  if (!Duration.isFinite(timeout)) return effect
-  const onTimeout = () => timeoutError(phase, timeout)
-  return Effect.clockWith((clock) =>
-    clock instanceof LiveClock ? liveTimeout(effect, timeout, onTimeout) : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
-  )
-}
-
-const LiveClock = (Clock.make() as object).constructor
-
-/**
- * `Effect.timeoutFail` races the effect and a sleep in two new fibers. On the live clock this does
- * the same with one fiber and a plain timer: the effect runs in a child, the parent waits for
- * whichever comes first, the child's exit or the timer, and interrupts the child on a timeout.
- * Under any other clock (TestClock) `Effect.timeoutFail` is used, so virtual time still drives it.
- */
-const liveTimeout = <A, E, R, E2>(
-  effect: Effect.Effect<A, E, R>,
-  timeout: Duration.Duration,
-  onTimeout: () => E2
-): Effect.Effect<A, E | E2, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.fork(restore(effect)), (child) =>
-      Effect.flatMap(
-        restore(Effect.async<Exit.Exit<A, E> | undefined>((resume) => {
-          let settled = false
-          const timer = setTimeout(() => {
-            if (settled) return
-            settled = true
-            resume(Effect.succeed(undefined))
-          }, Duration.toMillis(timeout))
-          child.addObserver((exit) => {
-            if (settled) return
-            settled = true
-            clearTimeout(timer)
-            resume(Effect.succeed(exit))
-          })
-          // Interrupted while waiting: stop the timer and the child (the canceler of the wait,
-          // rather than an `onInterrupt` around it, which costs another mask per call).
-          return Effect.zipRight(Effect.sync(() => clearTimeout(timer)), Fiber.interrupt(child))
-        })),
-        (exit): Effect.Effect<A, E | E2> =>
-          exit === undefined
-            ? Effect.zipRight(Fiber.interrupt(child), Effect.fail(onTimeout()))
-            : Exit.isSuccess(exit)
-            ? Effect.as(Fiber.inheritAll(child), exit.value)
-            : exit
-      )))
+  policy: Schedule.Schedule<Out, OpenAiError.OpenAiError, R2>
+): Effect.Effect<A, E, R | R2> => retryAttempts(() => effect, policy)
 
 /** @internal */
 export interface ClassifyOptions {
@@ -348,6 +292,9 @@ export const retry = <Out, R2>(policy: Schedule.Schedule<Out, OpenAiError.OpenAi
   HttpClient.transformResponse(self, (effect) => retryEffect(effect, policy))
 
 /** @internal */
+export { timeoutEffect }
+
+/** @internal */
 export const timeout = (duration: Duration.DurationInput) =>
 <E, R>(
   self: HttpClient.HttpClient.With<E, R>
@@ -362,12 +309,9 @@ export const deadline = (duration: Duration.DurationInput) =>
   HttpClient.transformResponse(self, (effect) => timeoutEffect(effect, "deadline", duration))
 
 /** @internal */
-export const requestId = (response: { readonly headers: Readonly<Record<string, string | undefined>> }): Option.Option<
-  string
-> => {
-  const value = response.headers[REQUEST_ID_HEADER]?.trim()
-  return value ? Option.some(value) : Option.none()
-}
+export const requestId = (
+  response: { readonly headers: Readonly<Record<string, string | undefined>> }
+): Option.Option<string> => Option.fromNullable(requestIdOf(response.headers))
 
 
 // `modify` and `setHeaders` merge headers, so the copy is rebuilt from its parts.
@@ -382,7 +326,7 @@ const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClien
 
 /** @internal */
 export const toHttpClientError = <R>(
-  self: HttpClient.HttpClient.With<OpenAiError.OpenAiError, R>
+  self: HttpClient.HttpClient.With<OpenAiError.OpenAiError | { readonly _tag: string; readonly message: string }, R>
 ): HttpClient.HttpClient.With<HttpClientError.HttpClientError, R> =>
   // `transform` types its result as `E | E1` because `f` may keep the inner error; this `f` maps
   // every one, so the inner `OpenAiError` can no longer escape.

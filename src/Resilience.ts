@@ -1,0 +1,208 @@
+/**
+ * One resilient call: the one place that knows the order of the layers. Every other part of the
+ * library (the client, the middleware for any `HttpClient`) is built on it.
+ *
+ * ```text
+ * bulkhead ▸ deadline ▸ idempotency scope ▸ retry (policy; CircuitOpen ends it)
+ *   ▸ per attempt: breaker ▸ rate limiter ▸ timeout( send ▸ classify ▸ consume )
+ * ```
+ *
+ * - The bulkhead is outermost: it bounds logical calls (their attempts and the waits between
+ *   them), so a retry storm cannot take more slots than the calls that cause it.
+ * - The deadline bounds every attempt and every wait between them together.
+ * - One idempotency key per call, the same on every attempt, so a retried POST is not executed
+ *   twice by the server.
+ * - The retry policy reads typed errors (and the server's hints). An open circuit ends it at
+ *   once: the breaker has said the upstream is down, and waiting out a backoff would not change it.
+ * - Per attempt, the breaker comes before the limiter, so an open circuit refuses without
+ *   waiting for a permit; the limiter paces every attempt (retries count at the server too) and
+ *   reads every response's rate-limit headers and every typed 429.
+ * - The per-attempt timeout covers sending, classifying and consuming, not the limiter's wait.
+ * - An attempt is "send, classify, then consume the part of the response the caller needs" (the
+ *   whole body, or a stream's first element): a body that fails to arrive, or that is an API
+ *   error sent with a 200, is classified inside the attempt and retried like any other failure.
+ *
+ * Every layer is optional. The error channel says exactly what was configured: `OpenAiError`
+ * alone, plus `CircuitOpen` with a breaker and `BulkheadFull` with a bulkhead.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
+import type * as Schedule from "effect/Schedule"
+import type * as Bulkhead from "./Bulkhead.js"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import * as internal from "./internal/resilience.js"
+import type * as OpenAiError from "./OpenAiError.js"
+import type * as RateLimiter from "./RateLimiter.js"
+
+/**
+ * The layers of a call. Each is optional; the defaults are those of the official SDKs where they
+ * have one (a 10-minute per-attempt timeout) and of `RetryPolicy.default` otherwise.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<R = never> {
+  /** The retry policy, a `Schedule` over the typed errors (default `RetryPolicy.default`). It may have requirements, such as `RetryBudget`. */
+  readonly retryPolicy?: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R> | undefined
+  /** Per-attempt timeout: sending, classifying and consuming (default {@link DEFAULT_TIMEOUT}). `TimeoutError` with phase `"headers"`. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** A bound over all attempts and the waits between them (default none). `TimeoutError` with phase `"deadline"`. */
+  readonly deadline?: Duration.DurationInput | undefined
+  /** Send an `Idempotency-Key` on POSTs, the same on every attempt of a call (default `true`). */
+  readonly idempotencyKey?: boolean | undefined
+  /** The attempt-count header's name, or `false` for none (default `x-retry-attempt`). */
+  readonly attemptHeader?: string | false | undefined
+  /** Paces every attempt within the learned or configured RPM/TPM limits. */
+  readonly limiter?: RateLimiter.Service | undefined
+  /** Stops sending while the upstream is failing; `CircuitOpen` ends a call's retries. */
+  readonly breaker?: CircuitBreaker.CircuitBreaker | undefined
+  /** Bounds the calls in progress; `BulkheadFull` when its queue is full. */
+  readonly bulkhead?: Bulkhead.Bulkhead | undefined
+  /** Secrets (the API key in use) scrubbed from anything an error keeps. */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
+  /** The most bytes of an error body read (default 256 KiB). */
+  readonly maxErrorBodyBytes?: number | undefined
+}
+
+/**
+ * What a call configured with options `O` can fail with: every `OpenAiError`, plus `CircuitOpen`
+ * when `O` has a breaker and `BulkheadFull` when it has a bulkhead.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker, Resilience } from "effect-openai-resilience"
+ *
+ * type Plain = Resilience.Failure<{}> // OpenAiError
+ * type Guarded = Resilience.Failure<{ breaker: CircuitBreaker.CircuitBreaker }> // OpenAiError | CircuitOpen
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Failure<O> =
+  | OpenAiError.OpenAiError
+  | (Configured<O, "breaker"> extends true ? CircuitBreaker.CircuitOpen : never)
+  | (Configured<O, "bulkhead"> extends true ? Bulkhead.BulkheadFull : never)
+
+// Whether options `O` may hold a value at `K`. Tested through `keyof`: an object type is not
+// assignable to one whose properties are all optional and absent from it (a "weak type").
+type Configured<O, K extends string> = K extends keyof O ? (O[K & keyof O] extends undefined ? false : true) : false
+
+/**
+ * What a call configured with options `O` requires: the retry policy's requirements (the
+ * `RetryBudget` of a budgeted policy, say).
+ *
+ * @example
+ * ```ts
+ * import type { Resilience, RetryBudget, RetryPolicy } from "effect-openai-resilience"
+ *
+ * type Needs = Resilience.Requirements<{ retryPolicy: RetryPolicy.RetryPolicy<RetryBudget.RetryBudget> }>
+ * // RetryBudget
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements<O> = "retryPolicy" extends keyof O ? RequirementsOf<O["retryPolicy" & keyof O]> : never
+
+type RequirementsOf<P> = P extends Schedule.Schedule<infer _Out, infer _In, infer R> ? R : never
+
+/**
+ * A client with the stack around it, in two forms of the same thing: {@link Resilient.run} for a
+ * call that consumes its response inside the attempt, and {@link Resilient.httpClient} for code
+ * that wants an `HttpClient`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resilient<E, R> {
+  /**
+   * One logical call: attempts of "send `request`, classify the response, `consume` it", under the
+   * whole stack. `consume` runs inside the attempt (and its timeout): read the body, or pull a
+   * stream's first element. It fails with a typed error, or with the platform's own error for a
+   * body that failed to arrive, which is classified (a `ConnectionError`); either is retried as
+   * the policy says.
+   */
+  readonly run: <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    consume: (
+      response: HttpClientResponse.HttpClientResponse
+    ) => Effect.Effect<A, OpenAiError.OpenAiError | HttpClientError.HttpClientError>
+  ) => Effect.Effect<A, E, R>
+  /** The same stack as an `HttpClient` whose attempts end at the response headers. */
+  readonly httpClient: HttpClient.HttpClient.With<E, R>
+}
+
+/**
+ * The default per-attempt timeout: 10 minutes, as the official SDKs.
+ *
+ * @example
+ * ```ts
+ * import { Resilience } from "effect-openai-resilience"
+ * import { Duration } from "effect"
+ *
+ * console.log(Duration.format(Resilience.DEFAULT_TIMEOUT)) // "10m"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_TIMEOUT: Duration.Duration = internal.DEFAULT_TIMEOUT
+
+/**
+ * Puts the stack around `client`. The client's own failures (transport errors, non-2xx
+ * responses) are classified into typed errors on every attempt.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Resilience } from "effect-openai-resilience"
+ * import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make()
+ *   const resilient = Resilience.make(yield* HttpClient.HttpClient, { breaker, deadline: "2 minutes" })
+ *   // Fails with OpenAiError | CircuitOpen: a body cut midway is retried like a reset.
+ *   return yield* resilient.run(HttpClientRequest.get("https://api.openai.com/v1/models"), (r) => r.text)
+ * }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R, O extends Options<unknown> = {}>(
+  client: HttpClient.HttpClient.With<E, R>,
+  options?: O
+): Resilient<Failure<O>, R | Requirements<O>> =>
+  internal.make(client, options ?? {}) as unknown as Resilient<Failure<O>, R | Requirements<O>>
+
+/**
+ * The stack as `HttpClient -> HttpClient` middleware. Every attempt executes the inner client
+ * anew, so middleware inside it (a base URL, auth, logging) runs on every attempt, and so does
+ * the attempt header, whatever is wrapped around the result.
+ *
+ * @example
+ * ```ts
+ * import { Resilience } from "effect-openai-resilience"
+ * import { FetchHttpClient, HttpClient } from "@effect/platform"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = (yield* HttpClient.HttpClient).pipe(Resilience.middleware({ timeout: "60 seconds" }))
+ *   return yield* client.get("https://api.openai.com/v1/models")
+ * }).pipe(Effect.provide(FetchHttpClient.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const middleware = <O extends Options<unknown> = {}>(options?: O) =>
+<E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<Failure<O>, R | Requirements<O>> =>
+  make(client, options).httpClient

@@ -1,0 +1,236 @@
+/**
+ * What a streaming call does with a response inside its attempt: turn the body into decoded
+ * elements (bytes, bounded by the idle timeout ▸ SSE events ▸ elements; an error event is the
+ * typed error; an end without `[DONE]` or a terminal event is a cut) and pull until the first
+ * element, so that a stream failing before anything reached the caller is retried as a unit.
+ * @internal
+ */
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import type * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Classify from "../Classify.js"
+import * as Decode from "../Decode.js"
+import * as OpenAiError from "../OpenAiError.js"
+import * as ChatCompletionChunk from "../Schemas/ChatCompletionChunk.js"
+import * as Responses from "../Schemas/Responses.js"
+import * as Sse from "../Sse.js"
+import { type ConsumeContext, withRequestId } from "./consume.js"
+import { pageTitle } from "./html.js"
+import * as middleware from "./httpMiddleware.js"
+import { bound, scrub } from "./secrets.js"
+
+type Failure = OpenAiError.OpenAiError
+
+/** What a stream consumer needs: the secrets to scrub and the longest silence allowed. */
+export interface StreamContext extends ConsumeContext {
+  readonly idle: Duration.Duration
+}
+
+/** How a stream's events map to elements: what is an error, what ends it. */
+export interface StreamSpec<A, I> {
+  readonly schema: Schema.Schema<A, I, never>
+  readonly isError: (json: unknown) => boolean
+  /** An element after which the stream is complete (emitted, then the stream ends). */
+  readonly isLast: (a: A) => boolean
+}
+
+type Step<A> =
+  | { readonly _tag: "Emit"; readonly value: A; readonly last: boolean }
+  | { readonly _tag: "Skip" }
+  | { readonly _tag: "Done" }
+
+const SKIP: Step<never> = { _tag: "Skip" }
+const DONE: Step<never> = { _tag: "Done" }
+
+/** Chat Completions chunks: an `error` member is an error event; `[DONE]` ends the stream. */
+export const chatSpec: StreamSpec<
+  ChatCompletionChunk.ChatCompletionChunk,
+  typeof ChatCompletionChunk.ChatCompletionChunk.Encoded
+> = {
+  schema: ChatCompletionChunk.ChatCompletionChunk,
+  isError: (json) => Predicate.isRecord(json) && json.error !== undefined && json.error !== null,
+  isLast: () => false
+}
+
+/** Responses API events: `error` and `response.failed` are errors; a terminal event ends it. */
+export const responsesSpec: StreamSpec<Responses.ResponseStreamEvent, typeof Responses.ResponseStreamEvent.Encoded> = {
+  schema: Responses.ResponseStreamEvent,
+  isError: (json) =>
+    Predicate.isRecord(json) &&
+    (json.type === "error" || json.type === "response.failed" ||
+      (json.type === undefined && json.error !== undefined && json.error !== null)),
+  isLast: Responses.isTerminalEvent
+}
+
+/** One response's elements. */
+export const elements = <A, I>(
+  response: HttpClientResponse.HttpClientResponse,
+  spec: StreamSpec<A, I>,
+  context: StreamContext
+): Stream.Stream<A, Failure> =>
+  Stream.suspend(() => {
+    const { idle, secrets } = context
+    const progress = Sse.makeProgress()
+    const requestId = middleware.requestId(response)
+    const decodeOptions: Decode.DecodeOptions = {
+      status: response.status,
+      requestId: Option.getOrUndefined(requestId),
+      secrets
+    }
+    const decodeValue = Decode.decodeUnknown(spec.schema, decodeOptions)
+    const streamError = (data: unknown) =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => Effect.fail(Classify.classifyStreamError(data, { headers: response.headers, now, secrets }))
+      )
+    let finished = false
+    const step = (event: Sse.Event): Effect.Effect<Step<A>, Failure> => {
+      if (event.data === "[DONE]") return Effect.succeed(DONE)
+      if (event.event === "error") return streamError(event.data)
+      if (event.data.length === 0) return Effect.succeed(SKIP)
+      return Effect.flatMap(Decode.parseJson(event.data, decodeOptions), (json) =>
+        spec.isError(json)
+          ? streamError(json)
+          : Effect.map(decodeValue(json), (value): Step<A> => ({ _tag: "Emit", value, last: spec.isLast(value) })))
+    }
+    const cut = () =>
+      Classify.classifyTransportError(new Error("The server closed the stream before it was complete"), {
+        received: { events: progress.events, bytes: progress.bytes }
+      })
+    return response.stream.pipe(
+      Stream.timeoutFail(
+        () =>
+          new OpenAiError.TimeoutError({
+            message: `No data arrived for ${Duration.format(idle)} after ${progress.events} event(s) and ${progress.bytes} byte(s)`,
+            phase: "idle",
+            timeout: idle
+          }),
+        idle
+      ),
+      Sse.decode({ progress }),
+      Stream.catchAll((e): Stream.Stream<never, Failure> =>
+        Stream.fail(
+          OpenAiError.isOpenAiError(e)
+            ? e
+            : middleware.transportError(e, { received: { events: progress.events, bytes: progress.bytes } })
+        )
+      ),
+      Stream.mapEffect(step),
+      Stream.takeUntil((s) => s._tag === "Done" || (s._tag === "Emit" && s.last)),
+      Stream.filterMap((s) => {
+        if (s._tag === "Done" || (s._tag === "Emit" && s.last)) finished = true
+        return s._tag === "Emit" ? Option.some(s.value) : Option.none()
+      }),
+      Stream.concat(Stream.suspend(() => finished ? Stream.empty : Stream.fail(cut()))),
+      Stream.mapError((e) => withRequestId(e, requestId))
+    )
+  })
+
+/**
+ * A stream whose first element has arrived: that element, the rest to pull, and the scope that
+ * holds the response (closed by whoever takes the stream).
+ */
+export interface Opened<A> {
+  readonly first: Chunk.Chunk<A>
+  readonly ended: boolean
+  readonly pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
+  readonly scope: Scope.CloseableScope
+}
+
+const pullFirst = <A>(
+  pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
+): Effect.Effect<{ readonly first: Chunk.Chunk<A>; readonly ended: boolean }, Failure> =>
+  Effect.matchEffect(pull, {
+    onFailure: (e) => Option.isNone(e) ? Effect.succeed({ first: Chunk.empty<A>(), ended: true }) : Effect.fail(e.value),
+    onSuccess: (chunk) => Chunk.isEmpty(chunk) ? pullFirst(pull) : Effect.succeed({ first: chunk, ended: false })
+  })
+
+const contentType = (response: HttpClientResponse.HttpClientResponse) =>
+  (response.headers["content-type"] ?? "").toLowerCase()
+
+// A 2xx JSON body where an event stream was asked for: a proxy or compatible server reporting
+// an error with a 200, or a server that ignored `stream: true`. An error payload is the typed
+// error; anything else is a decode error saying what came instead.
+const notAStream = (
+  response: HttpClientResponse.HttpClientResponse,
+  context: ConsumeContext
+): Effect.Effect<never, Failure> =>
+  Effect.flatMap(
+    Effect.zip(middleware.readBounded(response, middleware.MAX_ERROR_BODY_BYTES), Clock.currentTimeMillis),
+    ([bytes, now]) => {
+      const text = new TextDecoder().decode(bytes)
+      let json: unknown = undefined
+      try {
+        json = JSON.parse(text)
+      } catch {
+        // not JSON after all: reported below
+      }
+      if (Option.isSome(Classify.errorPayload(json))) {
+        return Effect.fail(Classify.classifyStreamError(json, { headers: response.headers, now, secrets: context.secrets }))
+      }
+      return Effect.fail(
+        new OpenAiError.ResponseDecodeError({
+          message: "Expected an event stream (text/event-stream) but the server sent a JSON body",
+          path: "",
+          issue: "the response is application/json, not text/event-stream: the server may not support streaming",
+          body: bound(scrub(text, context.secrets), 1000),
+          status: Option.some(response.status),
+          requestId: middleware.requestId(response)
+        })
+      )
+    }
+  )
+
+// A 2xx HTML page where an event stream was asked for: a proxy's login or error page. Not a
+// cut connection (which would be retried): the same request would get the same page.
+const htmlNotAStream = (
+  response: HttpClientResponse.HttpClientResponse,
+  context: ConsumeContext
+): Effect.Effect<never, Failure> =>
+  Effect.flatMap(middleware.readBounded(response, middleware.MAX_ERROR_BODY_BYTES), (bytes) => {
+    const text = new TextDecoder().decode(bytes)
+    const title = pageTitle(text)
+    return Effect.fail(
+      new OpenAiError.ResponseDecodeError({
+        message: `Expected an event stream (text/event-stream) but the server sent an HTML page${
+          title ? ` ("${bound(scrub(title, context.secrets), 120)}")` : ""
+        }: probably a proxy or a wrong base URL`,
+        path: "",
+        issue: "the response is text/html, not text/event-stream",
+        body: bound(scrub(text, context.secrets), 1000),
+        status: Option.some(response.status),
+        requestId: middleware.requestId(response)
+      })
+    )
+  })
+
+/**
+ * The stream consumer of an attempt: a JSON or HTML body is the failure it carries; otherwise the
+ * elements are pulled until the first one. The response lives in a scope of its own, closed here
+ * on failure and by the caller on success.
+ */
+export const openFirst = <A, I>(spec: StreamSpec<A, I>, context: StreamContext) =>
+(response: HttpClientResponse.HttpClientResponse): Effect.Effect<Opened<A>, Failure> =>
+  Effect.flatMap(Scope.make(), (scope) =>
+    Effect.gen(function*() {
+      const type = contentType(response)
+      if (type.includes("application/json")) return yield* notAStream(response, context)
+      if (type.includes("text/html")) return yield* htmlNotAStream(response, context)
+      const pull = yield* Scope.extend(Stream.toPull(elements(response, spec, context)), scope)
+      const { ended, first } = yield* pullFirst(pull)
+      return { first, ended, pull, scope }
+    }).pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)))
+
+/** The stream an {@link Opened} stands for: its first element, then the rest. */
+export const toStream = <A>(opened: Opened<A>): Stream.Stream<A, Failure> =>
+  opened.ended
+    ? Stream.fromChunk(opened.first)
+    : Stream.concat(Stream.fromChunk(opened.first), Stream.repeatEffectChunkOption(opened.pull))

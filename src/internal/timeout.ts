@@ -1,0 +1,79 @@
+/**
+ * Timeouts: per attempt, over all attempts (the deadline), and the idle timeout's error.
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as OpenAiError from "../OpenAiError.js"
+
+/** @internal */
+export const timeoutError = (phase: OpenAiError.TimeoutPhase, timeout: Duration.Duration) =>
+  new OpenAiError.TimeoutError({
+    message: phase === "deadline"
+      ? `The request did not complete within its deadline of ${Duration.format(timeout)} (all attempts)`
+      : phase === "idle"
+      ? `No data arrived for ${Duration.format(timeout)}`
+      : `No response within ${Duration.format(timeout)} (the per-attempt timeout)`,
+    phase,
+    timeout
+  })
+
+/** @internal */
+export const timeoutEffect = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  phase: OpenAiError.TimeoutPhase,
+  duration: Duration.DurationInput
+): Effect.Effect<A, E | OpenAiError.TimeoutError, R> => {
+  const timeout = Duration.decode(duration)
+  // No timer at all for an infinite bound.
+  if (!Duration.isFinite(timeout)) return effect
+  const onTimeout = () => timeoutError(phase, timeout)
+  return Effect.clockWith((clock) =>
+    clock instanceof LiveClock ? liveTimeout(effect, timeout, onTimeout) : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+  )
+}
+
+const LiveClock = (Clock.make() as object).constructor
+
+/**
+ * `Effect.timeoutFail` races the effect and a sleep in two new fibers. On the live clock this does
+ * the same with one fiber and a plain timer: the effect runs in a child, the parent waits for
+ * whichever comes first, the child's exit or the timer, and interrupts the child on a timeout.
+ * Under any other clock (TestClock) `Effect.timeoutFail` is used, so virtual time still drives it.
+ */
+const liveTimeout = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  timeout: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.fork(restore(effect)), (child) =>
+      Effect.flatMap(
+        restore(Effect.async<Exit.Exit<A, E> | undefined>((resume) => {
+          let settled = false
+          const timer = setTimeout(() => {
+            if (settled) return
+            settled = true
+            resume(Effect.succeed(undefined))
+          }, Duration.toMillis(timeout))
+          child.addObserver((exit) => {
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            resume(Effect.succeed(exit))
+          })
+          // Interrupted while waiting: stop the timer and the child (the canceler of the wait,
+          // rather than an `onInterrupt` around it, which costs another mask per call).
+          return Effect.zipRight(Effect.sync(() => clearTimeout(timer)), Fiber.interrupt(child))
+        })),
+        (exit): Effect.Effect<A, E | E2> =>
+          exit === undefined
+            ? Effect.zipRight(Fiber.interrupt(child), Effect.fail(onTimeout()))
+            : Exit.isSuccess(exit)
+            ? Effect.as(Fiber.inheritAll(child), exit.value)
+            : exit
+      )))
+

@@ -1,0 +1,20 @@
+/**
+ * The client over a scripted HTTP client, as the client tests build it: defaults per file, options
+ * per test (their `resilience` merged into the defaults').
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Effect from "effect/Effect"
+import * as OpenAiClient from "../../src/OpenAiClient.js"
+import * as S from "./ScriptedClient.js"
+
+export const setupWith = (defaults: OpenAiClient.LayerOptions) =>
+(steps: ReadonlyArray<S.Step>, options: Partial<OpenAiClient.LayerOptions> = {}) =>
+  Effect.gen(function*() {
+    const scripted = S.make(steps)
+    const openai = yield* OpenAiClient.make({
+      ...defaults,
+      ...options,
+      resilience: { ...defaults.resilience, ...options.resilience }
+    }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+    return { openai, scripted }
+  })
