@@ -37,12 +37,16 @@ const expectedTag: Partial<Record<Faults.FaultName, OpenAiError.Tag>> = {
   unsupported_region: "UnsupportedRegion",
   rate_limit_requests: "RateLimitReached",
   rate_limit_tokens: "RateLimitReached",
+  rate_limit_legacy: "RateLimitReached",
+  rate_limit_headerless: "RateLimitReached",
   insufficient_quota: "QuotaExceeded",
   request_too_large: "RequestTooLarge",
   server_error: "ServerError",
   engine_overloaded: "EngineOverloaded",
+  provider_overloaded: "EngineOverloaded",
   bad_request: "BadRequest",
   context_length_exceeded: "ContextLengthExceeded",
+  conversation_locked: "BadRequest",
   not_found: "NotFound",
   conflict: "Conflict",
   unprocessable: "UnprocessableEntity"
@@ -272,7 +276,15 @@ describe("ScriptedHttpClient: faults", () => {
           HttpClientRequest.bodyUnsafeJson({ model: "gpt-4o-mini", input: "hi there", stream: true })
         )
       )
-      expect(responses.text).toContain("event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\"")
+      // Nested, as real traffic sends it; the spec's flat shape on request.
+      expect(responses.text).toContain("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"server_error\",\"code\":\"server_error\"")
+      const flat = yield* sendText(
+        HttpClientRequest.post(url("/responses")).pipe(
+          HttpClientRequest.setHeaders({ "x-mock-fault": "stream_error", "x-mock-error-shape": "flat" }),
+          HttpClientRequest.bodyUnsafeJson({ model: "gpt-4o-mini", input: "hi there", stream: true })
+        )
+      )
+      expect(flat.text).toContain("event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\"")
       expect(responses.text).not.toContain("response.completed")
       // Without stream: true it is a plain 500.
       const plain = yield* send(chatRequest({ "x-mock-fault": "stream_error" }))

@@ -30,21 +30,28 @@ export const names = [
   "unsupported_region",
   "rate_limit_requests",
   "rate_limit_tokens",
+  "rate_limit_legacy",
+  "rate_limit_headerless",
   "insufficient_quota",
   "request_too_large",
   "server_error",
   "engine_overloaded",
+  "provider_overloaded",
   "bad_request",
   "context_length_exceeded",
+  "conversation_locked",
   "not_found",
   "conflict",
   "unprocessable",
   "malformed_json",
   "html_502",
   "empty_body",
+  "empty_body_content_length",
+  "body_cut",
   "slow_headers",
   "connection_reset",
   "stream_error",
+  "response_failed",
   "stream_cut"
 ] as const
 
@@ -92,10 +99,10 @@ export const isFaultName = (u: unknown): u is FaultName =>
  * How a fault shows itself to a client:
  *
  * - `"status"`: an error status with the API's JSON error body;
- * - `"body"`: a response whose body is not what the API sends (broken JSON, HTML, nothing);
+ * - `"body"`: a response whose body is not what the API sends (broken JSON, HTML, nothing, cut);
  * - `"delay"`: a normal response whose headers come late (`slow_headers`);
  * - `"transport"`: no response at all (`connection_reset`);
- * - `"stream"`: a `200` whose body fails part-way (an error frame or a cut connection).
+ * - `"stream"`: a `200` whose body fails part-way (an error event or a cut connection).
  *
  * @since 0.1.0
  * @category models
@@ -103,7 +110,40 @@ export const isFaultName = (u: unknown): u is FaultName =>
 export type Kind = "status" | "body" | "delay" | "transport" | "stream"
 
 /**
- * What a fault looks like on the wire, and the class the official `openai` package raises for it.
+ * A delay hint a response may carry: `retry-after` (whole seconds), `retry-after-ms`, or
+ * `x-ratelimit` (the six `x-ratelimit-limit|remaining|reset-requests|tokens` headers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Hint = "retry-after" | "retry-after-ms" | "x-ratelimit"
+
+/**
+ * Every {@link Hint}, e.g. to parse the `x-mock-hints` header.
+ *
+ * @example
+ * ```ts
+ * import { Faults } from "effect-openai-resilience/testing"
+ *
+ * console.log(Faults.hints) // ["retry-after", "retry-after-ms", "x-ratelimit"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const hints: ReadonlyArray<Hint> = ["retry-after", "retry-after-ms", "x-ratelimit"]
+
+/**
+ * A major version of the official `openai` package the mock is tested against.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SdkMajor = "4" | "5" | "6" | "7"
+
+/**
+ * What a fault looks like on the wire, what real server sends it, and what the official `openai`
+ * package raises for it.
  *
  * @since 0.1.0
  * @category models
@@ -115,16 +155,25 @@ export interface Description {
   readonly status: number | undefined
   /** `error.type` of the body, when it has one. */
   readonly type: string | null | undefined
-  /** `error.code` of the body, when it has one. */
+  /** `error.code` of the body, when it has one (`undefined` also when the key is absent). */
   readonly code: string | null | undefined
-  /** Whether the mock sends `retry-after` and `retry-after-ms` with it. */
+  /** The hint headers sent by default, as the real server sends them (override per server or request). */
+  readonly hints: ReadonlyArray<Hint>
+  /** Whether `retry-after` is among the default {@link Description.hints}. */
   readonly retryAfter: boolean
+  /** Who sends it in the wild, and the recording it follows when there is one. */
+  readonly realSource: string
   /**
    * What openai-node 7 raises for it (`maxRetries: 0`): an error class name, `"SyntaxError"` or
-   * `"TypeError"` for what it lets through, `undefined` when it raises nothing.
+   * `"TypeError"` for what it lets through, `"hangs"` when it never settles, `undefined` when it
+   * raises nothing.
    */
   readonly sdkError: string | undefined
+  /** The same, for each major version of the `openai` package (`sdkError` is `sdk["7"]`). */
+  readonly sdk: { readonly [M in SdkMajor]: string | undefined }
 }
+
+type Sdk = string | undefined | { readonly [M in SdkMajor]: string | undefined }
 
 const d = (
   name: FaultName,
@@ -132,64 +181,309 @@ const d = (
   status: number | undefined,
   type: string | null | undefined,
   code: string | null | undefined,
-  retryAfter: boolean,
-  sdkError: string | undefined
-): Description => ({ name, kind, status, type, code, retryAfter, sdkError })
+  defaultHints: ReadonlyArray<Hint>,
+  sdk: Sdk,
+  realSource: string
+): Description => {
+  const perMajor = typeof sdk === "object" ? sdk : { "4": sdk, "5": sdk, "6": sdk, "7": sdk }
+  return {
+    name,
+    kind,
+    status,
+    type,
+    code,
+    hints: defaultHints,
+    retryAfter: defaultHints.includes("retry-after"),
+    realSource,
+    sdkError: perMajor["7"],
+    sdk: perMajor
+  }
+}
+
+const OPENAI = "OpenAI"
+const LIMITS: ReadonlyArray<Hint> = ["x-ratelimit"]
+const NONE: ReadonlyArray<Hint> = []
 
 /**
  * What every fault serves, by name. The bodies follow real recorded OpenAI errors (see
- * `docs/testing.md` for the full text of each).
+ * `docs/testing.md` for the full text of each and `realSource` for who sends it).
  *
  * @example
  * ```ts
  * import { Faults } from "effect-openai-resilience/testing"
  *
  * console.log(Faults.descriptions.insufficient_quota.status) // 429
+ * console.log(Faults.descriptions.rate_limit_headerless.hints) // []
  * ```
  *
  * @since 0.1.0
  * @category constants
  */
 export const descriptions: { readonly [K in FaultName]: Description } = {
-  invalid_authentication: d("invalid_authentication", "status", 401, "invalid_request_error", null, false, "AuthenticationError"),
-  incorrect_api_key: d("incorrect_api_key", "status", 401, "invalid_request_error", "invalid_api_key", false, "AuthenticationError"),
-  no_organization: d("no_organization", "status", 401, "invalid_request_error", "no_organization", false, "AuthenticationError"),
+  invalid_authentication: d(
+    "invalid_authentication",
+    "status",
+    401,
+    "invalid_request_error",
+    null,
+    NONE,
+    "AuthenticationError",
+    `${OPENAI}, a request without a key`
+  ),
+  incorrect_api_key: d(
+    "incorrect_api_key",
+    "status",
+    401,
+    "invalid_request_error",
+    "invalid_api_key",
+    NONE,
+    "AuthenticationError",
+    `${OPENAI} (recorded: 401_invalid_api_key)`
+  ),
+  no_organization: d(
+    "no_organization",
+    "status",
+    401,
+    "invalid_request_error",
+    "no_organization",
+    NONE,
+    "AuthenticationError",
+    `${OPENAI} (recorded: 401_no_organization)`
+  ),
   unsupported_region: d(
     "unsupported_region",
     "status",
     403,
     "request_forbidden",
     "unsupported_country_region_territory",
-    false,
-    "PermissionDeniedError"
+    NONE,
+    "PermissionDeniedError",
+    `${OPENAI} (recorded: 403_unsupported_country_region_territory)`
   ),
-  rate_limit_requests: d("rate_limit_requests", "status", 429, "requests", "rate_limit_exceeded", true, "RateLimitError"),
-  rate_limit_tokens: d("rate_limit_tokens", "status", 429, "tokens", "rate_limit_exceeded", true, "RateLimitError"),
-  insufficient_quota: d("insufficient_quota", "status", 429, "insufficient_quota", "insufficient_quota", false, "RateLimitError"),
-  request_too_large: d("request_too_large", "status", 429, "tokens", "rate_limit_exceeded", false, "RateLimitError"),
-  server_error: d("server_error", "status", 500, "server_error", null, false, "InternalServerError"),
-  engine_overloaded: d("engine_overloaded", "status", 503, "server_error", null, false, "InternalServerError"),
-  bad_request: d("bad_request", "status", 400, "invalid_request_error", "invalid_type", false, "BadRequestError"),
+  rate_limit_requests: d(
+    "rate_limit_requests",
+    "status",
+    429,
+    "requests",
+    "rate_limit_exceeded",
+    LIMITS,
+    "RateLimitError",
+    `${OPENAI}, a free-tier account (recorded: 429_rate_limit_requests_rpm)`
+  ),
+  rate_limit_tokens: d(
+    "rate_limit_tokens",
+    "status",
+    429,
+    "tokens",
+    "rate_limit_exceeded",
+    LIMITS,
+    "RateLimitError",
+    OPENAI
+  ),
+  rate_limit_legacy: d(
+    "rate_limit_legacy",
+    "status",
+    429,
+    "requests",
+    null,
+    NONE,
+    "RateLimitError",
+    `${OPENAI} before 2024 (code null)`
+  ),
+  rate_limit_headerless: d(
+    "rate_limit_headerless",
+    "status",
+    429,
+    "tokens",
+    "rate_limit_exceeded",
+    NONE,
+    "RateLimitError",
+    `${OPENAI} /v1/responses, Azure OpenAI (no retry-after, no x-ratelimit-*)`
+  ),
+  insufficient_quota: d(
+    "insufficient_quota",
+    "status",
+    429,
+    "insufficient_quota",
+    "insufficient_quota",
+    NONE,
+    "RateLimitError",
+    `${OPENAI} (recorded: 429_insufficient_quota)`
+  ),
+  request_too_large: d(
+    "request_too_large",
+    "status",
+    429,
+    "tokens",
+    "rate_limit_exceeded",
+    NONE,
+    "RateLimitError",
+    OPENAI
+  ),
+  server_error: d(
+    "server_error",
+    "status",
+    500,
+    "server_error",
+    null,
+    NONE,
+    "InternalServerError",
+    `${OPENAI} (recorded: 500_server_error)`
+  ),
+  engine_overloaded: d(
+    "engine_overloaded",
+    "status",
+    503,
+    "server_error",
+    null,
+    NONE,
+    "InternalServerError",
+    `${OPENAI} (recorded: 503_model_overloaded)`
+  ),
+  provider_overloaded: d(
+    "provider_overloaded",
+    "status",
+    429,
+    "engine_overloaded_error",
+    undefined,
+    NONE,
+    "RateLimitError",
+    "OpenAI-compatible providers (Moonshot/Kimi): an overload sent as 429, with no code"
+  ),
+  bad_request: d(
+    "bad_request",
+    "status",
+    400,
+    "invalid_request_error",
+    "invalid_type",
+    NONE,
+    "BadRequestError",
+    OPENAI
+  ),
   context_length_exceeded: d(
     "context_length_exceeded",
     "status",
     400,
     "invalid_request_error",
     "context_length_exceeded",
-    false,
-    "BadRequestError"
+    NONE,
+    "BadRequestError",
+    OPENAI
   ),
-  not_found: d("not_found", "status", 404, "invalid_request_error", "model_not_found", false, "NotFoundError"),
-  conflict: d("conflict", "status", 409, "invalid_request_error", "conflict", false, "ConflictError"),
-  unprocessable: d("unprocessable", "status", 422, undefined, undefined, false, "UnprocessableEntityError"),
-  malformed_json: d("malformed_json", "body", 200, undefined, undefined, false, "SyntaxError"),
-  html_502: d("html_502", "body", 502, undefined, undefined, false, "InternalServerError"),
-  empty_body: d("empty_body", "body", 200, undefined, undefined, false, undefined),
-  slow_headers: d("slow_headers", "delay", 200, undefined, undefined, false, "APIConnectionTimeoutError"),
-  connection_reset: d("connection_reset", "transport", undefined, undefined, undefined, false, "APIConnectionError"),
-  stream_error: d("stream_error", "stream", 200, "server_error", null, false, "APIError"),
+  conversation_locked: d(
+    "conversation_locked",
+    "status",
+    400,
+    "invalid_request_error",
+    "conversation_locked",
+    NONE,
+    "BadRequestError",
+    `${OPENAI} Responses API, two requests on one conversation at once (the message says to retry)`
+  ),
+  not_found: d(
+    "not_found",
+    "status",
+    404,
+    "invalid_request_error",
+    "model_not_found",
+    NONE,
+    "NotFoundError",
+    OPENAI
+  ),
+  conflict: d("conflict", "status", 409, "invalid_request_error", "conflict", NONE, "ConflictError", OPENAI),
+  unprocessable: d(
+    "unprocessable",
+    "status",
+    422,
+    undefined,
+    undefined,
+    NONE,
+    "UnprocessableEntityError",
+    "OpenAI-compatible servers on FastAPI (vLLM and others)"
+  ),
+  malformed_json: d("malformed_json", "body", 200, undefined, undefined, NONE, "SyntaxError", "proxies, a body cut"),
+  html_502: d(
+    "html_502",
+    "body",
+    502,
+    undefined,
+    undefined,
+    NONE,
+    "InternalServerError",
+    "a load balancer or CDN in front of the API (Cloudflare, nginx): no x-request-id"
+  ),
+  empty_body: d(
+    "empty_body",
+    "body",
+    200,
+    undefined,
+    undefined,
+    NONE,
+    undefined,
+    "proxies: a chunked body with zero bytes"
+  ),
+  empty_body_content_length: d(
+    "empty_body_content_length",
+    "body",
+    200,
+    undefined,
+    undefined,
+    NONE,
+    undefined,
+    "proxies: content-length: 0"
+  ),
+  body_cut: d(
+    "body_cut",
+    "body",
+    200,
+    undefined,
+    undefined,
+    NONE,
+    "TypeError",
+    "a connection lost part-way through a body sent with content-length"
+  ),
+  slow_headers: d(
+    "slow_headers",
+    "delay",
+    200,
+    undefined,
+    undefined,
+    NONE,
+    "APIConnectionTimeoutError",
+    "an overloaded server or proxy"
+  ),
+  connection_reset: d(
+    "connection_reset",
+    "transport",
+    undefined,
+    undefined,
+    undefined,
+    NONE,
+    "APIConnectionError",
+    "networks, proxies"
+  ),
+  stream_error: d(
+    "stream_error",
+    "stream",
+    200,
+    "server_error",
+    null,
+    NONE,
+    "APIError",
+    `${OPENAI}: a data: {"error"} line (chat), an error event (Responses)`
+  ),
+  response_failed: d(
+    "response_failed",
+    "stream",
+    200,
+    undefined,
+    "server_error",
+    NONE,
+    "APIError",
+    `${OPENAI} Responses API: a response.failed event`
+  ),
   // openai-node lets undici's `TypeError: terminated` (cause `UND_ERR_SOCKET`) through while iterating.
-  stream_cut: d("stream_cut", "stream", 200, undefined, undefined, false, "TypeError")
+  stream_cut: d("stream_cut", "stream", 200, undefined, undefined, NONE, "TypeError", "networks, proxies")
 }
 
 /**
@@ -238,7 +532,7 @@ export const errorBody = (name: FaultName, ctx: Context): unknown => {
   switch (name) {
     case "invalid_authentication":
       return err(
-        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (i.e. sk-proj-...:) when using HTTP Basic auth. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
         "invalid_request_error",
         null,
         null
@@ -268,11 +562,38 @@ export const errorBody = (name: FaultName, ctx: Context): unknown => {
         }
       }
     case "rate_limit_requests":
+      // As recorded from a free-tier account, with the sentence about adding a payment method.
       return err(
-        `Rate limit reached for ${ctx.model} in organization ${ctx.organization} on requests per min (RPM): Limit ${ctx.rpm}, Used ${ctx.rpm}, Requested 1. Please try again in ${tryAgain}. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+        `${
+          rateLimitMessage(ctx.model, ctx.organization, "requests", ctx.rpm, ctx.rpm, 1, ctx.retryAfterMs)
+        } You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.`,
         "requests",
         null,
         "rate_limit_exceeded"
+      )
+    case "rate_limit_legacy":
+      return err(
+        `Rate limit reached for default-${ctx.model} in organization ${ctx.organization} on requests per min. Limit: ${ctx.rpm} / min. Please try again in ${tryAgain}. Contact us through our help center at help.openai.com if you continue to have issues.`,
+        "requests",
+        null,
+        null
+      )
+    case "rate_limit_headerless":
+      return err(
+        rateLimitMessage(ctx.model, ctx.organization, "tokens", ctx.tpm, ctx.tpm, Math.max(1, ctx.requestedTokens), ctx.retryAfterMs),
+        "tokens",
+        null,
+        "rate_limit_exceeded"
+      )
+    case "provider_overloaded":
+      // No `param`, no `code`: the shape compatible providers send.
+      return { error: { message: "The engine is currently overloaded, please try again later", type: "engine_overloaded_error" } }
+    case "conversation_locked":
+      return err(
+        "Another process is currently operating on this conversation. Please retry in a few seconds.",
+        "invalid_request_error",
+        "conversation",
+        "conversation_locked"
       )
     case "rate_limit_tokens": {
       const requested = Math.min(Math.max(1, ctx.requestedTokens), ctx.tpm)
@@ -300,6 +621,7 @@ export const errorBody = (name: FaultName, ctx: Context): unknown => {
       )
     case "server_error":
     case "stream_error":
+    case "response_failed":
       return err(
         `The server had an error processing your request. Sorry about that! You can retry your request, or contact us through our help center at help.openai.com if you keep seeing this error. (Please include the request ID ${ctx.requestId} in your email.)`,
         "server_error",
@@ -308,7 +630,7 @@ export const errorBody = (name: FaultName, ctx: Context): unknown => {
       )
     case "engine_overloaded":
       return err(
-        `That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists. (Please include the request ID ${ctx.requestId} in your message.)`,
+        `That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists. (Please include the request ID ${ctx.requestId.replace(/^req_/, "")} in your message.)`,
         "server_error",
         null,
         null

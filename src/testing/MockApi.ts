@@ -15,7 +15,7 @@ import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Faults from "./Faults.js"
-import * as E from "./internal/endpoints.js"
+import * as E from "./internal/content.js"
 import * as internal from "./internal/mockApi.js"
 
 /**
@@ -124,6 +124,22 @@ export interface MockOptions {
   readonly slowHeadersDelay?: Duration.DurationInput | undefined
   /** The delay rate-limit faults ask for (default 1 s). Header `x-mock-retry-after-ms` overrides. */
   readonly retryAfter?: Duration.DurationInput | undefined
+  /**
+   * Which delay hints the faults carry, for every fault (a list) or per fault (a record; the key
+   * `rate_limiter` is the stateful limiter's 429). `[]` sends none. Default: what the real API
+   * sends for each fault (`Faults.descriptions[name].hints`; the limiter sends all three). The
+   * header `x-mock-hints: retry-after,retry-after-ms,x-ratelimit` (or `none`) overrides.
+   */
+  readonly hints?:
+    | ReadonlyArray<Faults.Hint>
+    | Partial<Record<Faults.FaultName | "rate_limiter", ReadonlyArray<Faults.Hint>>>
+    | undefined
+  /**
+   * The shape of the Responses API's mid-stream `error` event: `"nested"` as real traffic sends
+   * it (`{"type": "error", "error": {...}}`, the default) or `"flat"` as the spec documents it.
+   * Header `x-mock-error-shape` overrides.
+   */
+  readonly responsesErrorShape?: "nested" | "flat" | undefined
   /** Send `x-should-retry` with every fault. Header `x-mock-should-retry` overrides. */
   readonly shouldRetry?: boolean | undefined
   /** Model ids listed by `/v1/models` (default a few current ones). */
