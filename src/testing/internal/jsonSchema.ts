@@ -25,7 +25,10 @@ const resolve = (schema: JsonRecord, root: JsonRecord, depth: number): JsonRecor
   const match = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref)
   const table = match?.[1] === undefined ? undefined : root[match[1]]
   const target = match?.[2] !== undefined && isRecord(table) ? table[decodeURIComponent(match[2])] : undefined
-  return isRecord(target) ? resolve(target, root, depth + 1) : {}
+  if (!isRecord(target)) return {}
+  // Keywords beside the `$ref` (a bound, a description) refine what it points at.
+  const { $ref: _, ...siblings } = schema
+  return { ...resolve(target, root, depth + 1), ...siblings }
 }
 
 const firstType = (schema: JsonRecord): string | undefined => {
@@ -84,8 +87,12 @@ const objectOf = (schema: JsonRecord, root: JsonRecord, depth: number): Json => 
   return out
 }
 
+/** Past this depth an array holds only the items it must, so that a recursive schema ends. */
+const FULL_ARRAY_DEPTH = 3
+
 const arrayOf = (schema: JsonRecord, root: JsonRecord, name: string, depth: number): Json => {
-  const min = typeof schema.minItems === "number" && schema.minItems > 0 ? Math.min(Math.ceil(schema.minItems), 16) : 1
+  const required = typeof schema.minItems === "number" && schema.minItems > 0 ? Math.min(Math.ceil(schema.minItems), 16) : 0
+  const min = depth < FULL_ARRAY_DEPTH ? Math.max(1, required) : required
   const max = typeof schema.maxItems === "number" ? Math.max(0, Math.floor(schema.maxItems)) : Infinity
   return Array.from({ length: Math.min(min, max) }, () => valueOf(schema.items ?? {}, root, name, depth + 1))
 }
