@@ -401,7 +401,16 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     "UnprocessableEntityError",
     "OpenAI-compatible servers on FastAPI (vLLM and others)"
   ),
-  malformed_json: d("malformed_json", "body", 200, undefined, undefined, NONE, "SyntaxError", "proxies, a body cut"),
+  malformed_json: d(
+    "malformed_json",
+    "body",
+    200,
+    undefined,
+    undefined,
+    NONE,
+    { "4": "FetchError", "5": "SyntaxError", "6": "SyntaxError", "7": "SyntaxError" },
+    "proxies, a body cut"
+  ),
   html_502: d(
     "html_502",
     "body",
@@ -419,7 +428,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    undefined,
+    { "4": "FetchError", "5": "SyntaxError", "6": "SyntaxError", "7": undefined },
     "proxies: a chunked body with zero bytes"
   ),
   empty_body_content_length: d(
@@ -429,7 +438,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    undefined,
+    { "4": "FetchError", "5": "SyntaxError", "6": undefined, "7": undefined },
     "proxies: content-length: 0"
   ),
   body_cut: d(
@@ -439,7 +448,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    "TypeError",
+    { "4": "hangs", "5": "TypeError", "6": "TypeError", "7": "TypeError" },
     "a connection lost part-way through a body sent with content-length"
   ),
   slow_headers: d(
@@ -479,11 +488,22 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     "server_error",
     NONE,
-    "APIError",
+    // Every major yields the event to the caller and ends the iteration without raising.
+    undefined,
     `${OPENAI} Responses API: a response.failed event`
   ),
-  // openai-node lets undici's `TypeError: terminated` (cause `UND_ERR_SOCKET`) through while iterating.
-  stream_cut: d("stream_cut", "stream", 200, undefined, undefined, NONE, "TypeError", "networks, proxies")
+  // openai-node 5+ lets undici's `TypeError: terminated` (cause `UND_ERR_SOCKET`) through while
+  // iterating; 4.x (node-fetch) a plain `Error`.
+  stream_cut: d(
+    "stream_cut",
+    "stream",
+    200,
+    undefined,
+    undefined,
+    NONE,
+    { "4": "Error", "5": "TypeError", "6": "TypeError", "7": "TypeError" },
+    "networks, proxies"
+  )
 }
 
 /**
