@@ -1,7 +1,8 @@
 /**
- * The failures the mock server can serve: one name per row of OpenAI's error guide, plus what
- * proxies and networks do to a response (an HTML 502, an empty or cut-off body, slow headers, a
- * reset connection, an error frame or a cut inside a stream).
+ * The failures the mock server can serve: one name per row of OpenAI's error guide and per
+ * recorded variant (a legacy or header-less rate limit, a provider's overload sent as 429), plus
+ * what proxies and networks do to a response (an HTML 502, an empty or cut-off body, slow
+ * headers, a reset connection, an error event, `response.failed` or a cut inside a stream).
  *
  * Choose one per request with the `x-mock-fault: NAME` header, for every request with a start-up
  * scenario, or at random with a seeded probability (see {@link MockApi.MockOptions}).
