@@ -18,13 +18,13 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as MockApi from "./MockApi.js"
+import { concat } from "../internal/bytes.js"
 
 /**
  * A base URL for requests to the in-memory client. Any absolute URL works: only its path is read.
@@ -91,16 +91,7 @@ const requestBody = (request: HttpClientRequest.HttpClientRequest): Effect.Effec
     case "Stream":
       return body.stream.pipe(
         Stream.runCollect,
-        Effect.map((chunks) => {
-          const parts = Chunk.toReadonlyArray(chunks)
-          const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-          let offset = 0
-          for (const p of parts) {
-            out.set(p, offset)
-            offset += p.length
-          }
-          return out
-        }),
+        Effect.map(concat),
         // A request body that fails to stream is sent as empty: the mock then answers 400.
         Effect.orElseSucceed(() => new Uint8Array())
       )

@@ -10,6 +10,7 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { concat } from "../../src/internal/bytes.js"
 
 /** A piece of a scripted body: bytes or text, a pause, or a cut (the connection drops). */
 export type Part =
@@ -116,17 +117,6 @@ const bodyStream = (
     }),
     Stream.filter((u): u is Uint8Array => u !== undefined)
   )
-
-const concat = (chunks: Iterable<Uint8Array>): Uint8Array => {
-  const all = Array.from(chunks)
-  const out = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
-  let at = 0
-  for (const c of all) {
-    out.set(c, at)
-    at += c.length
-  }
-  return out
-}
 
 // A response whose body is an Effect stream (so pauses run on TestClock), built over `fromWeb` for
 // status, headers and cookies.

@@ -8,7 +8,8 @@
 import * as Duration from "effect/Duration"
 import * as Faults from "../Faults.js"
 import type { MockResponse } from "../MockApi.js"
-import { concat, encoder, json } from "./wire.js"
+import { concat } from "../../internal/bytes.js"
+import { encoder, json } from "./wire.js"
 
 /** What a fault's response is made of. @internal */
 export interface FaultInput {

@@ -20,17 +20,6 @@ export const decoder = new TextDecoder("utf-8", { fatal: false })
 export const json = (value: unknown, pretty = false): Uint8Array =>
   encoder.encode(pretty ? `${JSON.stringify(value, null, 4)}\n` : JSON.stringify(value))
 
-/** The bytes of `parts`, one after the other. @internal */
-export const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
-
 /** The Responses API's `error` event: nested as real traffic sends it, or flat as the spec. @internal */
 export type ErrorShape = "nested" | "flat"
 
