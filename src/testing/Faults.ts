@@ -546,7 +546,6 @@ export interface Context {
  * @category bodies
  */
 export const errorBody = (name: FaultName, ctx: Context): unknown => {
-  const tryAgain = formatTryAgain(ctx.retryAfterMs)
   const err = (message: string, type: string, param: string | null, code: string | null) => ({
     error: { message, type, param, code }
   })
@@ -583,29 +582,11 @@ export const errorBody = (name: FaultName, ctx: Context): unknown => {
         }
       }
     case "rate_limit_requests":
-      // As recorded from a free-tier account, with the sentence about adding a payment method.
-      return err(
-        `${
-          rateLimitMessage(ctx.model, ctx.organization, "requests", ctx.rpm, ctx.rpm, 1, ctx.retryAfterMs)
-        } You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.`,
-        "requests",
-        null,
-        "rate_limit_exceeded"
-      )
+    case "rate_limit_tokens":
     case "rate_limit_legacy":
-      return err(
-        `Rate limit reached for default-${ctx.model} in organization ${ctx.organization} on requests per min. Limit: ${ctx.rpm} / min. Please try again in ${tryAgain}. Contact us through our help center at help.openai.com if you continue to have issues.`,
-        "requests",
-        null,
-        null
-      )
     case "rate_limit_headerless":
-      return err(
-        rateLimitMessage(ctx.model, ctx.organization, "tokens", ctx.tpm, ctx.tpm, Math.max(1, ctx.requestedTokens), ctx.retryAfterMs),
-        "tokens",
-        null,
-        "rate_limit_exceeded"
-      )
+    case "request_too_large":
+      return rateLimitBody(name, ctx)
     case "provider_overloaded":
       // No `param`, no `code`: the shape compatible providers send.
       return { error: { message: "The engine is currently overloaded, please try again later", type: "engine_overloaded_error" } }
@@ -616,29 +597,12 @@ export const errorBody = (name: FaultName, ctx: Context): unknown => {
         "conversation",
         "conversation_locked"
       )
-    case "rate_limit_tokens": {
-      const requested = Math.min(Math.max(1, ctx.requestedTokens), ctx.tpm)
-      const used = Math.max(0, ctx.tpm - requested + 1)
-      return err(
-        rateLimitMessage(ctx.model, ctx.organization, "tokens", ctx.tpm, used, requested, ctx.retryAfterMs),
-        "tokens",
-        null,
-        "rate_limit_exceeded"
-      )
-    }
     case "insufficient_quota":
       return err(
         "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
         "insufficient_quota",
         null,
         "insufficient_quota"
-      )
-    case "request_too_large":
-      return err(
-        requestTooLargeMessage(ctx.model, ctx.organization, ctx.tpm, Math.max(ctx.requestedTokens, ctx.tpm + 1)),
-        "tokens",
-        null,
-        "rate_limit_exceeded"
       )
     case "server_error":
     case "stream_error":
@@ -692,6 +656,53 @@ export const errorBody = (name: FaultName, ctx: Context): unknown => {
       }
     default:
       return err("The server had an error processing your request.", "server_error", null, null)
+  }
+}
+
+/** The 429 bodies of the rate limits, as each is worded. */
+const rateLimitBody = (
+  name: "rate_limit_requests" | "rate_limit_tokens" | "rate_limit_legacy" | "rate_limit_headerless" | "request_too_large",
+  ctx: Context
+): unknown => {
+  const tryAgain = formatTryAgain(ctx.retryAfterMs)
+  const err = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } })
+  switch (name) {
+    case "rate_limit_requests":
+      // As recorded from a free-tier account, with the sentence about adding a payment method.
+      return err(
+        `${
+          rateLimitMessage(ctx.model, ctx.organization, "requests", ctx.rpm, ctx.rpm, 1, ctx.retryAfterMs)
+        } You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.`,
+        "requests",
+        "rate_limit_exceeded"
+      )
+    case "rate_limit_legacy":
+      return err(
+        `Rate limit reached for default-${ctx.model} in organization ${ctx.organization} on requests per min. Limit: ${ctx.rpm} / min. Please try again in ${tryAgain}. Contact us through our help center at help.openai.com if you continue to have issues.`,
+        "requests",
+        null
+      )
+    case "rate_limit_headerless":
+      return err(
+        rateLimitMessage(ctx.model, ctx.organization, "tokens", ctx.tpm, ctx.tpm, Math.max(1, ctx.requestedTokens), ctx.retryAfterMs),
+        "tokens",
+        "rate_limit_exceeded"
+      )
+    case "rate_limit_tokens": {
+      const requested = Math.min(Math.max(1, ctx.requestedTokens), ctx.tpm)
+      const used = Math.max(0, ctx.tpm - requested + 1)
+      return err(
+        rateLimitMessage(ctx.model, ctx.organization, "tokens", ctx.tpm, used, requested, ctx.retryAfterMs),
+        "tokens",
+        "rate_limit_exceeded"
+      )
+    }
+    case "request_too_large":
+      return err(
+        requestTooLargeMessage(ctx.model, ctx.organization, ctx.tpm, Math.max(ctx.requestedTokens, ctx.tpm + 1)),
+        "tokens",
+        "rate_limit_exceeded"
+      )
   }
 }
 
