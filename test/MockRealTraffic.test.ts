@@ -194,6 +194,26 @@ describe("recorded wording and bodies", () => {
     }).pipe(Effect.provide(ScriptedHttpClient.layer())))
 })
 
+describe("body faults in memory", () => {
+  it.effect("body_cut: the whole length announced, the body fails part-way as a socket would", () =>
+    Effect.gen(function*() {
+      const whole = yield* chat()
+      const client = yield* HttpClient.HttpClient
+      const res = yield* client.execute(
+        HttpClientRequest.post(url("/chat/completions")).pipe(
+          HttpClientRequest.setHeader("x-mock-fault", "body_cut"),
+          HttpClientRequest.bodyUnsafeJson({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hello there" }] })
+        )
+      )
+      expect(res.headers["content-length"]).toBe(String(new TextEncoder().encode(whole.text).length))
+      const error = yield* Effect.flip(res.text)
+      expect(error._tag).toBe("ResponseError")
+      expect(error.cause).toMatchObject({ code: "ECONNRESET" })
+      const empty = yield* chat({ "x-mock-fault": "empty_body_content_length", "x-mock-status": "503" })
+      expect([empty.res.status, empty.res.headers["content-length"], empty.text]).toEqual([503, "0", ""])
+    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+})
+
 /** A raw node:http request, to see the framing the socket carries. */
 const raw = (port: number, headers: Record<string, string>) =>
   Effect.async<{

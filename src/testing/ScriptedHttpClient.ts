@@ -5,8 +5,8 @@
  *
  * Transport faults fail the way `@effect/platform-node`'s client does: `connection_reset` with an
  * `HttpClientError.RequestError` (reason `"Transport"`) whose cause is a Node `ECONNRESET` error;
- * `stream_cut` fails the body part-way with an `HttpClientError.ResponseError` whose cause is
- * Node's `aborted` (`ECONNRESET`) error.
+ * `stream_cut` and `body_cut` fail the body part-way with an `HttpClientError.ResponseError` whose
+ * cause is Node's `aborted` (`ECONNRESET`) error.
  *
  * @since 0.1.0
  */
