@@ -28,13 +28,13 @@ export interface Seen {
 
 const API_KEY = "sk-differential-0123456789abcdefghij"
 
-/** Longer than any call should take: a call still pending then is reported as `"hangs"`. */
-const HANG_MS = 4000
+/** Longer than any call should take, even on a busy machine: a call still pending then "hangs". */
+const HANG_MS = 10_000
 
-const settle = async (call: () => Promise<unknown>): Promise<Seen> => {
+const settle = async (call: () => Promise<unknown>, hangMs = HANG_MS): Promise<Seen> => {
   let timer: ReturnType<typeof setTimeout> | undefined
   const hang = new Promise<Seen>((resolve) => {
-    timer = setTimeout(() => resolve({ error: "hangs" }), HANG_MS)
+    timer = setTimeout(() => resolve({ error: "hangs" }), hangMs)
   })
   const run = call().then(
     (value): Seen => ({ error: value === undefined ? "ok:undefined" : "ok" }),
@@ -103,7 +103,14 @@ export const sdk = (
   major: Faults.SdkMajor,
   baseURL: string,
   headers: Record<string, string>,
-  options: { readonly retries: number; readonly call: Call; readonly timeoutMs?: number }
+  options: {
+    readonly retries: number
+    readonly call: Call
+    /** The SDK's own timeout (default 10 s). */
+    readonly timeoutMs?: number
+    /** How long to wait before calling it a hang (default 10 s). */
+    readonly hangMs?: number
+  }
 ): Promise<Seen> => {
   const client = new constructors[major]({
     apiKey: API_KEY,
@@ -122,7 +129,7 @@ export const sdk = (
       case "responses-stream":
         return client.responses.create({ model: "gpt-4o-mini", input: "Differential", stream: true }).then(drain)
     }
-  })
+  }, options.hangMs)
 }
 
 /** One `invoke` with LangChain's ChatOpenAI. */
