@@ -12,7 +12,7 @@ import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import { guide } from "./internal/guide.js"
+import { defaultRetryable, guide } from "./internal/guide.js"
 import type { RateLimitHeaders } from "./RateLimitHeaders.js"
 import type { HintSource } from "./RetryAfter.js"
 
@@ -145,7 +145,7 @@ const Base = <Extra extends object = {}>() =>
       return categoryOf(tag, this.status)
     }
     get retryable(): boolean {
-      return Option.getOrElse(this.shouldRetry, () => defaultRetryable(tag, this.status))
+      return Option.getOrElse(this.shouldRetry, () => defaultRetryable(tag, Option.getOrUndefined(this.status)))
     }
     get probableCause(): string {
       return guide[tag].probableCause
@@ -163,11 +163,6 @@ const Base = <Extra extends object = {}>() =>
 const categoryOf = (tag: Tag, status: Option.Option<number>): Category => {
   if (tag === "EngineOverloaded" && Option.contains(status, 429)) return "RateLimitError"
   return guide[tag].category
-}
-
-const defaultRetryable = (tag: Tag, status: Option.Option<number>): boolean => {
-  if (tag === "UnexpectedStatus") return Option.contains(status, 408)
-  return guide[tag].retryable
 }
 
 // ---------------------------------------------------------------------------------------------

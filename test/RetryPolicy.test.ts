@@ -283,6 +283,17 @@ describe("RetryPolicy decisions", () => {
       expect((yield* calls).length).toBe(4)
     }))
 
+  it.effect("the policy's first decision agrees with error.retryable for every tag (one rule)", () =>
+    Effect.gen(function*() {
+      const all = [...always, ...never, new OpenAiError.UnprocessableEntity({ message: "field required" })]
+      expect(new Set(all.map((e) => e._tag))).toEqual(new Set(OpenAiError.tags))
+      for (const error of all) {
+        const { call } = yield* alwaysFailing(error)
+        const { decisions } = yield* run(call, RetryPolicy.make({ maxRetries: 1 }))
+        expect([error._tag, decisions[0]?._tag]).toEqual([error._tag, error.retryable ? "Retry" : "Stop"])
+      }
+    }))
+
   it.effect("UnprocessableEntity is retried at most once", () =>
     Effect.gen(function*() {
       const { call, calls } = yield* alwaysFailing(new OpenAiError.UnprocessableEntity({ message: "field required" }))

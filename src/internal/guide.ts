@@ -128,3 +128,11 @@ export const guide = {
     solution: "Check the base URL points at an OpenAI-compatible API; the `path` and `issue` say what was wrong. Retrying is off by default because a replay may repeat work."
   }
 } as const satisfies Record<string, GuideEntry>
+
+/**
+ * The one default-retryable rule, before `x-should-retry` overrides it: the guide's per-tag
+ * answer, except that an `UnexpectedStatus` is retried only as a 408 (a request timeout).
+ * `OpenAiError`'s `retryable` and `RetryPolicy`'s default both read it.
+ */
+export const defaultRetryable = (tag: keyof typeof guide, status: number | undefined): boolean =>
+  tag === "UnexpectedStatus" ? status === 408 : guide[tag].retryable

@@ -13,6 +13,7 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Interval from "effect/ScheduleInterval"
 import * as Tracer from "effect/Tracer"
 import * as OpenAiError from "../OpenAiError.js"
+import { defaultRetryable } from "./guide.js"
 import type * as RetryAfter from "../RetryAfter.js"
 import * as RetryBudget from "../RetryBudget.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
@@ -277,12 +278,6 @@ const budgetGate = (error: OpenAiError.OpenAiError): Effect.Effect<boolean, neve
 // The library's rules
 // ---------------------------------------------------------------------------------------------
 
-/** The per-tag default, ignoring `x-should-retry` (which `error.retryable` already folds in). */
-const defaultRetryable = (error: OpenAiError.OpenAiError): boolean =>
-  error._tag === "UnexpectedStatus"
-    ? Option.contains(error.status, 408)
-    : OpenAiError.describe(error._tag).retryable
-
 /** Per-tag retry limits that differ from "as many as maxRetries allows". */
 const defaultTimes: Readonly<Partial<Record<OpenAiError.Tag, number>>> = {
   // The guide says to try a 422 again; once is enough to tell a glitch from a bad request.
@@ -298,7 +293,7 @@ export const libraryRules = (settings: Settings): Rules => ({ elapsedMillis, err
   // the library default applies to the rest.
   if (override?.times === 0) return stop("not-retryable")
   if (Option.contains(verdict, false)) return stop("server-refused")
-  const eligible = Option.contains(verdict, true) || override?.times !== undefined || defaultRetryable(error)
+  const eligible = Option.contains(verdict, true) || override?.times !== undefined || defaultRetryable(error._tag, Option.getOrUndefined(error.status))
   if (!eligible) return stop("not-retryable")
   const times = override?.times ?? defaultTimes[error._tag] ?? Number.POSITIVE_INFINITY
   if ((state.byTag[error._tag] ?? 0) >= times) return stop("tag-limit")
