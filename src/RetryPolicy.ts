@@ -34,9 +34,10 @@ import type * as RetryBudget from "./RetryBudget.js"
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Per-tag settings. `times` is how many retries errors of this tag may cause in one call:
- * `0` never retries it (whatever the server says), a positive number retries it (even a tag the
- * library would not retry) up to that many times, still within {@link Options.maxRetries}.
+ * A retry count for a tag or category. `times` is how many retries errors of it may cause in one
+ * call: `0` never retries them (whatever the server says), a positive number retries them (even
+ * errors the library would not retry) up to that many times, still within
+ * {@link Options.maxRetries}.
  *
  * @since 0.1.0
  * @category models
@@ -46,12 +47,86 @@ export interface TagOptions {
 }
 
 /**
- * Overrides by error tag, LiteLLM style: `{ RateLimitReached: { times: 5 }, QuotaExceeded: { times: 0 } }`.
+ * The error class of a tag: `ErrorOf<"RateLimitReached">` is `OpenAiError.RateLimitReached`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ErrorOf<K extends OpenAiError.Tag> = Extract<OpenAiError.OpenAiError, { readonly _tag: K }>
+
+/**
+ * The errors of each category (`error.category`), as the input type of a per-category rule.
+ * `RateLimitError` includes `EngineOverloaded`, which is in that category when sent as a 429.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CategoryErrors {
+  readonly AuthenticationError: OpenAiError.AuthenticationError
+  readonly PermissionDeniedError: OpenAiError.PermissionDeniedError
+  readonly RateLimitError: OpenAiError.RateLimitError | OpenAiError.EngineOverloaded
+  readonly InternalServerError: OpenAiError.InternalServerError
+  readonly BadRequestError: OpenAiError.BadRequestError
+  readonly NotFoundError: OpenAiError.NotFound
+  readonly ConflictError: OpenAiError.Conflict
+  readonly UnprocessableEntityError: OpenAiError.UnprocessableEntity
+  readonly APIConnectionError: OpenAiError.ConnectionError
+  readonly APITimeoutError: OpenAiError.TimeoutError
+  readonly APIError: OpenAiError.UnexpectedStatus | OpenAiError.ResponseDecodeError
+}
+
+/**
+ * A rule for the errors `E`: a retry count ({@link TagOptions}), or any `Schedule` whose input is
+ * those errors. A Schedule decides whether to retry (it stops when the Schedule is done) and its
+ * own delay; the policy still applies `maxRetries`, the server's hint (which wins when longer),
+ * `maxServerDelay`, `maxDelay` (which bounds the Schedule's delay), the deadline and the budget.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Rule<E> = TagOptions | Schedule.Schedule<unknown, E>
+
+/**
+ * Rules by error tag: `{ RateLimitReached: { times: 5 }, ServerError: Schedule.exponential("200
+ * millis").pipe(Schedule.intersect(Schedule.recurs(3))) }`. A Schedule's input must accept that
+ * tag's class.
  *
  * @since 0.1.0
  * @category models
  */
-export type PerTag = { readonly [K in OpenAiError.Tag]?: TagOptions | undefined }
+export type PerTag = { readonly [K in OpenAiError.Tag]?: Rule<ErrorOf<K>> | undefined }
+
+/**
+ * Rules by category (`error.category`, openai-node's class names), for the tags without a
+ * {@link PerTag} rule. A per-category `times` counts every retry of that category together, and
+ * a per-category Schedule sees all of them in turn.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PerCategory = { readonly [C in OpenAiError.Category]?: Rule<CategoryErrors[C]> | undefined }
+
+/**
+ * Which rule decided: `"default"` (the library's table), `"perTag.<Tag>"` or
+ * `"perCategory.<Category>"`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RuleName = "default" | `perTag.${OpenAiError.Tag}` | `perCategory.${OpenAiError.Category}`
+
+/**
+ * The jitter added to a server's hint: uniform in `[0, min(ratio * hint, max)]`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HintJitter {
+  /** Largest jitter as a share of the hint. Default `0.1`. */
+  readonly ratio?: number | undefined
+  /** Largest jitter in absolute terms. Default 250 millis. */
+  readonly max?: Duration.DurationInput | undefined
+}
 
 /**
  * How to build a policy. Every field is optional; invalid values (negative, `NaN`, an unparsable
@@ -68,7 +143,9 @@ export type PerTag = { readonly [K in OpenAiError.Tag]?: TagOptions | undefined 
  * | `maxServerDelay` | 60 seconds | largest server hint the policy will wait |
  * | `onLongServerDelay` | `"fail"` | above `maxServerDelay`: `"fail"` stops, `"cap"` waits `maxServerDelay` |
  * | `honorShouldRetry` | `true` | obey the server's `x-should-retry` |
- * | `perTag` | `{}` | {@link PerTag} overrides |
+ * | `hintJitter` | `{ ratio: 0.1, max: "250 millis" }` | jitter added to a server hint ({@link HintJitter}) |
+ * | `perTag` | `{}` | {@link PerTag} rules |
+ * | `perCategory` | `{}` | {@link PerCategory} rules, for tags without a per-tag rule |
  * | `budget` | `false` | spend from the {@link RetryBudget.RetryBudget} service on each retry |
  *
  * (*) The start is the first attempt under {@link retry}, the first failure under a plain
@@ -87,17 +164,20 @@ export interface Options {
   readonly maxServerDelay?: Duration.DurationInput | undefined
   readonly onLongServerDelay?: "fail" | "cap" | undefined
   readonly honorShouldRetry?: boolean | undefined
+  readonly hintJitter?: HintJitter | undefined
   readonly perTag?: PerTag | undefined
+  readonly perCategory?: PerCategory | undefined
   readonly budget?: boolean | undefined
 }
 
 /**
- * Why a wait was chosen: the jittered backoff, or the server's hint (named by its header).
+ * Why a wait was chosen: the jittered backoff, a per-tag or per-category Schedule, or the
+ * server's hint (named by its header).
  *
  * @since 0.1.0
  * @category models
  */
-export type DelaySource = "backoff" | RetryAfter.HintSource
+export type DelaySource = "backoff" | "schedule" | RetryAfter.HintSource
 
 /**
  * Why a policy stopped retrying.
@@ -108,7 +188,8 @@ export type DelaySource = "backoff" | RetryAfter.HintSource
  * - `max-retries`: `maxRetries` is used up;
  * - `deadline`: the next wait would end past the deadline;
  * - `hint-above-cap`: the server asked for more than `maxServerDelay` (mode `"fail"`);
- * - `budget`: the shared retry budget is empty.
+ * - `budget`: the shared retry budget is empty;
+ * - `schedule-done`: the rule's Schedule is done.
  *
  * @since 0.1.0
  * @category models
@@ -121,12 +202,15 @@ export type StopReason =
   | "deadline"
   | "hint-above-cap"
   | "budget"
+  | "schedule-done"
 
 interface DecisionBase {
   /** The tag of the error that was just seen. */
   readonly tag: OpenAiError.Tag
   /** Attempts made so far, counting the one that just failed (1 for the first). */
   readonly attempt: number
+  /** The rule that applied to the error. */
+  readonly rule: RuleName
   /** The server's delay hint on that error, if any. */
   readonly hint: Option.Option<Duration.Duration>
   /** Where the hint came from. */
@@ -145,9 +229,12 @@ export interface Retry extends DecisionBase {
   readonly _tag: "Retry"
   /** The wait before the next attempt. */
   readonly delay: Duration.Duration
-  /** The jittered backoff part (the wait is the larger of this and the hint). */
+  /**
+   * The policy's own wait: the jittered backoff, or the rule's Schedule delay. With a server hint
+   * the wait is the hint (plus bounded jitter) instead; a Schedule's delay still wins when longer.
+   */
   readonly backoff: Duration.Duration
-  /** Whether the wait is the backoff or the server's hint. */
+  /** Whether the wait is the backoff, the rule's Schedule, or the server's hint. */
   readonly source: DelaySource
   /** The hint was above `maxServerDelay` and the policy waited `maxServerDelay` instead. */
   readonly capped: boolean
@@ -203,11 +290,13 @@ export interface RetryPolicy<R = never> extends Schedule.Schedule<Decision, Open
 /**
  * Builds a policy. With `budget: true` it needs the {@link RetryBudget.RetryBudget} service.
  *
- * The decision for an error, in order: a `times: 0` override stops; `x-should-retry: false`
- * stops, `true` retries; a positive `times` override retries; otherwise the library default
- * (`error.retryable` without the server's verdict). Then the per-tag count, `maxRetries`, the
- * delay (`max(hint, jittered backoff)`; a hint above `maxServerDelay` stops or is capped), the
- * deadline, and last the budget.
+ * The rule for an error is its tag's ({@link PerTag}), else its category's ({@link PerCategory}),
+ * else the library default; the decision, in order: a `times: 0` rule stops; `x-should-retry:
+ * false` stops, `true` retries; a rule retries; otherwise the library default (`error.retryable`
+ * without the server's verdict). Then the rule's count (or its Schedule, which may be done),
+ * `maxRetries`, the delay (a server hint as given plus bounded jitter, else the jittered backoff or
+ * the rule's Schedule; a Schedule's longer delay wins over a hint; a hint above `maxServerDelay`
+ * stops or is capped), the deadline, and last the budget. The {@link Decision} names the rule.
  *
  * @example
  * ```ts

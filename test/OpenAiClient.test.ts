@@ -137,7 +137,8 @@ describe("OpenAiClient: requests", () => {
       const fiber = yield* Effect.fork(openai.chat.completions.create(chatRequest))
       yield* TestClock.adjust(Duration.millis(2499))
       assert.strictEqual(scripted.requests.length, 1)
-      yield* TestClock.adjust(Duration.millis(1))
+      // The hint plus its bounded jitter: at most 250 ms more (RetryPolicy's hintJitter).
+      yield* TestClock.adjust(Duration.millis(251))
       const result = yield* Fiber.join(fiber)
       assert.deepStrictEqual(result.requestId, Option.some("req_2"))
       assert.strictEqual(S.header(scripted, 0, "idempotency-key"), S.header(scripted, 1, "idempotency-key"))

@@ -136,7 +136,8 @@ describe("OpenAiClient chat stream", () => {
       const fiber = yield* Effect.fork(Stream.runCollect(openai.chat.completions.stream(request)))
       yield* TestClock.adjust(Duration.millis(2499))
       assert.strictEqual(scripted.requests.length, 1)
-      yield* TestClock.adjust(Duration.millis(1))
+      // The hint plus its bounded jitter: at most 250 ms more (RetryPolicy's hintJitter).
+      yield* TestClock.adjust(Duration.millis(251))
       assert.deepStrictEqual(texts(yield* Fiber.join(fiber)), ["ok"])
     }))
 

@@ -149,7 +149,7 @@ describe("RetryPolicy delays", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("RetryPolicy server hints", () => {
-  it.effect("a hint longer than the backoff is waited exactly (from retry-after-ms via Classify)", () =>
+  it.effect("a hint is waited as given (from retry-after-ms via Classify)", () =>
     Effect.gen(function*() {
       const error = Classify.classifyResponse({
         status: 429,
@@ -161,23 +161,51 @@ describe("RetryPolicy server hints", () => {
       })
       expect(error._tag).toBe("RateLimitReached")
       const { call, calls } = yield* failingThen([error])
-      const { decisions, exit } = yield* run(call, RetryPolicy.default, { random: [1] })
+      const { decisions, exit } = yield* run(call, RetryPolicy.default, { random: [0] })
       expect(exit).toEqual(Exit.succeed("ok"))
       expect(yield* calls).toEqual([0, 1574])
-      expect(decisions[0]).toMatchObject({ _tag: "Retry", source: "retry-after-ms", capped: false })
+      expect(decisions[0]).toMatchObject({ _tag: "Retry", source: "retry-after-ms", capped: false, rule: "default" })
     }))
 
-  it.effect("a backoff longer than the hint wins, and is reported as backoff", () =>
+  it.effect("a hint shorter than the backoff is still waited as given: the backoff is for when there is no hint", () =>
     Effect.gen(function*() {
-      const error = rateLimit({ retryAfter: Option.some(Duration.millis(100)), retryAfterSource: Option.some("message") })
-      const { call } = yield* failingThen([error])
+      const error = rateLimit({ retryAfter: Option.some(Duration.millis(1)), retryAfterSource: Option.some("retry-after-ms") })
+      const { call, calls } = yield* failingThen([error])
       const { decisions } = yield* run(call, RetryPolicy.make({ base: "1 second" }), { random: [1] })
-      expect(decisions[0]).toMatchObject({ _tag: "Retry", source: "backoff" })
-      expect(delays(decisions)).toEqual([1000])
+      expect(decisions[0]).toMatchObject({ _tag: "Retry", source: "retry-after-ms" })
+      // 1 ms plus at most 10% of it: the 1 s backoff ceiling plays no part.
+      expect(delays(decisions)).toEqual([1.1])
+      expect(yield* calls).toEqual([0, 1.1])
+    }))
+
+  it.effect("the hint's jitter is at most 10% of the hint and at most 250 ms by default", () =>
+    Effect.gen(function*() {
+      const hinted = (ms: number) =>
+        rateLimit({ retryAfter: Option.some(Duration.millis(ms)), retryAfterSource: Option.some("retry-after") })
+      const top = (ms: number) =>
+        Effect.flatMap(failingThen([hinted(ms)]), ({ call }) => run(call, RetryPolicy.default, { random: [1] }))
+      expect(delays((yield* top(500)).decisions)).toEqual([550])
+      expect(delays((yield* top(2_000)).decisions)).toEqual([2_200])
+      expect(delays((yield* top(20_000)).decisions)).toEqual([20_250])
+    }))
+
+  it.effect("hintJitter changes the bound; { ratio: 0 } waits every hint exactly", () =>
+    Effect.gen(function*() {
+      const error = rateLimit({ retryAfter: Option.some(Duration.seconds(10)), retryAfterSource: Option.some("retry-after") })
+      const wide = yield* failingThen([error])
+      const a = yield* run(wide.call, RetryPolicy.make({ hintJitter: { ratio: 0.5, max: "2 seconds" } }), { random: [1] })
+      expect(delays(a.decisions)).toEqual([12_000])
+      const exact = yield* failingThen([error])
+      const b = yield* run(exact.call, RetryPolicy.make({ hintJitter: { ratio: 0 } }), { random: [1] })
+      expect(delays(b.decisions)).toEqual([10_000])
+      // Nonsense reads as the default, as for every option.
+      const bad = yield* failingThen([error])
+      const c = yield* run(bad.call, RetryPolicy.make({ hintJitter: { ratio: -1, max: Number.NaN } }), { random: [1] })
+      expect(delays(c.decisions)).toEqual([10_250])
     }))
 
   it.effect.prop(
-    "jitter never shortens a hint: delay >= hint for any random draw",
+    "a hint is never shortened and at most min(10%, 250 ms) longer, for any random draw",
     [FastCheck.double({ min: 0, max: 1, noNaN: true }), FastCheck.integer({ min: 0, max: 60_000 })],
     ([r, hintMs]) =>
       Effect.gen(function*() {
@@ -189,6 +217,7 @@ describe("RetryPolicy server hints", () => {
         const { decisions } = yield* run(call, RetryPolicy.default, { random: [r] })
         const [delay] = delays(decisions)
         expect(delay).toBeGreaterThanOrEqual(hintMs)
+        expect(delay).toBeLessThanOrEqual(hintMs + Math.min(hintMs * 0.1, 250))
         const [, second] = yield* calls
         expect(second).toBeGreaterThanOrEqual(hintMs)
       })
@@ -225,7 +254,7 @@ describe("RetryPolicy server hints", () => {
     Effect.gen(function*() {
       const error = rateLimit({ retryAfter: Option.some(Duration.seconds(20)), retryAfterSource: Option.some("retry-after") })
       const { call, calls } = yield* failingThen([error])
-      const { exit } = yield* run(call, RetryPolicy.make({ onLongServerDelay: "cap" }))
+      const { exit } = yield* run(call, RetryPolicy.make({ onLongServerDelay: "cap" }), { random: [0] })
       expect(exit).toEqual(Exit.succeed("ok"))
       expect(yield* calls).toEqual([0, 20_000])
     }))
@@ -698,8 +727,8 @@ describe.skipIf(!Fixtures.fixturesAvailable)("RetryPolicy on recorded errors (..
     "403_unsupported_country_region_territory.json": { attempts: 1, sdkAttempts: 1 },
     // The SDK retries an exhausted quota like any 429; waiting never adds credit.
     "429_insufficient_quota.json": { attempts: 1, sdkAttempts: 3 },
-    // "Please try again in 20s": the hint wins over the 500 ms backoff.
-    "429_rate_limit_requests_rpm.json": { attempts: 6, sdkAttempts: 3, firstWait: 20_000 },
+    // "Please try again in 20s": the hint replaces the backoff, plus at most 250 ms of jitter.
+    "429_rate_limit_requests_rpm.json": { attempts: 6, sdkAttempts: 3, firstWait: 20_250 },
     "500_server_error.json": { attempts: 6, sdkAttempts: 3, firstWait: 500 },
     "503_model_overloaded.json": { attempts: 6, sdkAttempts: 3, firstWait: 500 }
   }
@@ -753,11 +782,212 @@ describe("docs/examples/retries.ts", () => {
 })
 
 // ---------------------------------------------------------------------------------------------
+// A Schedule per tag or category
+// ---------------------------------------------------------------------------------------------
+
+const exponential3 = Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
+
+const hinted = (ms: number, input: Partial<OpenAiError.Input> = {}) =>
+  rateLimit({ retryAfter: Option.some(Duration.millis(ms)), retryAfterSource: Option.some("retry-after-ms"), ...input })
+
+describe("RetryPolicy per-tag and per-category Schedules", () => {
+  it.effect("a per-tag Schedule sets the delays and the number of retries, and the Decision names it", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ perTag: { ServerError: exponential3 } })
+      const { decisions } = yield* run(call, policy)
+      expect(delays(decisions)).toEqual([200, 400, 800])
+      expect(yield* calls).toEqual([0, 200, 600, 1400])
+      expect(decisions.map((d) => [d._tag, d.rule, d._tag === "Retry" ? d.source : d.reason])).toEqual([
+        ["Retry", "perTag.ServerError", "schedule"],
+        ["Retry", "perTag.ServerError", "schedule"],
+        ["Retry", "perTag.ServerError", "schedule"],
+        ["Stop", "perTag.ServerError", "schedule-done"]
+      ])
+    }))
+
+  it.effect("other tags keep the default rule beside a per-tag Schedule", () =>
+    Effect.gen(function*() {
+      const { call } = yield* failingThen([serverError(), rateLimit()])
+      const policy = RetryPolicy.make({ jitter: "none", perTag: { ServerError: exponential3 } })
+      const { decisions } = yield* run(call, policy)
+      expect(decisions.map((d) => d.rule)).toEqual(["perTag.ServerError", "default"])
+      // The default's backoff counts retries over all tags: the second retry's ceiling is 1 s.
+      expect(delays(decisions)).toEqual([200, 1000])
+    }))
+
+  it.effect("a hint longer than the Schedule's delay wins (plus its bounded jitter)", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* failingThen([hinted(1_000)])
+      const policy = RetryPolicy.make({ perTag: { RateLimitReached: exponential3 } })
+      const { decisions } = yield* run(call, policy, { random: [0] })
+      expect(yield* calls).toEqual([0, 1_000])
+      expect(decisions[0]).toMatchObject({ source: "retry-after-ms", rule: "perTag.RateLimitReached", backoff: Duration.millis(200) })
+    }))
+
+  it.effect("a Schedule's delay longer than the hint wins: it is what the user asked for", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* failingThen([hinted(50)])
+      const policy = RetryPolicy.make({ perTag: { RateLimitReached: Schedule.spaced("2 seconds") } })
+      const { decisions } = yield* run(call, policy, { random: [1] })
+      expect(yield* calls).toEqual([0, 2_000])
+      expect(decisions[0]).toMatchObject({ source: "schedule" })
+    }))
+
+  it.effect("a hint above maxServerDelay stops (fail) or waits the cap (cap), with a Schedule too", () =>
+    Effect.gen(function*() {
+      const long = hinted(90_000)
+      const failing = yield* alwaysFailing(long)
+      const a = yield* run(failing.call, RetryPolicy.make({ perTag: { RateLimitReached: exponential3 } }))
+      expect(a.decisions).toEqual([
+        expect.objectContaining({ _tag: "Stop", reason: "hint-above-cap", rule: "perTag.RateLimitReached" })
+      ])
+      const capping = yield* failingThen([long])
+      const policy = RetryPolicy.make({
+        maxServerDelay: "30 seconds",
+        onLongServerDelay: "cap",
+        perTag: { RateLimitReached: exponential3 }
+      })
+      const b = yield* run(capping.call, policy)
+      const [sent = 0, resent = 0] = yield* capping.calls
+      expect(resent - sent).toBe(30_000)
+      expect(b.decisions[0]).toMatchObject({ capped: true, source: "retry-after-ms" })
+    }))
+
+  it.effect("maxDelay bounds a Schedule's delay as it bounds the backoff", () =>
+    Effect.gen(function*() {
+      const { call, calls } = yield* failingThen([serverError()])
+      const policy = RetryPolicy.make({ maxDelay: "3 seconds", perTag: { ServerError: Schedule.spaced("1 minute") } })
+      yield* run(call, policy)
+      expect(yield* calls).toEqual([0, 3_000])
+    }))
+
+  it.effect("the deadline and maxRetries still bound a Schedule that would go on", () =>
+    Effect.gen(function*() {
+      const forever = Schedule.spaced("1 second")
+      const a = yield* alwaysFailing(serverError())
+      const byDeadline = yield* run(a.call, RetryPolicy.make({ deadline: "3500 millis", perTag: { ServerError: forever } }))
+      expect(yield* a.calls).toEqual([0, 1_000, 2_000, 3_000])
+      expect(lastDecision(byDeadline.decisions)).toMatchObject({ reason: "deadline", rule: "perTag.ServerError" })
+      const b = yield* alwaysFailing(serverError())
+      const byCount = yield* run(b.call, RetryPolicy.make({ maxRetries: 2, perTag: { ServerError: forever } }))
+      expect((yield* b.calls).length).toBe(3)
+      expect(lastDecision(byCount.decisions)).toMatchObject({ reason: "max-retries" })
+    }))
+
+  it.effect("the budget still gates a Schedule's retries", () =>
+    Effect.gen(function*() {
+      const budget = yield* RetryBudget.make({ capacity: 10, retryCost: 5 })
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ budget: true, perTag: { ServerError: Schedule.spaced("1 second") } })
+      const { decisions } = yield* run(call, policy).pipe(Effect.provideService(RetryBudget.RetryBudget, budget))
+      expect((yield* calls).length).toBe(3)
+      expect(lastDecision(decisions)).toMatchObject({ reason: "budget", rule: "perTag.ServerError" })
+    }))
+
+  it.effect("x-should-retry: false still stops a Schedule; a Schedule retries a tag the default would not", () =>
+    Effect.gen(function*() {
+      const refused = yield* alwaysFailing(serverError({ shouldRetry: Option.some(false) }))
+      const a = yield* run(refused.call, RetryPolicy.make({ perTag: { ServerError: exponential3 } }))
+      expect(a.decisions).toEqual([expect.objectContaining({ reason: "server-refused", rule: "perTag.ServerError" })])
+      const bad = yield* alwaysFailing(new OpenAiError.BadRequest({ message: "flaky proxy" }))
+      yield* run(bad.call, RetryPolicy.make({ perTag: { BadRequest: Schedule.recurs(1) } }))
+      const [sent = 0, resent = 0] = yield* bad.calls
+      expect(resent - sent).toBe(0) // recurs alone has no delay
+      expect((yield* bad.calls).length).toBe(2)
+    }))
+
+  it.effect("a Schedule can read the error: longer waits for token limits than for request limits", () =>
+    Effect.gen(function*() {
+      const byScope = Schedule.identity<OpenAiError.RateLimitReached>().pipe(
+        Schedule.addDelay((e) => e.scope === "tokens" ? Duration.seconds(5) : Duration.seconds(1)),
+        Schedule.intersect(Schedule.recurs(5))
+      )
+      const tokens = new OpenAiError.RateLimitReached({
+        message: "Rate limit reached on tokens per min (TPM)",
+        scope: "tokens",
+        limit: Option.none(),
+        used: Option.none(),
+        requested: Option.none()
+      })
+      const { call, calls } = yield* failingThen([tokens, rateLimit()])
+      yield* run(call, RetryPolicy.make({ perTag: { RateLimitReached: byScope } }))
+      expect(yield* calls).toEqual([0, 5_000, 6_000])
+    }))
+
+  it.effect("a per-category Schedule applies to every tag of the category; a per-tag rule wins over it", () =>
+    Effect.gen(function*() {
+      const overloaded = new OpenAiError.EngineOverloaded({ message: "overloaded", status: Option.some(503) })
+      const { call, calls } = yield* alwaysFailing(serverError())
+      const policy = RetryPolicy.make({ perCategory: { InternalServerError: Schedule.spaced("3 seconds").pipe(Schedule.intersect(Schedule.recurs(1))) } })
+      const a = yield* run(call, policy)
+      expect(yield* calls).toEqual([0, 3_000])
+      expect(a.decisions.map((d) => d.rule)).toEqual(["perCategory.InternalServerError", "perCategory.InternalServerError"])
+      // One Schedule for the whole category: its recurrences are shared between the tags.
+      const mixed = yield* failingThen([serverError(), overloaded, serverError()])
+      const b = yield* run(mixed.call, policy)
+      expect(lastDecision(b.decisions)).toMatchObject({ tag: "EngineOverloaded", reason: "schedule-done" })
+      const both = yield* alwaysFailing(overloaded)
+      const c = yield* run(
+        both.call,
+        RetryPolicy.make({ perCategory: policy.options.perCategory, perTag: { EngineOverloaded: { times: 0 } } })
+      )
+      expect(c.decisions).toEqual([expect.objectContaining({ reason: "not-retryable", rule: "perTag.EngineOverloaded" })])
+    }))
+
+  it.effect("a per-category times counts the category's retries together", () =>
+    Effect.gen(function*() {
+      const overloaded = new OpenAiError.EngineOverloaded({ message: "overloaded", status: Option.some(503) })
+      const { call, calls } = yield* alwaysFailing(serverError())
+      yield* run(call, RetryPolicy.make({ perCategory: { InternalServerError: { times: 1 } } }))
+      expect((yield* calls).length).toBe(2)
+      const mixed = yield* failingThen([serverError(), overloaded])
+      const { decisions } = yield* run(mixed.call, RetryPolicy.make({ perCategory: { InternalServerError: { times: 1 } } }))
+      expect(lastDecision(decisions)).toMatchObject({ tag: "EngineOverloaded", reason: "tag-limit" })
+    }))
+
+  it.effect("the category is the error's own: an EngineOverloaded sent as a 429 is a RateLimitError", () =>
+    Effect.gen(function*() {
+      const as429 = new OpenAiError.EngineOverloaded({ message: "overloaded", status: Option.some(429) })
+      const { call } = yield* alwaysFailing(as429)
+      const { decisions } = yield* run(call, RetryPolicy.make({ perCategory: { RateLimitError: { times: 0 } } }))
+      expect(decisions).toEqual([expect.objectContaining({ reason: "not-retryable", rule: "perCategory.RateLimitError" })])
+    }))
+
+  it.effect("a per-tag Schedule's state is per call: a second call starts it afresh", () =>
+    Effect.gen(function*() {
+      const policy = RetryPolicy.make({ perTag: { ServerError: exponential3 } })
+      for (let i = 0; i < 2; i++) {
+        const { call } = yield* alwaysFailing(serverError())
+        const { decisions } = yield* run(call, policy)
+        expect(delays(decisions)).toEqual([200, 400, 800])
+      }
+    }))
+
+  it.effect("the rule is in the debug log line", () =>
+    Effect.gen(function*() {
+      const lines = yield* Ref.make<ReadonlyArray<string>>([])
+      const logger = Logger.make(({ message }) => Effect.runSync(Ref.update(lines, (a) => [...a, String(message)])))
+      const { call } = yield* failingThen([serverError()])
+      yield* run(call, RetryPolicy.make({ perTag: { ServerError: exponential3 } })).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
+      expect(yield* Ref.get(lines)).toContainEqual(
+        expect.stringContaining("ServerError on attempt 1; retrying in 200ms (schedule, perTag.ServerError)")
+      )
+    }))
+})
+
+// ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------
 
 // Checked by tsc, never run.
-export const typeLevel = (call: Effect.Effect<string, OpenAiError.RateLimitReached | OpenAiError.ServerError>) => {
+export const typeLevel = (
+  call: Effect.Effect<string, OpenAiError.RateLimitReached | OpenAiError.ServerError>,
+  needsService: Schedule.Schedule<unknown, unknown, RetryBudget.RetryBudget>
+) => {
   // The default policy needs nothing and accepts any subset of the errors.
   const a: Effect.Effect<string, OpenAiError.RateLimitReached | OpenAiError.ServerError> = Effect.retry(
     call,
@@ -769,5 +999,32 @@ export const typeLevel = (call: Effect.Effect<string, OpenAiError.RateLimitReach
   const d: Effect.Effect<string, unknown, RetryBudget.RetryBudget> = Effect.retry(call, RetryPolicy.make({ budget: true }))
   // @ts-expect-error errors that are not classified cannot be retried by a policy
   const e = Effect.retry(Effect.fail(new Error("raw")), RetryPolicy.default)
-  return [a, b, c, d, e]
+  // A per-tag Schedule's input is that tag's class: it may read the tag's own fields...
+  const f = RetryPolicy.make({
+    perTag: {
+      RateLimitReached: Schedule.identity<OpenAiError.RateLimitReached>().pipe(
+        Schedule.addDelay((e) => e.scope === "tokens" ? "5 seconds" : "1 second")
+      ),
+      ServerError: Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(3))),
+      QuotaExceeded: { times: 0 }
+    },
+    perCategory: {
+      APIConnectionError: Schedule.identity<OpenAiError.ConnectionError>().pipe(
+        Schedule.addDelay((e) => Option.contains(e.errorCode, "ECONNREFUSED") ? "5 seconds" : "1 second")
+      )
+    }
+  })
+  const g = RetryPolicy.make({
+    // @ts-expect-error ...and a Schedule over another tag's errors does not fit
+    perTag: { ServerError: Schedule.identity<OpenAiError.RateLimitReached>() }
+  })
+  const h = RetryPolicy.make({
+    // @ts-expect-error a per-category Schedule must accept every error of its category
+    perCategory: { RateLimitError: Schedule.identity<OpenAiError.RateLimitReached>() }
+  })
+  // A Schedule that needs a service is not a rule (a policy's requirements are its budget only).
+  // @ts-expect-error a rule's Schedule needs no service
+  const i = RetryPolicy.make({ perTag: { ServerError: needsService } })
+  const decision = (d: RetryPolicy.Decision): RetryPolicy.RuleName => d.rule
+  return [a, b, c, d, e, f, g, h, i, decision]
 }

@@ -107,13 +107,24 @@ export const checkServerHints = Effect.gen(function*() {
     retryAfter: Option.some(Duration.millis(1500)),
     retryAfterSource: Option.some("message")
   })
+  // The hint replaces the backoff; its jitter is at most min(10% of the hint, 250 ms). With the
+  // draw fixed at 0 it adds nothing, at 1 it adds min(150, 250) = 150 ms.
   const first = yield* scripted([hinted])
   const fiber = yield* Effect.fork(
-    Effect.retry(first.call, RetryPolicy.default).pipe(Effect.withRandom(Random.fixed([1])))
+    Effect.retry(first.call, RetryPolicy.default).pipe(Effect.withRandom(Random.fixed([0])))
   )
   yield* TestClock.adjust(Duration.seconds(2))
   yield* Fiber.join(fiber)
-  yield* check((yield* first.calls).join(",") === "0,1500", "waits the 1.5 s hint, not the 500 ms backoff")
+  yield* check((yield* first.calls).join(",") === "0,1500", "waits the 1.5 s hint as given")
+
+  const jittered = yield* scripted([hinted])
+  const top = yield* Effect.fork(
+    Effect.retry(jittered.call, RetryPolicy.default).pipe(Effect.withRandom(Random.fixed([1])))
+  )
+  yield* TestClock.adjust(Duration.seconds(2))
+  yield* Fiber.join(top)
+  const [sent = 0, resent = 0] = yield* jittered.calls
+  yield* check(resent - sent === 1650, "at most 10% of the hint above it")
 
   const tooLong = new OpenAiError.RateLimitReached({
     message: "Rate limit reached",

@@ -91,7 +91,8 @@ const sent = (row: Row): string => {
   return parts.join(" ")
 }
 
-const why = (source: RetryPolicy.DelaySource): string => source === "backoff" ? "backoff" : `server: ${source}`
+const why = (source: RetryPolicy.DelaySource): string =>
+  source === "backoff" || source === "schedule" ? source : `server: ${source}`
 
 const describePolicy = (decisions: ReadonlyArray<RetryPolicy.Decision>): string => {
   const waits = decisions.filter((d): d is RetryPolicy.Retry => d._tag === "Retry")
@@ -110,7 +111,8 @@ const describePolicy = (decisions: ReadonlyArray<RetryPolicy.Decision>): string 
       "max-retries": "max retries reached",
       deadline: "deadline reached",
       "hint-above-cap": "server hint above the cap",
-      budget: "retry budget empty"
+      budget: "retry budget empty",
+      "schedule-done": "the rule's schedule is done"
     }
     parts.push(waits.length === 0 ? `failed fast (${reasons[stop.reason]})` : `then stopped (${reasons[stop.reason]})`)
   }

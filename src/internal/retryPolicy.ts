@@ -11,6 +11,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Interval from "effect/ScheduleInterval"
+import * as Intervals from "effect/ScheduleIntervals"
 import * as Tracer from "effect/Tracer"
 import * as OpenAiError from "../OpenAiError.js"
 import { defaultRetryable } from "./guide.js"
@@ -21,6 +22,11 @@ import type * as RetryPolicy from "../RetryPolicy.js"
 // ---------------------------------------------------------------------------------------------
 // Settings
 // ---------------------------------------------------------------------------------------------
+
+/** A per-tag or per-category rule, sanitized: a retry count, or a Schedule over that error. */
+type Entry =
+  | { readonly _tag: "Times"; readonly times: number }
+  | { readonly _tag: "Schedule"; readonly schedule: Schedule.Schedule<unknown, OpenAiError.OpenAiError> }
 
 /** @internal */
 export interface Settings {
@@ -33,7 +39,10 @@ export interface Settings {
   readonly maxServerDelayMillis: number
   readonly onLongServerDelay: "fail" | "cap"
   readonly honorShouldRetry: boolean
-  readonly perTag: RetryPolicy.PerTag
+  readonly hintJitterRatio: number
+  readonly hintJitterMaxMillis: number
+  readonly perTag: Readonly<Partial<Record<OpenAiError.Tag, Entry>>>
+  readonly perCategory: Readonly<Partial<Record<OpenAiError.Category, Entry>>>
 }
 
 /** @internal */
@@ -47,7 +56,12 @@ export const defaults: Settings = {
   maxServerDelayMillis: 60_000,
   onLongServerDelay: "fail",
   honorShouldRetry: true,
-  perTag: {}
+  // A crowd that got the same hint should not return in the same millisecond, but a precise
+  // hint must stay precise: at most a tenth of it, and never more than a quarter second.
+  hintJitterRatio: 0.1,
+  hintJitterMaxMillis: 250,
+  perTag: {},
+  perCategory: {}
 }
 
 // Bad values fall back to the default: a typo in a config file must not produce a policy that
@@ -69,14 +83,47 @@ const countOr = (input: number | undefined, fallback: number): number =>
   input === undefined || Number.isNaN(input) || input < 0 ? fallback : Math.floor(input)
 
 // A negative or NaN `times` would silently mean "never" or "unlimited": it reads as no override.
-const sanitizePerTag = (perTag: RetryPolicy.PerTag | undefined): RetryPolicy.PerTag => {
-  const out: { [K in OpenAiError.Tag]?: RetryPolicy.TagOptions } = {}
-  for (const tag of OpenAiError.tags) {
-    const times = perTag?.[tag]?.times
-    if (times !== undefined && !Number.isNaN(times) && times >= 0) out[tag] = { times: Math.floor(times) }
+const entryOf = (rule: RetryPolicy.TagOptions | Schedule.Schedule<unknown, never> | undefined): Entry | undefined => {
+  if (rule === undefined || rule === null) return undefined
+  if (Schedule.isSchedule(rule)) {
+    // The public types pin the input to the tag's (or category's) errors; the engine only ever
+    // hands a rule the errors it was chosen for.
+    return { _tag: "Schedule", schedule: rule as unknown as Schedule.Schedule<unknown, OpenAiError.OpenAiError> }
+  }
+  const times = (rule as RetryPolicy.TagOptions).times
+  return typeof times === "number" && !Number.isNaN(times) && times >= 0
+    ? { _tag: "Times", times: Math.floor(times) }
+    : undefined
+}
+
+const sanitize = <K extends string>(
+  keys: ReadonlyArray<K>,
+  input: { readonly [key in K]?: RetryPolicy.TagOptions | Schedule.Schedule<unknown, never> | undefined } | undefined
+): Partial<Record<K, Entry>> => {
+  const out: Partial<Record<K, Entry>> = {}
+  for (const key of keys) {
+    const entry = entryOf(input?.[key])
+    if (entry !== undefined) out[key] = entry
   }
   return out
 }
+
+const categories: ReadonlyArray<OpenAiError.Category> = [
+  "AuthenticationError",
+  "PermissionDeniedError",
+  "RateLimitError",
+  "InternalServerError",
+  "BadRequestError",
+  "NotFoundError",
+  "ConflictError",
+  "UnprocessableEntityError",
+  "APIConnectionError",
+  "APITimeoutError",
+  "APIError"
+]
+
+const ratioOr = (input: number | undefined, fallback: number): number =>
+  input !== undefined && Number.isFinite(input) && input >= 0 ? input : fallback
 
 /** @internal */
 export const resolve = (options: RetryPolicy.Options): Settings => ({
@@ -91,7 +138,10 @@ export const resolve = (options: RetryPolicy.Options): Settings => ({
   maxServerDelayMillis: millisOr(options.maxServerDelay, defaults.maxServerDelayMillis),
   onLongServerDelay: options.onLongServerDelay === "cap" ? "cap" : "fail",
   honorShouldRetry: options.honorShouldRetry ?? defaults.honorShouldRetry,
-  perTag: sanitizePerTag(options.perTag)
+  hintJitterRatio: ratioOr(options.hintJitter?.ratio, defaults.hintJitterRatio),
+  hintJitterMaxMillis: millisOr(options.hintJitter?.max, defaults.hintJitterMaxMillis),
+  perTag: sanitize(OpenAiError.tags, options.perTag),
+  perCategory: sanitize(categories, options.perCategory)
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -103,35 +153,48 @@ interface State {
   readonly start: number | undefined
   /** Retries decided so far. */
   readonly retries: number
-  /** Retries decided so far, by the tag of the error that caused them. */
-  readonly byTag: Readonly<Partial<Record<OpenAiError.Tag, number>>>
+  /** Retries decided so far, by the key a rule counts under (the tag, or `category:<name>`). */
+  readonly counts: Readonly<Record<string, number>>
+  /** The state of each per-tag or per-category Schedule that has run, by rule name. */
+  readonly schedules: Readonly<Record<string, unknown>>
 }
 
-const initial: State = { start: undefined, retries: 0, byTag: {} }
+const initial: State = { start: undefined, retries: 0, counts: {}, schedules: {} }
 
 interface Context {
   readonly error: OpenAiError.OpenAiError
   readonly state: State
+  readonly now: number
   readonly elapsedMillis: number
 }
 
 type Verdict =
   | {
     readonly _tag: "Retry"
+    readonly rule: RetryPolicy.RuleName
     readonly delayMillis: number
     readonly backoffMillis: number
     readonly source: RetryPolicy.DelaySource
     readonly capped: boolean
+    /** The key this retry counts under. */
+    readonly countKey: string
+    /** The rule's Schedule state after this step, when the rule is a Schedule. */
+    readonly schedule?: { readonly key: string; readonly state: unknown } | undefined
   }
-  | { readonly _tag: "Stop"; readonly reason: RetryPolicy.StopReason }
+  | { readonly _tag: "Stop"; readonly rule: RetryPolicy.RuleName; readonly reason: RetryPolicy.StopReason }
 
 /**
- * A policy's decision as a pure function. `random` is one draw in [0, 1] from Effect's `Random`,
- * made for every decision (so a `Random.fixed` sequence maps onto decisions one to one).
+ * A policy's decision. `random` is one draw in [0, 1] from Effect's `Random`, made for every
+ * decision (so a `Random.fixed` sequence maps onto decisions one to one). An Effect because a
+ * per-tag Schedule's step is one.
  */
-type Rules = (context: Context, random: number) => Verdict
+type Rules = (context: Context, random: number) => Effect.Effect<Verdict>
 
-const stop = (reason: RetryPolicy.StopReason): Verdict => ({ _tag: "Stop", reason })
+const stop = (reason: RetryPolicy.StopReason, rule: RetryPolicy.RuleName = "default"): Verdict => ({
+  _tag: "Stop",
+  rule,
+  reason
+})
 
 /** @internal */
 export const retriesTotal = Metric.counter("openai_retries_total", {
@@ -175,6 +238,7 @@ const attributesOf = (decision: RetryPolicy.Decision): Record<string, unknown> =
     ? {
       "openai.retry.error_tag": decision.tag,
       "openai.retry.attempt": decision.attempt,
+      "openai.retry.rule": decision.rule,
       "openai.retry.delay_ms": Duration.toMillis(decision.delay),
       "openai.retry.source": decision.source,
       "openai.retry.capped": decision.capped
@@ -182,15 +246,21 @@ const attributesOf = (decision: RetryPolicy.Decision): Record<string, unknown> =
     : {
       "openai.retry.error_tag": decision.tag,
       "openai.retry.attempt": decision.attempt,
+      "openai.retry.rule": decision.rule,
       "openai.retry.stop_reason": decision.reason
     }
 
-const messageOf = (decision: RetryPolicy.Decision): string =>
-  decision._tag === "Retry"
+const sourceText = (source: RetryPolicy.DelaySource): string =>
+  source === "backoff" || source === "schedule" ? source : `server hint from ${source}`
+
+const messageOf = (decision: RetryPolicy.Decision): string => {
+  const rule = decision.rule === "default" ? "" : `, ${decision.rule}`
+  return decision._tag === "Retry"
     ? `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
-      decision.source === "backoff" ? "backoff" : `server hint from ${decision.source}`
-    }${decision.capped ? ", capped" : ""})`
-    : `${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason})`
+      sourceText(decision.source)
+    }${decision.capped ? ", capped" : ""}${rule})`
+    : `${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason}${rule})`
+}
 
 /** A span event, a counter, a debug line: each only when someone can see it. */
 const observe = (decision: RetryPolicy.Decision): Effect.Effect<void> => {
@@ -229,16 +299,20 @@ export const engine = <R>(
         : Effect.succeed(state.start)
       return Effect.flatMap(Effect.zip(startEffect, Random.next), ([start, random]) => {
         const elapsedMillis = Math.max(0, now - start)
-        const verdict = rules({ error, state, elapsedMillis }, random)
         // The budget is asked last, so that tokens are spent only on retries that will happen.
-        const gated: Effect.Effect<Verdict, never, R> = verdict._tag === "Retry"
-          ? Effect.map(gate(error), (ok): Verdict => ok ? verdict : stop("budget"))
-          : Effect.succeed(verdict)
+        const gated: Effect.Effect<Verdict, never, R> = Effect.flatMap(
+          rules({ error, state, now, elapsedMillis }, random),
+          (verdict) =>
+            verdict._tag === "Retry"
+              ? Effect.map(gate(error), (ok): Verdict => ok ? verdict : stop("budget", verdict.rule))
+              : Effect.succeed(verdict)
+        )
         type Step = readonly [State, RetryPolicy.Decision, ScheduleDecision.ScheduleDecision]
         return Effect.flatMap(gated, (final): Effect.Effect<Step> => {
           const common = {
             tag: error._tag,
             attempt: state.retries + 1,
+            rule: final.rule,
             hint: error.retryAfter,
             hintSource: error.retryAfterSource,
             elapsed: Duration.millis(elapsedMillis)
@@ -258,7 +332,10 @@ export const engine = <R>(
           const next: State = {
             start,
             retries: state.retries + 1,
-            byTag: { ...state.byTag, [error._tag]: (state.byTag[error._tag] ?? 0) + 1 }
+            counts: { ...state.counts, [final.countKey]: (state.counts[final.countKey] ?? 0) + 1 },
+            schedules: final.schedule === undefined
+              ? state.schedules
+              : { ...state.schedules, [final.schedule.key]: final.schedule.state }
           }
           return Effect.as(
             observe(decision),
@@ -278,49 +355,131 @@ const budgetGate = (error: OpenAiError.OpenAiError): Effect.Effect<boolean, neve
 // The library's rules
 // ---------------------------------------------------------------------------------------------
 
-/** Per-tag retry limits that differ from "as many as maxRetries allows". */
+/** Per-tag retry limits of the default rule that differ from "as many as maxRetries allows". */
 const defaultTimes: Readonly<Partial<Record<OpenAiError.Tag, number>>> = {
   // The guide says to try a 422 again; once is enough to tell a glitch from a bad request.
   UnprocessableEntity: 1
 }
 
-/** @internal */
-export const libraryRules = (settings: Settings): Rules => ({ elapsedMillis, error, state }, random) => {
-  const override = settings.perTag[error._tag]
-  const verdict = settings.honorShouldRetry ? error.shouldRetry : Option.none<boolean>()
-  // An explicit `times: 0` is the user's final word; otherwise the server's `x-should-retry`
-  // decides when present; otherwise a per-tag override with `times > 0` turns retrying on, and
-  // the library default applies to the rest.
-  if (override?.times === 0) return stop("not-retryable")
-  if (Option.contains(verdict, false)) return stop("server-refused")
-  const eligible = Option.contains(verdict, true) || override?.times !== undefined || defaultRetryable(error._tag, Option.getOrUndefined(error.status))
-  if (!eligible) return stop("not-retryable")
-  const times = override?.times ?? defaultTimes[error._tag] ?? Number.POSITIVE_INFINITY
-  if ((state.byTag[error._tag] ?? 0) >= times) return stop("tag-limit")
-  if (state.retries >= settings.maxRetries) return stop("max-retries")
+interface Chosen {
+  readonly rule: RetryPolicy.RuleName
+  readonly entry: Entry | undefined
+  /** What its retries count under: a per-category rule counts its whole category. */
+  readonly countKey: string
+}
 
-  const ceiling = Math.min(settings.baseMillis * Math.pow(settings.factor, state.retries), settings.maxDelayMillis)
+/** The most specific rule for an error: its tag's, else its category's, else the default. */
+const choose = (settings: Settings, error: OpenAiError.OpenAiError): Chosen => {
+  const byTag = settings.perTag[error._tag]
+  if (byTag !== undefined) return { rule: `perTag.${error._tag}`, entry: byTag, countKey: error._tag }
+  const category = error.category
+  const byCategory = settings.perCategory[category]
+  if (byCategory !== undefined) {
+    return { rule: `perCategory.${category}`, entry: byCategory, countKey: `category:${category}` }
+  }
+  return { rule: "default", entry: undefined, countKey: error._tag }
+}
+
+/** The policy's own wait for this retry: the jittered backoff, or the rule's Schedule. */
+type Own =
+  | { readonly _tag: "Backoff"; readonly millis: number }
+  | { readonly _tag: "Schedule"; readonly millis: number; readonly key: string; readonly state: unknown }
+
+const backoff = (settings: Settings, retries: number, random: number): Own => {
+  const ceiling = Math.min(settings.baseMillis * Math.pow(settings.factor, retries), settings.maxDelayMillis)
   // Full jitter (uniform in [0, ceiling]) spreads a crowd of clients that failed together.
-  const backoffMillis = settings.jitter === "full" ? ceiling * random : ceiling
-  let delayMillis = backoffMillis
-  let source: RetryPolicy.DelaySource = "backoff"
+  return { _tag: "Backoff", millis: settings.jitter === "full" ? ceiling * random : ceiling }
+}
+
+/**
+ * Composes the policy's own wait with the server's hint, the cap and the deadline. A hint is
+ * waited as given plus bounded jitter, and replaces the backoff (which is for when the server
+ * says nothing); a per-tag Schedule's delay is what the user asked for, so it still wins when it
+ * is the longer of the two.
+ */
+const compose = (
+  settings: Settings,
+  { elapsedMillis, error }: Context,
+  chosen: Chosen,
+  own: Own,
+  random: number
+): Verdict => {
+  const floor = own._tag === "Schedule" ? own.millis : 0
+  let delayMillis = own.millis
+  let source: RetryPolicy.DelaySource = own._tag === "Schedule" ? "schedule" : "backoff"
   let capped = false
   if (Option.isSome(error.retryAfter)) {
     const hintMillis = Duration.toMillis(error.retryAfter.value)
     const hintSource: RetryAfter.HintSource = Option.getOrElse(error.retryAfterSource, () => "retry-after" as const)
+    let hinted: number
     if (hintMillis > settings.maxServerDelayMillis) {
-      if (settings.onLongServerDelay === "fail") return stop("hint-above-cap")
+      if (settings.onLongServerDelay === "fail") return stop("hint-above-cap", chosen.rule)
       capped = true
-      delayMillis = Math.max(settings.maxServerDelayMillis, backoffMillis)
-      source = hintSource
-    } else if (hintMillis >= backoffMillis) {
-      // Never below what the server asked for: jitter only ever lengthens a hinted wait.
-      delayMillis = hintMillis
+      hinted = settings.maxServerDelayMillis
+    } else {
+      // Never below what the server asked for, only a little above it, and never past the cap.
+      const jitter = random * Math.min(hintMillis * settings.hintJitterRatio, settings.hintJitterMaxMillis)
+      hinted = Math.min(hintMillis + jitter, settings.maxServerDelayMillis)
+    }
+    if (hinted >= floor) {
+      delayMillis = hinted
       source = hintSource
     }
   }
-  if (elapsedMillis + delayMillis > settings.deadlineMillis) return stop("deadline")
-  return { _tag: "Retry", delayMillis, backoffMillis, source, capped }
+  if (elapsedMillis + delayMillis > settings.deadlineMillis) return stop("deadline", chosen.rule)
+  return {
+    _tag: "Retry",
+    rule: chosen.rule,
+    delayMillis,
+    backoffMillis: own.millis,
+    source,
+    capped,
+    countKey: chosen.countKey,
+    schedule: own._tag === "Schedule" ? { key: own.key, state: own.state } : undefined
+  }
+}
+
+/** Steps the rule's Schedule: `undefined` when it is done, else its delay (bounded by `maxDelay`). */
+const stepSchedule = (
+  settings: Settings,
+  { error, now, state }: Context,
+  rule: RetryPolicy.RuleName,
+  schedule: Schedule.Schedule<unknown, OpenAiError.OpenAiError>
+): Effect.Effect<Own | undefined> => {
+  const previous = rule in state.schedules ? state.schedules[rule] : schedule.initial
+  return Effect.map(schedule.step(now, error, previous), ([next, , decision]): Own | undefined => {
+    if (ScheduleDecision.isDone(decision)) return undefined
+    const millis = Math.min(Math.max(0, Intervals.start(decision.intervals) - now), settings.maxDelayMillis)
+    return { _tag: "Schedule", millis, key: rule, state: next }
+  })
+}
+
+/** @internal */
+export const libraryRules = (settings: Settings): Rules => (context, random) => {
+  const { error, state } = context
+  const chosen = choose(settings, error)
+  const { entry, rule } = chosen
+  const verdict = settings.honorShouldRetry ? error.shouldRetry : Option.none<boolean>()
+  // An explicit `times: 0` is the user's final word; otherwise the server's `x-should-retry`
+  // decides when present; otherwise a per-tag or per-category rule turns retrying on, and the
+  // library default applies to the rest.
+  if (entry?._tag === "Times" && entry.times === 0) return Effect.succeed(stop("not-retryable", rule))
+  if (Option.contains(verdict, false)) return Effect.succeed(stop("server-refused", rule))
+  const eligible = Option.contains(verdict, true) || entry !== undefined ||
+    defaultRetryable(error._tag, Option.getOrUndefined(error.status))
+  if (!eligible) return Effect.succeed(stop("not-retryable", rule))
+  if (entry?._tag !== "Schedule") {
+    const times = entry?.times ?? defaultTimes[error._tag] ?? Number.POSITIVE_INFINITY
+    if ((state.counts[chosen.countKey] ?? 0) >= times) return Effect.succeed(stop("tag-limit", rule))
+  }
+  if (state.retries >= settings.maxRetries) return Effect.succeed(stop("max-retries", rule))
+  if (entry?._tag !== "Schedule") {
+    return Effect.succeed(compose(settings, context, chosen, backoff(settings, state.retries, random), random))
+  }
+  return Effect.map(
+    stepSchedule(settings, context, rule, entry.schedule),
+    (own) => own === undefined ? stop("schedule-done", rule) : compose(settings, context, chosen, own, random)
+  )
 }
 
 /** @internal */
@@ -331,7 +490,7 @@ export const make = (settings: Settings, budget: boolean) =>
 // openai-node's documented rules, as a baseline
 // ---------------------------------------------------------------------------------------------
 
-const officialRules: Rules = ({ error, state }, random) => {
+const officialVerdict = ({ error, state }: Context, random: number): Verdict => {
   if (Option.contains(error.shouldRetry, false)) return stop("server-refused")
   const status = Option.getOrElse(error.status, () => 0)
   const eligible = Option.contains(error.shouldRetry, true) ||
@@ -344,13 +503,17 @@ const officialRules: Rules = ({ error, state }, random) => {
     const source = error.retryAfterSource.value
     const hintMillis = Duration.toMillis(error.retryAfter.value)
     if ((source === "retry-after-ms" || source === "retry-after") && hintMillis > 0 && hintMillis < 60_000) {
-      return { _tag: "Retry", delayMillis: hintMillis, backoffMillis: hintMillis, source, capped: false }
+      return { ...official, delayMillis: hintMillis, backoffMillis: hintMillis, source, countKey: error._tag }
     }
   }
   const ceiling = Math.min(500 * Math.pow(2, state.retries), 8_000)
   const backoffMillis = ceiling * (1 - random * 0.25)
-  return { _tag: "Retry", delayMillis: backoffMillis, backoffMillis, source: "backoff", capped: false }
+  return { ...official, delayMillis: backoffMillis, backoffMillis, source: "backoff", countKey: error._tag }
 }
+
+const official = { _tag: "Retry", rule: "default", capped: false } as const
+
+const officialRules: Rules = (context, random) => Effect.succeed(officialVerdict(context, random))
 
 /** @internal */
 export const officialSdk = engine(officialRules, noGate)
