@@ -10,6 +10,11 @@
  * An estimate is only a first guess: the rate limiter corrects it with the
  * `x-ratelimit-remaining-tokens` header of every response.
  *
+ * The text counter is pluggable ({@link Options.estimator}): characters / 4 is what the service
+ * itself uses to admit a request against the limit, but on real prompts it is off by +14%
+ * (English prose) to -64% (Chinese). `Tokenizer` counts with a real BPE tokenizer when
+ * `gpt-tokenizer` is installed, and {@link lowerBound} is a count never above the real one.
+ *
  * @since 0.1.0
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -38,7 +43,33 @@ export interface Options {
    * reply it actually generates, which nobody knows in advance. Default 256.
    */
   readonly defaultCompletionTokens?: number | undefined
+  /** Counts the tokens of one text. Default {@link ofText} (characters / 4). */
+  readonly estimator?: Estimator | undefined
+  /**
+   * Tokens the chat format adds per message (role and delimiters). Default 4, the older models'
+   * figure; current models add 3.
+   */
+  readonly messageOverhead?: number | undefined
 }
+
+/**
+ * Counts the tokens of one text. Any function will do: {@link ofText}, {@link lowerBound}, a
+ * real tokenizer's count (see `Tokenizer`). A result that is not a finite number of zero or more
+ * (or a throw) reads as {@link ofText}'s.
+ *
+ * @example
+ * ```ts
+ * import { TokenEstimate } from "effect-openai-resilience"
+ *
+ * // One token per word, for a quick experiment.
+ * const words: TokenEstimate.Estimator = (text) => text.split(/\s+/).filter(Boolean).length
+ * TokenEstimate.fromBody({ messages: [{ role: "user", content: "one two three" }] }, { estimator: words }).prompt // 3 + 4 + 3
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Estimator = (text: string) => number
 
 /**
  * The default completion allowance for a request without `max_tokens`.
@@ -63,6 +94,51 @@ export const DEFAULT_COMPLETION_TOKENS = 256
  */
 export const ofText = (text: string): number => Math.ceil(text.length / 4)
 
+// Runs of letters (and combining marks; an apostrophe between letters joins them, as in "don't"),
+// runs of digits (group 2), and runs of two or more other non-space characters.
+const PIECES = /[\p{L}\p{M}]+(?:['\u2019][\p{L}\p{M}]+)*|(\p{N}+)|[^\s\p{L}\p{M}\p{N}]{2,}/gu
+
+/**
+ * A token count never above the real one for OpenAI's BPE encodings (`o200k_base`,
+ * `cl100k_base`), without a tokenizer. Those encodings first split a text into pieces (a word
+ * with at most one leading symbol, up to 3 digits, a run of symbols, whitespace) and no token
+ * crosses a piece; this counts pieces the coarsest way both splits agree on: one per run of
+ * letters, one per 3 digits, one per run of two or more symbols. Close to the real count for
+ * English prose, far below it for Chinese (a run of Han characters is one piece) or base64: use it
+ * to reject only what certainly cannot fit.
+ *
+ * @example
+ * ```ts
+ * import { TokenEstimate } from "effect-openai-resilience"
+ *
+ * TokenEstimate.lowerBound("Hello, world!! 12345") // Hello, world, !!, 123, 45 -> 5
+ * ```
+ *
+ * @since 0.2.0
+ * @category estimating
+ */
+export const lowerBound = (text: string): number => {
+  let count = 0
+  for (const match of text.matchAll(PIECES)) {
+    // Both encodings split a run of digits into groups of at most three (code points).
+    count += match[1] === undefined ? 1 : Math.ceil([...match[1]].length / 3)
+  }
+  return count
+}
+
+const counter = (options: Options): (text: string) => number => {
+  const estimator = options.estimator
+  if (estimator === undefined) return ofText
+  return (text) => {
+    try {
+      const n = estimator(text)
+      return Number.isFinite(n) && n >= 0 ? n : ofText(text)
+    } catch {
+      return ofText(text)
+    }
+  }
+}
+
 type Json = Readonly<Record<string, unknown>>
 
 const isRecord = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -79,11 +155,16 @@ const textOf = (content: unknown): string => {
   return ""
 }
 
-const messageTokens = (messages: ReadonlyArray<unknown>): number =>
+const messageTokens = (messages: ReadonlyArray<unknown>, count: (text: string) => number, overhead: number): number =>
   messages.reduce<number>(
-    (sum, m) => sum + 4 + ofText(isRecord(m) ? textOf(m.content) : textOf(m)),
+    (sum, m) => sum + overhead + count(isRecord(m) ? textOf(m.content) : textOf(m)),
     3
   )
+
+const overheadOf = (options: Options): number =>
+  options.messageOverhead !== undefined && Number.isFinite(options.messageOverhead) && options.messageOverhead >= 0
+    ? options.messageOverhead
+    : 4
 
 const nonNegative = (u: unknown): number | undefined =>
   typeof u === "number" && Number.isFinite(u) && u >= 0 ? Math.floor(u) : undefined
@@ -120,23 +201,25 @@ const estimate = (prompt: number, completion: number): Estimate => ({ prompt, co
 export const fromBody = (body: unknown, options: Options & { readonly path?: string | undefined } = {}): Estimate => {
   if (!isRecord(body)) return estimate(0, 0)
   const path = options.path ?? ""
+  const count = counter(options)
+  const overhead = overheadOf(options)
   if (path.endsWith("/embeddings")) {
     const input = body.input
     const texts = typeof input === "string" ? [input] : Array.isArray(input) ? input.filter((t) => typeof t === "string") : []
-    return estimate(texts.reduce((n, t) => n + ofText(t), 0), 0)
+    return estimate(texts.reduce((n, t) => n + count(t), 0), 0)
   }
   if (Array.isArray(body.messages)) {
-    return estimate(messageTokens(body.messages), completionAllowance(body, options))
+    return estimate(messageTokens(body.messages, count, overhead), completionAllowance(body, options))
   }
   if (body.input !== undefined && !path.endsWith("/moderations")) {
     const items = typeof body.input === "string" ? [{ role: "user", content: body.input }] :
       Array.isArray(body.input) ? body.input : []
-    const instructions = typeof body.instructions === "string" ? 4 + ofText(body.instructions) : 0
-    return estimate(messageTokens(items) + instructions, completionAllowance(body, options))
+    const instructions = typeof body.instructions === "string" ? overhead + count(body.instructions) : 0
+    return estimate(messageTokens(items, count, overhead) + instructions, completionAllowance(body, options))
   }
   if (body.prompt !== undefined) {
-    const prompt = typeof body.prompt === "string" ? ofText(body.prompt) :
-      Array.isArray(body.prompt) ? body.prompt.reduce<number>((n, p) => n + (typeof p === "string" ? ofText(p) : 0), 0) :
+    const prompt = typeof body.prompt === "string" ? count(body.prompt) :
+      Array.isArray(body.prompt) ? body.prompt.reduce<number>((n, p) => n + (typeof p === "string" ? count(p) : 0), 0) :
       0
     return estimate(prompt, completionAllowance(body, options))
   }

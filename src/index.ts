@@ -97,6 +97,18 @@ export * as RateLimiter from "./RateLimiter.js"
 export * as TokenEstimate from "./TokenEstimate.js"
 
 /**
+ * An optional real BPE tokenizer (`gpt-tokenizer`), loaded on first use.
+ * @since 0.2.0
+ */
+export * as Tokenizer from "./Tokenizer.js"
+
+/**
+ * Checks before sending: a request that cannot fit the model's context window is not sent.
+ * @since 0.2.0
+ */
+export * as Preflight from "./Preflight.js"
+
+/**
  * A circuit breaker that stops calling a broken upstream.
  * @since 0.1.0
  */
