@@ -59,8 +59,12 @@ describe("Preflight.checkBody", () => {
       expect(error.param).toEqual(Option.some("messages"))
       expect(error.status).toEqual(Option.none())
       expect(error.retryable).toBe(false)
-      expect(error.message).toMatch(/maximum context length is 8192 tokens/)
-      expect(error.message).toMatch(/counted with gpt-tokenizer \(cl100k_base\)/)
+      // Word for word as docs/preflight.md quotes it.
+      expect(error.message).toBe(
+        "This model's maximum context length is 8192 tokens. However, you requested at least 9107 tokens " +
+          "(9007 in the messages, 100 in the completion). Please reduce the length of the messages or completion. " +
+          "(Checked before sending, counted with gpt-tokenizer (cl100k_base).)"
+      )
     }))
 
   it.effect("the boundary: prompt + max_tokens equal to the window passes, one more fails", () =>
