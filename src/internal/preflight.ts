@@ -7,6 +7,7 @@ import * as OpenAiError from "../OpenAiError.js"
 import type * as Preflight from "../Preflight.js"
 import * as TokenEstimate from "../TokenEstimate.js"
 import * as Tokenizer from "../Tokenizer.js"
+import * as Models from "./models.js"
 
 /** @internal */
 export const contextWindows: Readonly<Record<string, number>> = {
@@ -43,13 +44,7 @@ const isWindow = (n: unknown): n is number => typeof n === "number" && Number.is
 export const contextWindow = (model: string, overrides: Preflight.Options["contextWindows"]): Option.Option<number> => {
   // An override of 0 (or anything not a positive number) hides the table's entry: no check.
   const table: Readonly<Record<string, number>> = overrides === undefined ? contextWindows : { ...contextWindows, ...overrides }
-  // A fine-tune is named after its base model: `ft:gpt-4o-mini-2024-07-18:org::id`.
-  const name = model.startsWith("ft:") ? model.slice(3).split(":")[0] ?? "" : model
-  // Else a dated snapshot (`gpt-4o-2024-08-06`) has its family's window: the longest known prefix.
-  const key = Object.hasOwn(table, name)
-    ? name
-    : Object.keys(table).filter((k) => name.startsWith(`${k}-`)).sort((a, b) => b.length - a.length)[0]
-  const window = key === undefined ? undefined : table[key]
+  const window = Models.lookup(table, model)
   return isWindow(window) ? Option.some(window) : Option.none()
 }
 
