@@ -109,6 +109,12 @@ export * as Tokenizer from "./Tokenizer.js"
 export * as Preflight from "./Preflight.js"
 
 /**
+ * Spend from each response's usage and a price table: a metric and an optional budget per period.
+ * @since 0.2.0
+ */
+export * as Spend from "./Spend.js"
+
+/**
  * A circuit breaker that stops calling a broken upstream.
  * @since 0.1.0
  */
