@@ -107,8 +107,8 @@ export type PerTag = { readonly [K in OpenAiError.Tag]?: Rule<ErrorOf<K>> | unde
 export type PerCategory = { readonly [C in OpenAiError.Category]?: Rule<CategoryErrors[C]> | undefined }
 
 /**
- * Which rule decided: `"default"` (the library's table), `"perTag.<Tag>"` or
- * `"perCategory.<Category>"`.
+ * Which rule decided: `"default"` (the library's table, and every decision of
+ * {@link officialSdk}), `"perTag.<Tag>"` or `"perCategory.<Category>"`.
  *
  * @since 0.2.0
  * @category models

@@ -648,6 +648,7 @@ describe("RetryPolicy observability", () => {
       expect(events[0]?.[2]).toMatchObject({
         "openai.retry.error_tag": "EngineOverloaded",
         "openai.retry.attempt": 1,
+        "openai.retry.rule": "default",
         "openai.retry.delay_ms": 500
       })
       expect(span.attributes.get("openai.retry.attempts")).toBe(3)
