@@ -571,13 +571,21 @@ describe("RetryPolicy properties", () => {
         maxServerDelay: FastCheck.integer({ min: 0, max: 60_000 }),
         onLongServerDelay: FastCheck.constantFrom("fail" as const, "cap" as const)
       }),
-      FastCheck.array(FastCheck.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 5 })
+      FastCheck.array(FastCheck.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 5 }),
+      // Per-tag and per-category Schedules are bounded by the same limits.
+      FastCheck.constantFrom<Pick<RetryPolicy.Options, "perTag" | "perCategory">>(
+        {},
+        { perTag: { RateLimitReached: Schedule.spaced("45 seconds"), ServerError: Schedule.recurs(2) } },
+        { perCategory: { InternalServerError: Schedule.exponential("300 millis"), RateLimitError: Schedule.fibonacci("1 second") } },
+        { perTag: { QuotaExceeded: Schedule.spaced("1 second") }, perCategory: { APIConnectionError: { times: 1 } } }
+      )
     ],
-    ([indices, options, random]) =>
+    ([indices, options, random, rules]) =>
       Effect.gen(function*() {
         const errors = indices.flatMap((i) => pool[i] === undefined ? [] : [pool[i]])
         const { call, calls } = yield* failingThen(errors)
-        const { decisions, exit } = yield* run(call, RetryPolicy.make(options), { random, advance: Duration.hours(2) })
+        const policy = RetryPolicy.make({ ...options, ...rules, budget: false })
+        const { decisions, exit } = yield* run(call, policy, { random, advance: Duration.hours(2) })
         const attempts = (yield* calls).length
         expect(attempts).toBeLessThanOrEqual(options.maxRetries + 1)
         expect(decisions).toHaveLength(Exit.isSuccess(exit) ? attempts - 1 : attempts)
