@@ -227,7 +227,8 @@ const main = async () => {
     // A 1 ms hint is below what a loopback round trip can resolve: judge the policy's decision.
     const value = r.hint.millis < 10 ? r.decidedOurs / r.hint.millis : r.ours / r.hint.millis
     const what = r.hint.millis < 10 ? "decided" : "loopback"
-    const name = `wait after ${r.hint.name} (${what}, x the hint)`
+    // No ": " inside the name, so that a reader can split the line at the first one.
+    const name = `wait after ${r.hint.name.replace(": ", "=")}, ${what} / hint`
     console.log(`target ${name}: ${value.toFixed(2)} (goal <= 1.2) ${value <= 1.2 ? "met" : "missed"}`)
   }
 }
