@@ -5,7 +5,8 @@
  * in the model's context window fails at once with `ContextLengthExceeded`, the same typed error
  * the server would send (its `probableCause` says it was caught before sending).
  *
- * The prompt is counted with `gpt-tokenizer` when it is installed (see `Tokenizer`), else with
+ * A request that fits even at one token per UTF-8 byte passes at once. Otherwise the prompt is
+ * counted with `gpt-tokenizer` when it is installed (see `Tokenizer`), else with
  * `TokenEstimate.lowerBound`, a count never above the real one: without the tokenizer only what
  * certainly cannot fit is rejected. Either way only the text is counted (not images, tools or
  * schemas), so the check errs on the side of sending. Models without a known context window

@@ -144,6 +144,35 @@ describe("Preflight.checkBody", () => {
       expect(yield* passes({ model: "gpt-4", messages: "not a list" })).toBe(true)
     }))
 
+  it.effect("a request that fits even at a token per byte is passed without counting (nor loading a tokenizer)", () =>
+    Effect.gen(function*() {
+      let counted = 0
+      const counting: TokenEstimate.Estimator = (text) => {
+        counted++
+        return text.length
+      }
+      yield* Preflight.checkBody(chat("gpt-4o-mini", "é".repeat(1000), { max_tokens: 1000 }), CHAT, { tokenizer: counting })
+      expect(counted).toBe(0)
+      const options = { contextWindows: { m: 2_006 }, tokenizer: counting }
+      // 1000 two-byte characters: 2000 bytes + 6 fits exactly; one more byte does not.
+      yield* Preflight.checkBody(chat("m", "é".repeat(1000)), CHAT, options)
+      expect(counted).toBe(0)
+      yield* Preflight.checkBody(chat("m", `${"é".repeat(1000)}x`), CHAT, options)
+      expect(counted).toBe(1)
+    }))
+
+  it.effect.prop(
+    "what passes without counting really fits (a token per UTF-8 byte is an upper bound)",
+    [FastCheck.string({ unit: "binary", maxLength: 400 }), FastCheck.integer({ min: 1, max: 1_000 })],
+    ([text, window]) =>
+      Effect.gen(function*() {
+        // An estimator that rejects everything: whatever passes, passed on the upper bound alone.
+        const options = { contextWindows: { m: window }, tokenizer: () => 1e12 }
+        const exit = yield* Effect.exit(Preflight.checkBody(chat("m", text), CHAT, options))
+        if (Exit.isSuccess(exit)) expect(countTokens(text) + 6).toBeLessThanOrEqual(window)
+      })
+  )
+
   it.effect.prop(
     "never dies on any body: it succeeds or fails with ContextLengthExceeded",
     [FastCheck.anything(), FastCheck.constantFrom(CHAT, "/v1/responses", "/v1/completions", "/v1/models")],

@@ -109,6 +109,20 @@ export class CaughtBeforeSending extends OpenAiError.ContextLengthExceeded {
 // Chat formats add 3 tokens per message and 3 to prime the reply on current models.
 const MESSAGE_OVERHEAD = 3
 
+/**
+ * UTF-8 bytes of a text: an upper bound on its tokens in any byte-level BPE, where every token
+ * is at least one byte.
+ */
+const utf8Bytes = (text: string): number => {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    // A surrogate pair is 4 bytes over two code units: 2 each.
+    bytes += code < 0x80 ? 1 : code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 2 : 3
+  }
+  return bytes
+}
+
 /** @internal */
 export const checkBody = (
   body: unknown,
@@ -121,20 +135,21 @@ export const checkBody = (
   const window = contextWindow(model, options.contextWindows)
   if (Option.isNone(window)) return Effect.void
   const completion = allowance(body)
+  const prompt = (estimator: TokenEstimate.Estimator): number =>
+    TokenEstimate.fromBody(body, { path, estimator, messageOverhead: MESSAGE_OVERHEAD, defaultCompletionTokens: 0 })
+      .prompt
+  // Almost every request fits even counted a token per byte: then nothing more is needed (and
+  // the tokenizer is never loaded for it).
+  if (prompt(utf8Bytes) + completion <= window.value) return Effect.void
   return Effect.flatMap(counterFor(model, options.tokenizer), (counter) => {
-    const prompt = TokenEstimate.fromBody(body, {
-      path,
-      estimator: counter.count,
-      messageOverhead: MESSAGE_OVERHEAD,
-      defaultCompletionTokens: 0
-    }).prompt
-    if (prompt + completion <= window.value) return Effect.void
+    const tokens = prompt(counter.count)
+    if (tokens + completion <= window.value) return Effect.void
     const where = kind === "messages" ? "in the messages" : kind === "input" ? "in the input" : "in the prompt"
     return Effect.fail(
       new CaughtBeforeSending({
         message: `This model's maximum context length is ${window.value} tokens. However, you requested at least ${
-          prompt + completion
-        } tokens (${prompt} ${where}, ${completion} in the completion). Please reduce the length of the ${
+          tokens + completion
+        } tokens (${tokens} ${where}, ${completion} in the completion). Please reduce the length of the ${
           kind === "messages" ? "messages" : kind
         } or completion. (Checked before sending, counted with ${counter.name}.)`,
         code: Option.some("context_length_exceeded"),
