@@ -944,6 +944,15 @@ describe("RetryPolicy per-tag and per-category Schedules", () => {
       expect(c.decisions).toEqual([expect.objectContaining({ reason: "not-retryable", rule: "perTag.EngineOverloaded" })])
     }))
 
+  it.effect("every error's category can carry a rule", () =>
+    Effect.gen(function*() {
+      for (const error of [...always, ...never, new OpenAiError.UnprocessableEntity({ message: "field required" })]) {
+        const { call } = yield* alwaysFailing(error)
+        const { decisions } = yield* run(call, RetryPolicy.make({ perCategory: { [error.category]: { times: 0 } } }))
+        expect(decisions[0]).toMatchObject({ reason: "not-retryable", rule: `perCategory.${error.category}` })
+      }
+    }))
+
   it.effect("a per-category times counts the category's retries together", () =>
     Effect.gen(function*() {
       const overloaded = new OpenAiError.EngineOverloaded({ message: "overloaded", status: Option.some(503) })

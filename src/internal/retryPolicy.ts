@@ -108,18 +108,9 @@ const sanitize = <K extends string>(
   return out
 }
 
+// Every category is some tag's in the guide (an EngineOverloaded sent as a 429 borrows one).
 const categories: ReadonlyArray<OpenAiError.Category> = [
-  "AuthenticationError",
-  "PermissionDeniedError",
-  "RateLimitError",
-  "InternalServerError",
-  "BadRequestError",
-  "NotFoundError",
-  "ConflictError",
-  "UnprocessableEntityError",
-  "APIConnectionError",
-  "APITimeoutError",
-  "APIError"
+  ...new Set(OpenAiError.tags.map((tag) => OpenAiError.describe(tag).category))
 ]
 
 const ratioOr = (input: number | undefined, fallback: number): number =>
