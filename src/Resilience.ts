@@ -3,11 +3,13 @@
  * library (the client, the middleware for any `HttpClient`) is built on it.
  *
  * ```text
- * bulkhead ▸ deadline ▸ idempotency scope ▸ retry (policy; CircuitOpen ends it)
+ * preflight ▸ bulkhead ▸ deadline ▸ idempotency scope ▸ retry (policy; CircuitOpen ends it)
  *   ▸ per attempt: breaker ▸ rate limiter ▸ timeout( send ▸ classify ▸ consume )
  * ```
  *
- * - The bulkhead is outermost: it bounds logical calls (their attempts and the waits between
+ * - The pre-flight check comes first: a request that cannot fit its model's context window fails
+ *   with `ContextLengthExceeded` before it takes a bulkhead slot, a permit or a retry.
+ * - The bulkhead is outermost of what runs: it bounds logical calls (their attempts and the waits between
  *   them), so a retry storm cannot take more slots than the calls that cause it.
  * - The deadline bounds every attempt and every wait between them together.
  * - One idempotency key per call, the same on every attempt, so a retried POST is not executed
@@ -39,6 +41,7 @@ import type * as Bulkhead from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as internal from "./internal/resilience.js"
 import type * as OpenAiError from "./OpenAiError.js"
+import type * as Preflight from "./Preflight.js"
 import type * as RateLimiter from "./RateLimiter.js"
 
 /**
@@ -69,6 +72,11 @@ export interface Options<R = never> {
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
   /** The most bytes of an error body read (default 256 KiB). */
   readonly maxErrorBodyBytes?: number | undefined
+  /**
+   * The pre-flight check of a chat or Responses request against its model's context window
+   * (default on, with `Preflight`'s defaults); `false` sends every request as it is.
+   */
+  readonly preflight?: Preflight.Options | boolean | undefined
 }
 
 /**

@@ -96,6 +96,25 @@ describe("Resilience: one logical call", () => {
     }))
 })
 
+describe("Resilience: the pre-flight check comes first", () => {
+  const tooLong = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "word ".repeat(200_000) }], max_tokens: 16 }
+
+  it.effect("a prompt that cannot fit its model's window fails unsent with ContextLengthExceeded", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([S.json(200, completion)])
+      const error = yield* Effect.flip(openai.chat.completions.create(tooLong))
+      assert.strictEqual(error._tag, "ContextLengthExceeded")
+      assert.strictEqual(scripted.requests.length, 0)
+    }))
+
+  it.effect("preflight: false sends it as it is", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([S.json(200, completion)], { resilience: { preflight: false } })
+      yield* openai.chat.completions.create(tooLong)
+      assert.strictEqual(scripted.requests.length, 1)
+    }))
+})
+
 describe("Resilience: the limiter's wait is not the attempt's time", () => {
   it.effect("with 1 request per minute and a 5 s timeout, the second call waits for its permit and succeeds", () =>
     Effect.gen(function*() {

@@ -15,6 +15,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "../Bulkhead.js"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import * as OpenAiError from "../OpenAiError.js"
+import * as Preflight from "../Preflight.js"
 import * as RateLimiter from "../RateLimiter.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
@@ -115,6 +116,11 @@ export const make = (
   const header = options.attemptHeader === false ? undefined : options.attemptHeader ?? middleware.ATTEMPT_HEADER
   const idempotent = options.idempotencyKey !== false
   const { breaker, bulkhead, deadline, limiter } = options
+  const preflight = options.preflight === false
+    ? undefined
+    : options.preflight === true || options.preflight === undefined
+    ? {}
+    : options.preflight
 
   // The request of attempt `n`: its attempt number, and the call's one idempotency key.
   const prepare = (request: HttpClientRequest.HttpClientRequest, n: number) => {
@@ -146,7 +152,9 @@ export const make = (
       ? middleware.retryAttempts(attempt, policy)
       : retryUntilOpen(attempt, policy)
     const bounded = deadline === undefined ? retried : timeouts.timeoutEffect(retried, "deadline", deadline)
-    return bulkhead === undefined ? bounded : bulkhead(bounded)
+    const guarded = bulkhead === undefined ? bounded : bulkhead(bounded)
+    // First of all: a request that cannot fit takes no slot, no permit and no retry.
+    return preflight === undefined ? guarded : Effect.zipRight(Preflight.check(request, preflight), guarded)
   }
 
   const httpClient = HttpClient.makeWith(
