@@ -9,13 +9,17 @@
  *   response, one request goes alone to learn them) or fixed by the options.
  * - After a 429 the key pauses until the server's hint, so the requests waiting behind it do not
  *   all hit the wall too.
+ * - A request whose estimate alone exceeds the tokens limit fails at once with
+ *   `OpenAiError.RequestTooLarge`, unsent and uncharged: waiting could never make it fit.
  * - Each limit is a bucket refilling continuously at `limit` per minute, the model OpenAI
  *   describes; waiting requests queue first-in first-out per key.
  *
- * The state lives behind {@link RateLimiterStore} (one small record per key), in memory by
- * default, so that a store shared between processes can come later. The design follows
- * `@effect/experimental/RateLimiter` (a service over a store, a memory store layer), whose store
- * cannot be reused directly: it has no operation to re-base a bucket on the server's headers.
+ * The state lives behind {@link RateLimiterStore}, whose operations are the limiter's own
+ * (reserve, release, pause, adjust, snapshot): in memory by default, or shared by every process
+ * of an organisation in Redis (`effect-openai-resilience/redis`), where each operation is one Lua
+ * script and one round trip. The design follows `@effect/experimental/RateLimiter` (a service
+ * over a store, swappable store layers), whose store cannot be reused: it has no operation to
+ * re-base a bucket on the server's headers, learn limits or calibrate estimates.
  *
  * @since 0.1.0
  */
@@ -27,17 +31,17 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import { normalize } from "./internal/headers.js"
-import * as internal from "./internal/rateLimiter.js"
+import type * as internal from "./internal/rateLimiter.js"
+import * as service from "./internal/rateLimiterService.js"
 import * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -49,8 +53,9 @@ import * as TokenEstimate from "./TokenEstimate.js"
 
 /**
  * One key's state: the limits (per minute) and, per dimension, the clock time (epoch millis) at
- * which its bucket is full again; the end of a pause after a 429. Plain data, so that a shared
- * store can serialise it.
+ * which its bucket is full again; the end of a pause after a 429; the learned token scale; the
+ * counters that tell a response's headers from stale ones. Plain data, so that a shared store
+ * can serialise it.
  *
  * @since 0.1.0
  * @category store
@@ -58,8 +63,37 @@ import * as TokenEstimate from "./TokenEstimate.js"
 export interface KeyState extends internal.KeyState {}
 
 /**
- * A store failed (a shared store's connection, say). The limiter then lets requests through
- * unpaced and logs a warning rather than failing calls: the server's own limiter still stands.
+ * What a store's {@link Store.reserve} is asked: the clock time, the request's estimated tokens
+ * (a finite integer, before the learned scale), the limits the options fix, `burst`, `headroom`
+ * and how long a probe holds a key whose limits are unknown.
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export interface ReserveInput extends internal.ReserveInput {}
+
+/**
+ * A store's answer to {@link Store.reserve}: granted (with what was charged and the key's
+ * counters), wait (so many milliseconds: the instant to try again), or too large to ever fit.
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export type Reservation = internal.Reservation
+
+/**
+ * What a store's {@link Store.release} is told about one permit: its counters, the response's
+ * rate-limit headers, a pause after a 429, the server's count of a request's tokens.
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export interface ReleaseInput extends internal.ReleaseInput {}
+
+/**
+ * A store failed: a shared store's connection refused, timed out or lost mid-command. By default
+ * the limiter then paces with its local memory store (a warning, and {@link storeFailures}
+ * counts it); with `onStoreFailure: "fail"` a request that cannot be reserved fails with this.
  *
  * @example
  * ```ts
@@ -77,18 +111,31 @@ export class RateLimiterStoreError extends Data.TaggedError("RateLimiterStoreErr
 }> {}
 
 /**
- * Where the limiter keeps its state. `modify` must apply `f` atomically for one key (a shared
- * store does it with compare-and-set on the serialised {@link KeyState}).
+ * Where the limiter keeps its state: the limiter's operations on one key, each atomic (the
+ * memory store applies the arithmetic in place; the Redis store runs it as one Lua script).
+ * Times are the caller's clock millis, passed in, so that every process and store agree and a
+ * test can drive them with `TestClock`.
  *
  * @since 0.1.0
  * @category store
  */
 export interface Store {
-  readonly get: (key: string) => Effect.Effect<Option.Option<KeyState>, RateLimiterStoreError>
-  readonly modify: <A>(
-    key: string,
-    f: (state: Option.Option<KeyState>) => readonly [A, KeyState]
-  ) => Effect.Effect<A, RateLimiterStoreError>
+  /** Takes one request and its tokens if both fit, or says how long to wait. */
+  readonly reserve: (key: string, input: ReserveInput) => Effect.Effect<Reservation, RateLimiterStoreError>
+  /** Applies what came back for a permit: headers, a pause, a token count. */
+  readonly release: (key: string, input: ReleaseInput) => Effect.Effect<void, RateLimiterStoreError>
+  /** Stops the key's requests until `until` (never shortens a pause). */
+  readonly pause: (key: string, until: number) => Effect.Effect<void, RateLimiterStoreError>
+  /** Charges (positive) or gives back (negative) tokens. */
+  readonly adjust: (key: string, tokens: number, now: number) => Effect.Effect<void, RateLimiterStoreError>
+  /** The key's state, if any. */
+  readonly snapshot: (key: string) => Effect.Effect<Option.Option<KeyState>, RateLimiterStoreError>
+  /**
+   * An effect that completes at the next change of `key` that may let a waiting request through,
+   * made by any process sharing the store (a wake-up, never a poll). Take it before `reserve`, so
+   * that a change between the two is not missed.
+   */
+  readonly watch: (key: string) => Effect.Effect<Effect.Effect<void>>
 }
 
 /**
@@ -112,25 +159,14 @@ export class RateLimiterStore extends Context.Tag("effect-openai-resilience/Rate
  *
  * const program = Effect.gen(function*() {
  *   const store = yield* RateLimiter.makeStoreMemory
- *   return yield* store.get("some-key")
+ *   return yield* store.snapshot("some-key")
  * })
  * ```
  *
  * @since 0.1.0
  * @category store
  */
-export const makeStoreMemory: Effect.Effect<Store> = Effect.sync(() => {
-  const states = new Map<string, KeyState>()
-  return {
-    get: (key) => Effect.sync(() => Option.fromNullable(states.get(key))),
-    modify: (key, f) =>
-      Effect.sync(() => {
-        const [a, next] = f(Option.fromNullable(states.get(key)))
-        states.set(key, next)
-        return a
-      })
-  }
-})
+export const makeStoreMemory: Effect.Effect<Store> = Effect.sync(() => service.makeStoreMemory())
 
 /**
  * {@link makeStoreMemory} as a layer.
@@ -147,6 +183,27 @@ export const makeStoreMemory: Effect.Effect<Store> = Effect.sync(() => {
  * @category store
  */
 export const layerStoreMemory: Layer.Layer<RateLimiterStore> = Layer.effect(RateLimiterStore, makeStoreMemory)
+
+/**
+ * Counts the store operations that failed (a shared store down, slow or restarted), each
+ * answered by the local fallback or, with `onStoreFailure: "fail"`, by a
+ * {@link RateLimiterStoreError}.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect, Metric } from "effect"
+ *
+ * const failures = Metric.value(RateLimiter.storeFailures).pipe(Effect.map((state) => state.count))
+ * ```
+ *
+ * @since 0.1.0
+ * @category store
+ */
+export const storeFailures: Metric.Metric.Counter<number> = Metric.counter("openai_rate_limiter_store_failures_total", {
+  description: "Rate limiter store operations that failed (answered by the local fallback or a RateLimiterStoreError)",
+  incremental: true
+})
 
 // ---------------------------------------------------------------------------------------------
 // keys
@@ -244,6 +301,30 @@ export interface Options {
   readonly maxPause?: Duration.DurationInput | undefined
   /** How {@link TokenEstimate} estimates requests. */
   readonly estimate?: TokenEstimate.Options | undefined
+  /**
+   * What to do when the store fails (a shared store down, slow or restarted). `"local"` (the
+   * only value here, and the default): pace with a memory store in this process, log a warning
+   * once, count {@link storeFailures}, and go back to the store when it answers again. Requests
+   * keep flowing; the server's own limiter still stands. For `"fail"`, see {@link FailClosedOptions}.
+   */
+  readonly onStoreFailure?: "local" | undefined
+  /** How long a store operation may take before it counts as failed. Default 1 second. */
+  readonly storeTimeout?: Duration.DurationInput | undefined
+  /** After a store failure, how long to pace locally before asking the store again. Default 2 seconds. */
+  readonly storeRetryAfter?: Duration.DurationInput | undefined
+}
+
+/**
+ * {@link Options} for a limiter that never paces without its store: a request that cannot be
+ * reserved fails with {@link RateLimiterStoreError}, within `storeTimeout`. Its service's type
+ * says so (`Service<RateLimiterStoreError>`): make it with {@link make} and pass it to
+ * {@link middleware}; the {@link RateLimiter} service and its layers pace locally instead.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FailClosedOptions extends Omit<Options, "onStoreFailure"> {
+  readonly onStoreFailure: "fail"
 }
 
 /**
@@ -267,17 +348,20 @@ export interface Demand {
  */
 export interface Permit {
   readonly key: string
+  /** The demand's estimate. */
   readonly tokens: number
   /** Clock millis when the request was let through. */
   readonly grantedAt: number
   /** How long it waited. */
   readonly waited: Duration.Duration
-  /** @internal */
+  /** @internal The key's counters including this permit, from the store. */
   readonly seq: number
   /** @internal */
   readonly tokensThrough: number
   /** @internal Sent alone to learn unknown limits. */
   readonly probe: boolean
+  /** @internal Granted by the local fallback while the store was failing. */
+  readonly local: boolean
 }
 
 /**
@@ -318,21 +402,27 @@ export interface Snapshot {
 }
 
 /**
- * The limiter.
+ * The limiter. `StoreError` is what a failing store adds to `acquire`: `never` by default (the
+ * limiter then paces locally), {@link RateLimiterStoreError} under `onStoreFailure: "fail"`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Service {
-  /** Waits until the demand fits both limits of its key, then takes it. */
-  readonly acquire: (demand: Demand) => Effect.Effect<Permit>
+export interface Service<StoreError = never> {
+  /**
+   * Waits until the demand fits both limits of its key, then takes it. Fails at once with
+   * `RequestTooLarge` when the estimate alone exceeds the tokens limit: nothing is sent or charged.
+   */
+  readonly acquire: (demand: Demand) => Effect.Effect<Permit, OpenAiError.RequestTooLarge | StoreError>
   /** Corrects the key's state with what came back for a permit. */
   readonly release: (permit: Permit, outcome: Outcome) => Effect.Effect<void>
   /**
    * Runs `effect` once the demand fits; its typed failure (a `RateLimitReached` with headers and a
    * delay hint) is fed back. For calls whose success carries no headers.
    */
-  readonly limit: (demand: Demand) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly limit: (
+    demand: Demand
+  ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | OpenAiError.RequestTooLarge | StoreError, R>
   /** Stops the key's requests for `duration`. */
   readonly pause: (key: string, duration: Duration.DurationInput) => Effect.Effect<void>
   /** Charges (positive) or gives back (negative) tokens, e.g. actual `usage` against the estimate. */
@@ -350,27 +440,6 @@ export interface Service {
  * @category tags
  */
 export class RateLimiter extends Context.Tag("effect-openai-resilience/RateLimiter")<RateLimiter, Service>() {}
-
-interface Local {
-  readonly gate: Effect.Semaphore
-  changed: Deferred.Deferred<void>
-  /** Permits granted so far, and the tokens they took: what a response's headers may not include. */
-  granted: number
-  tokensThrough: number
-  /** The newest permit whose headers have been applied. */
-  synced: number
-  /** Permits out while the limits are still unknown (the probe). */
-  probing: number
-}
-
-const numberOr = (n: number | undefined, fallback: number): number =>
-  typeof n === "number" && !Number.isNaN(n) ? n : fallback
-
-const positiveOr = (n: number | undefined): number | undefined =>
-  typeof n === "number" && Number.isFinite(n) && n > 0 ? n : undefined
-
-const storeFailed = (error: RateLimiterStoreError) =>
-  Effect.logWarning(`rate limiter store failed, letting requests through: ${error.message}`)
 
 /**
  * Makes a limiter over the store in context.
@@ -390,167 +459,20 @@ const storeFailed = (error: RateLimiterStoreError) =>
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<Service, never, RateLimiterStore> =>
-  Effect.gen(function*() {
-    const store = yield* RateLimiterStore
-    // A limit that is not a positive number reads as "not given": learned from the headers.
-    const requestsPerMinute = positiveOr(options.requestsPerMinute)
-    const tokensPerMinute = positiveOr(options.tokensPerMinute)
-    const fixedRequests = requestsPerMinute !== undefined
-    const fixedTokens = tokensPerMinute !== undefined
-    const fresh = internal.initial({ requests: requestsPerMinute, tokens: tokensPerMinute })
-    const settings: internal.Settings = {
-      burst: Math.min(1, Math.max(0.001, numberOr(options.burst, 1))),
-      headroom: Math.min(0.99, Math.max(0, numberOr(options.headroom, 0)))
-    }
-    const defaultPause = Duration.decode(options.defaultPause ?? Duration.seconds(1))
-    const maxPause = Duration.decode(options.maxPause ?? Duration.seconds(60))
-    const locals = new Map<string, Local>()
-    const localOf = (key: string): Local => {
-      let local = locals.get(key)
-      if (local === undefined) {
-        local = {
-          gate: Effect.unsafeMakeSemaphore(1),
-          changed: Deferred.unsafeMake<void>(FiberId.none),
-          granted: 0,
-          tokensThrough: 0,
-          synced: 0,
-          probing: 0
-        }
-        locals.set(key, local)
-      }
-      return local
-    }
-    // Wakes the request waiting at the head of a key's queue: something it waits for changed.
-    const signal = (local: Local) =>
-      Effect.suspend(() => {
-        const previous = local.changed
-        local.changed = Deferred.unsafeMake<void>(FiberId.none)
-        return Deferred.succeed(previous, undefined)
-      })
-
-    const orFresh = (state: Option.Option<KeyState>): KeyState => Option.getOrElse(state, () => fresh)
-
-    const acquire = (demand: Demand): Effect.Effect<Permit> =>
-      Effect.gen(function*() {
-        const local = localOf(demand.key)
-        const tokens = Math.max(0, Math.ceil(demand.tokens))
-        const start = yield* Clock.currentTimeMillis
-        const grant = (now: number, probe: boolean, charged: number): Permit => {
-          local.granted++
-          local.tokensThrough += charged
-          if (probe) local.probing++
-          return {
-            key: demand.key,
-            tokens,
-            grantedAt: now,
-            waited: Duration.millis(now - start),
-            seq: local.granted,
-            tokensThrough: local.tokensThrough,
-            probe
-          }
-        }
-        return yield* local.gate.withPermits(1)(Effect.gen(function*() {
-          while (true) {
-            const changed = local.changed
-            const now = yield* Clock.currentTimeMillis
-            const decision = yield* store.modify(demand.key, (s) => internal.reserve(orFresh(s), tokens, now, settings))
-              .pipe(Effect.catchAll((e) => Effect.as(storeFailed(e), { _tag: "Granted", tokens } as const)))
-            if (decision._tag === "Granted") return grant(now, false, decision.tokens)
-            if (decision._tag === "Probe") {
-              if (local.probing === 0) return grant(now, true, tokens)
-              yield* Deferred.await(changed)
-              continue
-            }
-            yield* Effect.raceFirst(Effect.sleep(Duration.millis(decision.millis)), Deferred.await(changed))
-          }
-        }))
-      })
-
-    const release = (permit: Permit, outcome: Outcome): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const local = localOf(permit.key)
-        if (permit.probe) local.probing = Math.max(0, local.probing - 1)
-        const now = yield* Clock.currentTimeMillis
-        const newest = permit.seq > local.synced
-        const headers = Option.getOrUndefined(outcome.rateLimit)
-        if (headers !== undefined && newest) local.synced = permit.seq
-        const pauseFor = outcome.rateLimited
-          ? Duration.min(Option.getOrElse(outcome.retryAfter, () => defaultPause), maxPause)
-          : undefined
-        yield* store.modify(permit.key, (s) => {
-          let state = orFresh(s)
-          if (headers !== undefined) {
-            state = internal.observe(state, {
-              now,
-              sentAt: permit.grantedAt,
-              limitRequests: Option.getOrUndefined(headers.limitRequests),
-              limitTokens: Option.getOrUndefined(headers.limitTokens),
-              remainingRequests: Option.getOrUndefined(headers.remainingRequests),
-              remainingTokens: Option.getOrUndefined(headers.remainingTokens),
-              unseenRequests: local.granted - permit.seq,
-              unseenTokens: local.tokensThrough - permit.tokensThrough,
-              newest,
-              fixedRequests,
-              fixedTokens
-            })
-          } else if (Option.isSome(outcome.status)) {
-            state = { ...state, observed: true }
-          }
-          if (pauseFor !== undefined) state = internal.pause(state, now + Duration.toMillis(pauseFor))
-          const requested = outcome.requestedTokens === undefined ? undefined : Option.getOrUndefined(outcome.requestedTokens)
-          if (requested !== undefined) state = internal.calibrate(state, permit.tokens, requested)
-          return [undefined, state] as const
-        }).pipe(Effect.catchAll(storeFailed))
-        if (pauseFor !== undefined) {
-          yield* Effect.logDebug(`rate limited: pausing ${permit.key} for ${Duration.format(pauseFor)}`)
-        }
-        yield* signal(local)
-      })
-
-    const limit = (demand: Demand) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(acquire(demand)), (permit) =>
-          restore(effect).pipe(
-            Effect.onExit((exit) => release(permit, outcomeOfExit(exit)))
-          ))
-      )
-
-    const pause = (key: string, duration: Duration.DurationInput): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        yield* store.modify(key, (s) => [undefined, internal.pause(orFresh(s), now + Duration.toMillis(duration))] as const)
-          .pipe(Effect.catchAll(storeFailed))
-        yield* signal(localOf(key))
-      })
-
-    const adjust = (key: string, tokens: number): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        yield* store.modify(key, (s) => [undefined, internal.adjustTokens(orFresh(s), tokens, now)] as const)
-          .pipe(Effect.catchAll(storeFailed))
-        yield* signal(localOf(key))
-      })
-
-    const snapshot = (key: string): Effect.Effect<Option.Option<Snapshot>> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const state = yield* store.get(key).pipe(Effect.catchAll(() => Effect.succeed(Option.none<KeyState>())))
-        return Option.map(state, (s): Snapshot => {
-          const levels = internal.levels(s, now)
-          return {
-            limitRequests: Option.fromNullable(s.limitRequests),
-            limitTokens: Option.fromNullable(s.limitTokens),
-            remainingRequests: Option.map(Option.fromNullable(levels.requests), Math.floor),
-            tokenScale: s.tokenScale ?? 1,
-            remainingTokens: Option.map(Option.fromNullable(levels.tokens), Math.floor),
-            pausedFor: Duration.millis(Math.max(0, s.pausedUntil - now))
-          }
-        })
-      })
-
-    return { acquire, release, limit, pause, adjust, snapshot, estimate: options.estimate ?? {} }
-  })
+export const make: {
+  (options: FailClosedOptions): Effect.Effect<
+    Service<RateLimiterStoreError>,
+    never,
+    RateLimiterStore
+  >
+  (options?: Options): Effect.Effect<Service, never, RateLimiterStore>
+} = (options: Options | FailClosedOptions = {}): Effect.Effect<Service<never>, never, RateLimiterStore> =>
+  // Outside "fail" mode a store failure is answered by the local fallback and never reaches
+  // `acquire`'s error channel, which the overloads above express.
+  Effect.flatMap(
+    RateLimiterStore,
+    (store) => service.make(store, options, outcomeOfExit) as Effect.Effect<Service<never>>
+  )
 
 /**
  * The limiter as a layer, over the store in context.
@@ -715,6 +637,7 @@ export const demandOf = (request: HttpClientRequest.HttpClientRequest, estimate:
  * `HttpClient -> HttpClient` middleware: every request waits until its key (API key and model)
  * has room for one request and its estimated tokens, then goes; its response's headers (or its
  * typed error, when the client classifies inside) correct the limiter, and a 429 pauses the key.
+ * A request that can never fit the tokens limit fails with `RequestTooLarge` without being sent.
  * Put it outside `HttpMiddleware.classify` and the per-attempt timeout, inside the retry: every
  * attempt is paced, and time spent waiting here does not count against the attempt's timeout.
  *
@@ -734,8 +657,10 @@ export const demandOf = (request: HttpClientRequest.HttpClientRequest, estimate:
  * @since 0.1.0
  * @category middleware
  */
-export const middleware = (limiter: Service) =>
-<E, R>(client: HttpClientType.HttpClient.With<E, R>): HttpClientType.HttpClient.With<E, R> =>
+export const middleware = <StoreError = never>(limiter: Service<StoreError>) =>
+<E, R>(
+  client: HttpClientType.HttpClient.With<E, R>
+): HttpClientType.HttpClient.With<E | OpenAiError.RequestTooLarge | StoreError, R> =>
   HttpClient.transform(client, (effect, request) =>
     Effect.uninterruptibleMask((restore) => {
       const demand = demandOf(request, limiter.estimate)

@@ -1,6 +1,6 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, Redacted, TestClock } from "effect"
+import { Duration, Effect, Either, Fiber, Metric, Option, Redacted, TestClock } from "effect"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimitHeaders from "../src/RateLimitHeaders.js"
@@ -18,8 +18,9 @@ const grantedAfter = (limiter: RateLimiter.Service, demand: RateLimiter.Demand) 
     return fiber
   })
 
+/** Whether a fiber is done once everything runnable has run (no time passes meanwhile). */
 const isDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
-  Effect.map(Effect.zipRight(Effect.yieldNow(), Fiber.poll(fiber)), Option.isSome)
+  Effect.map(Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 9), Fiber.poll(fiber)), Option.isSome)
 
 const headers = (h: Record<string, string>) => RateLimitHeaders.fromHeaders(h)
 
@@ -170,13 +171,15 @@ describe("RateLimiter", () => {
       assert.isTrue(yield* isDone(next))
     }))
 
-  it.effect("a request larger than the tokens limit waits for a full bucket, not forever", () =>
+  it.effect("a request above the usable burst but within the limit waits for a full bucket, not forever", () =>
     Effect.gen(function*() {
-      const limiter = yield* make({ tokensPerMinute: 1000 })
-      yield* limiter.acquire({ key: "k", tokens: 500 })
-      const huge = yield* grantedAfter(limiter, { key: "k", tokens: 5000 })
-      yield* TestClock.adjust("30 seconds")
-      assert.isTrue(yield* isDone(huge))
+      const limiter = yield* make({ tokensPerMinute: 1000, burst: 0.5 })
+      yield* limiter.acquire({ key: "k", tokens: 250 })
+      const big = yield* grantedAfter(limiter, { key: "k", tokens: 900 })
+      yield* TestClock.adjust("14 seconds")
+      assert.isFalse(yield* isDone(big))
+      yield* TestClock.adjust("1 seconds")
+      assert.isTrue(yield* isDone(big))
     }))
 
   it.effect("pauses the key after a 429 until the server's hint, for every waiter", () =>
@@ -364,18 +367,110 @@ describe("RateLimiter", () => {
       assert.deepStrictEqual(Option.getOrThrow(yield* limiter.snapshot("k")).remainingTokens, Option.some(5500))
     }))
 
-  it.effect("a failing store lets requests through", () =>
+  it.effect("a request that can never fit the tokens limit fails at once, unsent and uncharged", () =>
     Effect.gen(function*() {
-      const broken: RateLimiter.Store = {
-        get: () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" })),
-        modify: () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
+      const limiter = yield* make({ tokensPerMinute: 30_000 })
+      for (const tokens of [1_000_000, 10_000_000, Infinity]) {
+        const result = yield* Effect.either(limiter.acquire({ key: "k:gpt-4o-mini", tokens }))
+        assert.isTrue(Either.isLeft(result))
+        if (Either.isLeft(result)) {
+          assert.strictEqual(result.left._tag, "RequestTooLarge")
+          assert.deepStrictEqual(result.left.limit, Option.some(30_000))
+          assert.isFalse(result.left.retryable)
+          assert.include(result.left.message, "gpt-4o-mini")
+        }
       }
+      // Nothing was charged: a request of the whole limit goes at once.
+      const permit = yield* limiter.acquire({ key: "k:gpt-4o-mini", tokens: 30_000 })
+      assert.strictEqual(Duration.toMillis(permit.waited), 0)
+      // Around an effect, the effect never runs.
+      let ran = false
+      const limited = yield* Effect.either(
+        limiter.limit({ key: "k2", tokens: 40_000 })(Effect.sync(() => { ran = true }))
+      )
+      assert.isTrue(Either.isLeft(limited) && limited.left._tag === "RequestTooLarge")
+      assert.isFalse(ran)
+    }))
+
+  it.effect("a request too large for a learned limit fails too, and the middleware never sends it", () =>
+    Effect.gen(function*() {
+      const limiter = yield* make()
+      const mock = yield* MockApi.MockApi
+      const client = (yield* HttpClient.HttpClient).pipe(RateLimiter.middleware(limiter))
+      const send = (chars: number) =>
+        client.execute(
+          HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
+            HttpClientRequest.bearerToken("sk-test-key"),
+            HttpClientRequest.bodyUnsafeJson({
+              model: "gpt-4o-mini",
+              messages: [{ role: "user", content: "x".repeat(chars) }],
+              max_tokens: 10
+            })
+          )
+        )
+      assert.strictEqual((yield* send(40)).status, 200)
+      const huge = yield* Effect.either(send(4 * 2_000))
+      assert.isTrue(Either.isLeft(huge) && huge.left._tag === "RequestTooLarge")
+      assert.strictEqual((yield* mock.log).length, 1)
+    }).pipe(Effect.provide(ScriptedHttpClient.layer({ rpm: 100, tpm: 1_000 }))))
+
+  it.effect("a failing store: the limiter paces locally, warns once and counts the failures", () =>
+    Effect.gen(function*() {
+      const down = () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
+      const broken: RateLimiter.Store = {
+        reserve: down,
+        release: down,
+        pause: down,
+        adjust: down,
+        snapshot: down,
+        watch: () => Effect.succeed(Effect.never)
+      }
+      const before = (yield* Metric.value(RateLimiter.storeFailures)).count
       const limiter = yield* RateLimiter.make({ requestsPerMinute: 1 }).pipe(
         Effect.provideService(RateLimiter.RateLimiterStore, broken)
       )
       yield* limiter.acquire({ key: "k", tokens: 0 })
-      yield* limiter.acquire({ key: "k", tokens: 0 })
-      assert.isTrue(Option.isNone(yield* limiter.snapshot("k")))
+      // The local fallback holds the limit: the second request waits its minute.
+      const second = yield* grantedAfter(limiter, { key: "k", tokens: 0 })
+      yield* TestClock.adjust("59 seconds")
+      assert.isFalse(yield* isDone(second))
+      yield* TestClock.adjust("1 second")
+      assert.isTrue(yield* isDone(second))
+      assert.isTrue(Option.isSome(yield* limiter.snapshot("k")))
+      assert.isAtLeast((yield* Metric.value(RateLimiter.storeFailures)).count - before, 1)
+    }))
+
+  it.effect("a failing store under onStoreFailure \"fail\": a typed RateLimiterStoreError", () =>
+    Effect.gen(function*() {
+      const down = () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
+      const broken: RateLimiter.Store = {
+        reserve: down,
+        release: down,
+        pause: down,
+        adjust: down,
+        snapshot: down,
+        watch: () => Effect.succeed(Effect.never)
+      }
+      const limiter = yield* RateLimiter.make({ requestsPerMinute: 1, onStoreFailure: "fail" }).pipe(
+        Effect.provideService(RateLimiter.RateLimiterStore, broken)
+      )
+      const result = yield* Effect.either(limiter.acquire({ key: "k", tokens: 0 }))
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "RateLimiterStoreError")
+    }))
+
+  it.effect("a slow store counts as failed after storeTimeout", () =>
+    Effect.gen(function*() {
+      const memory = yield* RateLimiter.makeStoreMemory
+      const slow: RateLimiter.Store = { ...memory, reserve: () => Effect.never }
+      const limiter = yield* RateLimiter.make({ requestsPerMinute: 60, storeTimeout: "200 millis" }).pipe(
+        Effect.provideService(RateLimiter.RateLimiterStore, slow)
+      )
+      const first = yield* grantedAfter(limiter, { key: "k", tokens: 0 })
+      yield* TestClock.adjust("199 millis")
+      assert.isFalse(yield* isDone(first))
+      yield* TestClock.adjust("1 millis")
+      assert.isTrue(yield* isDone(first))
+      assert.isTrue((yield* Fiber.join(first)).local)
     }))
 
   it.effect("as HttpClient middleware against the mock's limits: no 429 at all", () =>
@@ -428,4 +523,3 @@ describe("RateLimiter", () => {
       assert.strictEqual((yield* Fiber.join(second)).status, 200)
     }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_requests"], retryAfter: "3 seconds" }))))
 })
-

@@ -1,11 +1,16 @@
 /**
- * The rate limiter's arithmetic: pure functions over one key's {@link KeyState}.
+ * The rate limiter's arithmetic: pure functions over one key's {@link KeyState}, one per store
+ * operation. The memory store applies them in place; the Redis store runs the same arithmetic as
+ * Lua scripts (`src/internal/rateLimiterRedis.ts`), and a property test checks that both agree.
  *
  * Each dimension (requests, tokens) is a bucket of capacity `limit` that refills continuously at
  * `limit` per minute, as OpenAI's (and the mock's) limiter does. It is kept as GCRA's
  * "theoretical arrival time": `full`, the clock time at which the bucket would be full again. The
  * level at `now` is `limit - max(0, full - now) * rate`; taking `n` moves `full` to
  * `max(full, now) + n / rate`. One number per dimension, so a shared store holds little.
+ *
+ * The sequence numbers that tell a fresh response's headers from a stale one live in the state
+ * too (not in a process), so that processes sharing a store agree on what the server had seen.
  *
  * @internal
  */
@@ -29,117 +34,174 @@ export interface KeyState {
    * (1 until one arrives). Estimates are multiplied by it.
    */
   readonly tokenScale: number
+  /** Permits granted so far (the sequence number of the newest), and the tokens they took. */
+  readonly granted: number
+  readonly tokensThrough: number
+  /** The sequence number of the newest permit whose headers have been applied. */
+  readonly synced: number
+  /** While the limits are unknown, one request (the probe) goes alone until this instant. */
+  readonly probeUntil: number
 }
 
-/** @internal */
-export const initial = (limits: { readonly requests?: number | undefined; readonly tokens?: number | undefined }): KeyState => ({
-  limitRequests: limits.requests,
-  limitTokens: limits.tokens,
+/** The state of a key never seen. @internal */
+export const initial: KeyState = {
+  limitRequests: undefined,
+  limitTokens: undefined,
   fullRequests: 0,
   fullTokens: 0,
   pausedUntil: 0,
   observed: false,
-  tokenScale: 1
-})
+  tokenScale: 1,
+  granted: 0,
+  tokensThrough: 0,
+  synced: 0,
+  probeUntil: 0
+}
 
-const MINUTE = 60_000
+/** @internal */
+export const MINUTE = 60_000
 
-/** Settings of the arithmetic. @internal */
-export interface Settings {
+/**
+ * A change that moves a key's earliest grant earlier by less than this wakes nobody: the waiters
+ * already sleep until about the right instant, and each wake costs every waiting process a round
+ * trip. @internal
+ */
+export const WAKE_MILLIS = 250
+
+/** Limits fixed by a limiter's options; they override what the headers say. @internal */
+export interface Fixed {
+  readonly requests: number | undefined
+  readonly tokens: number | undefined
+}
+
+/** What {@link reserve} needs besides the state. @internal */
+export interface ReserveInput {
+  readonly now: number
+  /** The request's estimated tokens, a finite integer >= 0, before the learned scale. */
+  readonly tokens: number
+  readonly fixed: Fixed
   /** Fraction of each limit usable as a burst (0..1]. */
   readonly burst: number
   /** Fraction of each limit kept in reserve against estimate errors [0..1). */
   readonly headroom: number
+  /** How long a probe holds a key whose limits are unknown, should its answer never come. */
+  readonly probeLease: number
 }
+
+/** The verdict of {@link reserve}. @internal */
+export type Reservation =
+  /**
+   * `charged`: the tokens taken (the estimate times the learned scale, at most the limit); `seq`
+   * and `tokensThrough`: the key's counters including this permit.
+   */
+  | {
+    readonly _tag: "Granted"
+    readonly charged: number
+    readonly seq: number
+    readonly tokensThrough: number
+    readonly probe: boolean
+  }
+  | { readonly _tag: "Wait"; readonly millis: number }
+  /** The estimate alone exceeds the tokens limit: it can never fit, and nothing was taken. */
+  | { readonly _tag: "TooLarge"; readonly limit: number; readonly requested: number }
+
+const withFixed = (state: KeyState, fixed: Fixed): KeyState =>
+  (fixed.requests === undefined || fixed.requests === state.limitRequests) &&
+    (fixed.tokens === undefined || fixed.tokens === state.limitTokens)
+    ? state
+    : {
+      ...state,
+      limitRequests: fixed.requests ?? state.limitRequests,
+      limitTokens: fixed.tokens ?? state.limitTokens
+    }
 
 /**
  * How long until `n` units fit in a bucket, 0 when they fit now. `n` above the usable capacity is
- * clamped to it: such a request waits for a full bucket, and the server then judges it.
+ * clamped to it: such a request waits for a full usable bucket, and the server then judges it.
  */
-const waitFor = (full: number, limit: number, n: number, now: number, settings: Settings): number => {
+const waitFor = (full: number, limit: number, n: number, now: number, input: ReserveInput): number => {
   const rate = limit / MINUTE
-  const capacity = limit * settings.burst * (1 - settings.headroom)
+  const capacity = limit * input.burst * (1 - input.headroom)
   const need = Math.min(n, capacity)
   const earliest = full + (need - capacity) / rate
   return Math.max(0, earliest - now)
 }
 
-const take = (full: number, limit: number, n: number, now: number): number =>
-  Math.max(full, now) + n / (limit / MINUTE)
-
-/** The verdict of {@link reserve}. @internal */
-export type Reservation =
-  /** `tokens`: what was taken, the estimate times the learned scale. */
-  | { readonly _tag: "Granted"; readonly tokens: number }
-  | { readonly _tag: "Wait"; readonly millis: number }
-  /** Limits unknown and no response seen yet: one request goes first to learn them. */
-  | { readonly _tag: "Probe" }
-
-/**
- * Takes one request and `tokens` tokens at `now` if both fit (and the key is not paused);
- * otherwise says how long to wait and takes nothing. @internal
- */
-export const reserve = (
-  state: KeyState,
-  estimate: number,
-  now: number,
-  settings: Settings
-): readonly [Reservation, KeyState] => {
-  const tokens = scaled(state, estimate)
-  if (state.limitRequests === undefined && state.limitTokens === undefined && !state.observed) {
-    return [{ _tag: "Probe" }, state]
-  }
-  const waits = [state.pausedUntil - now]
-  if (state.limitRequests !== undefined) {
-    waits.push(waitFor(state.fullRequests, state.limitRequests, 1, now, settings))
-  }
-  if (state.limitTokens !== undefined && tokens > 0) {
-    waits.push(waitFor(state.fullTokens, state.limitTokens, tokens, now, settings))
-  }
-  // Whole milliseconds: a fractional wait would wake the head of the queue a hair too early.
-  const wait = Math.ceil(Math.max(0, ...waits))
-  if (wait > 0) return [{ _tag: "Wait", millis: wait }, state]
-  return [{ _tag: "Granted", tokens }, {
-    ...state,
-    fullRequests: state.limitRequests === undefined ? state.fullRequests : take(state.fullRequests, state.limitRequests, 1, now),
-    fullTokens: state.limitTokens === undefined || tokens <= 0 ? state.fullTokens : take(state.fullTokens, state.limitTokens, tokens, now)
-  }]
-}
+const take = (full: number, limit: number, n: number, now: number): number => Math.max(full, now) + n / (limit / MINUTE)
 
 /** An estimate corrected by what the server has been seen to count. @internal */
 export const scaled = (state: KeyState, estimate: number): number =>
-  estimate <= 0 ? 0 : Math.ceil(estimate * (state.tokenScale ?? 1))
+  estimate <= 0 ? 0 : Math.ceil(estimate * state.tokenScale)
 
 /**
- * Learns from a token 429 what the server counted for a request we estimated at `estimate`.
- * The ratio (within [0.25, 8]) is taken at once when it is higher, since an underestimate costs a
- * 429 per request; a lower one only nudges the scale down, since an overestimate costs only some
- * waiting (and the headers correct the buckets anyway). @internal
+ * Takes one request and the request's tokens at `now` if both fit (and the key is not paused);
+ * otherwise says how long to wait and takes nothing. @internal
  */
-export const calibrate = (state: KeyState, estimate: number, requested: number): KeyState => {
-  if (!(estimate > 0) || !(requested > 0)) return state
-  const ratio = Math.min(8, Math.max(0.25, requested / estimate))
-  const previous = state.tokenScale ?? 1
-  return { ...state, tokenScale: ratio > previous ? ratio : previous + 0.1 * (ratio - previous) }
+export const reserve = (state0: KeyState, input: ReserveInput): readonly [Reservation, KeyState] => {
+  const state = withFixed(state0, input.fixed)
+  const now = input.now
+  if (state.limitTokens !== undefined && input.tokens > state.limitTokens) {
+    return [{ _tag: "TooLarge", limit: state.limitTokens, requested: input.tokens }, state]
+  }
+  // The server admits no request above its limit, so it never charges more than the limit.
+  const charged = Math.min(scaled(state, input.tokens), state.limitTokens ?? Number.MAX_SAFE_INTEGER)
+  const granted = (probe: boolean, next: KeyState): readonly [Reservation, KeyState] => {
+    const seq = state.granted + 1
+    const tokensThrough = state.tokensThrough + charged
+    return [
+      { _tag: "Granted", charged, seq, tokensThrough, probe },
+      { ...next, granted: seq, tokensThrough }
+    ]
+  }
+  if (state.limitRequests === undefined && state.limitTokens === undefined && !state.observed) {
+    if (now < state.probeUntil) return [{ _tag: "Wait", millis: Math.ceil(state.probeUntil - now) }, state]
+    return granted(true, { ...state, probeUntil: now + input.probeLease })
+  }
+  let wait = state.pausedUntil - now
+  if (state.limitRequests !== undefined) {
+    wait = Math.max(wait, waitFor(state.fullRequests, state.limitRequests, 1, now, input))
+  }
+  if (state.limitTokens !== undefined && charged > 0) {
+    wait = Math.max(wait, waitFor(state.fullTokens, state.limitTokens, charged, now, input))
+  }
+  // Whole milliseconds: a fractional wait would wake the head of the queue a hair too early.
+  if (wait > 0) return [{ _tag: "Wait", millis: Math.ceil(wait) }, state]
+  return granted(false, {
+    ...state,
+    fullRequests: state.limitRequests === undefined ? state.fullRequests : take(state.fullRequests, state.limitRequests, 1, now),
+    fullTokens: state.limitTokens === undefined || charged <= 0 ?
+      state.fullTokens :
+      take(state.fullTokens, state.limitTokens, charged, now)
+  })
 }
 
-/** What a response said, reduced to what the arithmetic needs. @internal */
-export interface Observation {
-  readonly now: number
-  /** When the request was sent (granted): the server counted its remaining values about then. */
-  readonly sentAt: number
+/** The rate-limit headers of a response, reduced to numbers. @internal */
+export interface Headers {
   readonly limitRequests: number | undefined
   readonly limitTokens: number | undefined
   readonly remainingRequests: number | undefined
   readonly remainingTokens: number | undefined
-  /** Requests and tokens granted after this one and not answered yet: the server had not seen them. */
-  readonly unseenRequests: number
-  readonly unseenTokens: number
-  /** Whether this response is the newest sent of those synchronised so far (older ones are stale). */
-  readonly newest: boolean
-  /** Whether the options fixed each limit (then the headers do not override it). */
-  readonly fixedRequests: boolean
-  readonly fixedTokens: boolean
+}
+
+/** What came back for one permit, reduced to what the arithmetic needs. @internal */
+export interface ReleaseInput {
+  readonly now: number
+  readonly fixed: Fixed
+  /** When the permit was granted: the server counted its remaining values about then. */
+  readonly sentAt: number
+  /** The permit's sequence number and the key's tokens through it (from its reservation). */
+  readonly seq: number
+  readonly tokensThrough: number
+  /** The permit's estimate (before scaling), for calibration. */
+  readonly tokens: number
+  readonly probe: boolean
+  readonly headers: Headers | undefined
+  /** Whether a response came back at all (a status), even without headers. */
+  readonly answered: boolean
+  /** After a 429: the key pauses until then. */
+  readonly pauseUntil: number | undefined
+  /** After a tokens 429: what the server says the request needed. */
+  readonly requestedTokens: number | undefined
 }
 
 /**
@@ -154,23 +216,61 @@ const fullFromServer = (limit: number, remaining: number, unseen: number, sentAt
 }
 
 /**
- * Learns the limits and re-bases both buckets on the server's remaining values, so that estimate
- * errors (and other clients sharing the key) are corrected by every response. @internal
+ * Learns from a token 429 what the server counted for a request we estimated at `estimate`.
+ * The ratio (within [0.25, 8]) is taken at once when it is higher, since an underestimate costs a
+ * 429 per request; a lower one only nudges the scale down, since an overestimate costs only some
+ * waiting (and the headers correct the buckets anyway). @internal
  */
-export const observe = (state: KeyState, o: Observation): KeyState => {
-  const limitRequests = o.fixedRequests ? state.limitRequests : (o.limitRequests ?? state.limitRequests)
-  const limitTokens = o.fixedTokens ? state.limitTokens : (o.limitTokens ?? state.limitTokens)
-  let fullRequests = state.fullRequests
-  let fullTokens = state.fullTokens
-  if (o.newest) {
-    if (limitRequests !== undefined && o.remainingRequests !== undefined) {
-      fullRequests = fullFromServer(limitRequests, o.remainingRequests, o.unseenRequests, o.sentAt, o.now)
-    }
-    if (limitTokens !== undefined && o.remainingTokens !== undefined) {
-      fullTokens = fullFromServer(limitTokens, o.remainingTokens, o.unseenTokens, o.sentAt, o.now)
-    }
+export const calibrate = (state: KeyState, estimate: number, requested: number): KeyState => {
+  if (!(estimate > 0) || !(requested > 0)) return state
+  const ratio = Math.min(8, Math.max(0.25, requested / estimate))
+  const previous = state.tokenScale
+  return { ...state, tokenScale: ratio > previous ? ratio : previous + 0.1 * (ratio - previous) }
+}
+
+/** Whether a change moved a bucket's full time earlier by a margin worth waking waiters for. */
+const freed = (before: number, after: number, now: number): boolean =>
+  Math.max(before, now) - Math.max(after, now) > WAKE_MILLIS
+
+/**
+ * Applies what came back for a permit: learns the limits and re-bases both buckets on the
+ * server's remaining values (when the response is the newest applied so far, so that estimate
+ * errors and other clients sharing the key are corrected by every response), ends a probe,
+ * pauses after a 429 and calibrates the token estimates. Says whether waiters should wake.
+ * @internal
+ */
+export const release = (state0: KeyState, input: ReleaseInput): readonly [boolean, KeyState] => {
+  let state = withFixed(state0, input.fixed)
+  let wake = false
+  if (input.probe && state.probeUntil > 0) {
+    state = { ...state, probeUntil: 0 }
+    wake = true
   }
-  return { ...state, limitRequests, limitTokens, fullRequests, fullTokens, observed: true }
+  const headers = input.headers
+  if (headers !== undefined) {
+    const limitRequests = input.fixed.requests ?? headers.limitRequests ?? state.limitRequests
+    const limitTokens = input.fixed.tokens ?? headers.limitTokens ?? state.limitTokens
+    let { fullRequests, fullTokens, synced } = state
+    if (input.seq > state.synced) {
+      synced = input.seq
+      if (limitRequests !== undefined && headers.remainingRequests !== undefined) {
+        fullRequests = fullFromServer(limitRequests, headers.remainingRequests, state.granted - input.seq, input.sentAt, input.now)
+      }
+      if (limitTokens !== undefined && headers.remainingTokens !== undefined) {
+        const unseen = state.tokensThrough - input.tokensThrough
+        fullTokens = fullFromServer(limitTokens, headers.remainingTokens, unseen, input.sentAt, input.now)
+      }
+    }
+    wake = wake || !state.observed || freed(state.fullRequests, fullRequests, input.now) ||
+      freed(state.fullTokens, fullTokens, input.now)
+    state = { ...state, limitRequests, limitTokens, fullRequests, fullTokens, synced, observed: true }
+  } else if (input.answered && !state.observed) {
+    state = { ...state, observed: true }
+    wake = true
+  }
+  if (input.pauseUntil !== undefined) state = pause(state, input.pauseUntil)
+  if (input.requestedTokens !== undefined) state = calibrate(state, input.tokens, input.requestedTokens)
+  return [wake, state]
 }
 
 /** Pauses the key until `until` (never shortens a pause). @internal */
@@ -180,15 +280,18 @@ export const pause = (state: KeyState, until: number): KeyState => ({
   observed: true
 })
 
-/** Adds `tokens` (negative gives back) to the tokens bucket, e.g. from `usage`. @internal */
-export const adjustTokens = (state: KeyState, tokens: number, now: number): KeyState => {
-  if (state.limitTokens === undefined || tokens === 0) return state
+/**
+ * Adds `tokens` (negative gives back) to the tokens bucket, e.g. from `usage`. Says whether
+ * waiters should wake (tokens were given back). @internal
+ */
+export const adjust = (state: KeyState, tokens: number, now: number): readonly [boolean, KeyState] => {
+  if (state.limitTokens === undefined || tokens === 0) return [false, state]
   const rate = state.limitTokens / MINUTE
   // Giving back never fills the bucket beyond full (a full time in the past is "full").
   const fullTokens = tokens > 0 ?
     Math.max(now, state.fullTokens) + tokens / rate :
     Math.max(now, state.fullTokens + tokens / rate)
-  return { ...state, fullTokens }
+  return [tokens < 0, { ...state, fullTokens }]
 }
 
 /** The levels at `now`, for observability. @internal */

@@ -1,0 +1,322 @@
+/**
+ * The limiter service over a {@link RateLimiter.Store}: per-key FIFO queues in this process,
+ * waiting on the store's answer (the instant to retry) or its wake-up, and the fallback to a
+ * local memory store when a shared store fails.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as OpenAiError from "../OpenAiError.js"
+import * as RateLimiter from "../RateLimiter.js"
+import * as internal from "./rateLimiter.js"
+
+/** Per-key wake-ups: a Deferred each, completed and replaced by {@link Wakeups.wake}. @internal */
+export interface Wakeups {
+  readonly watch: (key: string) => Effect.Effect<Effect.Effect<void>>
+  readonly wake: (key: string) => void
+}
+
+/** @internal */
+export const makeWakeups = (): Wakeups => {
+  const waiting = new Map<string, Deferred.Deferred<void>>()
+  return {
+    watch: (key) =>
+      Effect.sync(() => {
+        let deferred = waiting.get(key)
+        if (deferred === undefined) {
+          deferred = Deferred.unsafeMake<void>(FiberId.none)
+          waiting.set(key, deferred)
+        }
+        return Deferred.await(deferred)
+      }),
+    wake: (key) => {
+      const deferred = waiting.get(key)
+      if (deferred === undefined) return
+      waiting.delete(key)
+      Deferred.unsafeDone(deferred, Effect.void)
+    }
+  }
+}
+
+const memoryStores = new WeakSet<RateLimiter.Store>()
+
+/** @internal */
+export const makeStoreMemory = (): RateLimiter.Store => {
+  const states = new Map<string, internal.KeyState>()
+  const wakeups = makeWakeups()
+  const stateOf = (key: string) => states.get(key) ?? internal.initial
+  const update = <A>(key: string, f: (state: internal.KeyState) => readonly [A, internal.KeyState]) =>
+    Effect.sync(() => {
+      const [a, next] = f(stateOf(key))
+      states.set(key, next)
+      return a
+    })
+  const waking = (key: string, f: (state: internal.KeyState) => readonly [boolean, internal.KeyState]) =>
+    Effect.asVoid(update(key, (state) => {
+      const [wake, next] = f(state)
+      if (wake) wakeups.wake(key)
+      return [wake, next] as const
+    }))
+  const store: RateLimiter.Store = {
+    reserve: (key, input) => update(key, (state) => internal.reserve(state, input)),
+    release: (key, input) => waking(key, (state) => internal.release(state, input)),
+    pause: (key, until) => update(key, (state) => [undefined, internal.pause(state, until)] as const),
+    adjust: (key, tokens, now) => waking(key, (state) => internal.adjust(state, tokens, now)),
+    snapshot: (key) => Effect.sync(() => Option.fromNullable(states.get(key))),
+    watch: wakeups.watch
+  }
+  memoryStores.add(store)
+  return store
+}
+
+/** How long a probe holds a key whose limits are unknown, should its answer never come. */
+const PROBE_LEASE = 30_000
+
+const positiveOr = (n: number | undefined): number | undefined =>
+  typeof n === "number" && Number.isFinite(n) && n > 0 ? n : undefined
+
+const numberOr = (n: number | undefined, fallback: number): number =>
+  typeof n === "number" && !Number.isNaN(n) ? n : fallback
+
+/** An estimate as the store takes it: a finite integer >= 0 (`Infinity` can never fit anyway). */
+const tokensOf = (n: number): number =>
+  typeof n === "number" && n > 0 ? Math.min(Math.ceil(n), Number.MAX_SAFE_INTEGER) : 0
+
+const modelOf = (key: string): string => {
+  const colon = key.indexOf(":")
+  return colon < 0 ? key : key.slice(colon + 1)
+}
+
+interface Result<A> {
+  readonly value: A
+  /** Answered by the local fallback. */
+  readonly local: boolean
+}
+
+/**
+ * The store with its failure policy: a shared store's operations are bounded by `storeTimeout`;
+ * a failure is counted, warned about once, and answered by the local memory store (for
+ * `storeRetryAfter`, before the store is asked again), or under `"fail"` returned to the caller.
+ */
+const guarded = (store: RateLimiter.Store, options: RateLimiter.Options | RateLimiter.FailClosedOptions) => {
+  const fallback = makeStoreMemory()
+  const isLocal = memoryStores.has(store)
+  const failClosed = options.onStoreFailure === "fail"
+  const timeout = Duration.decode(options.storeTimeout ?? Duration.seconds(1))
+  const retryAfter = Duration.toMillis(Duration.decode(options.storeRetryAfter ?? Duration.seconds(2)))
+  let failingUntil = 0
+  let failing = false
+
+  const failed = (error: RateLimiter.RateLimiterStoreError, now: number) =>
+    Effect.suspend(() => {
+      failingUntil = now + retryAfter
+      const first = !failing
+      failing = true
+      return Effect.zipRight(
+        Metric.increment(RateLimiter.storeFailures),
+        first
+          ? Effect.logWarning(
+            failClosed
+              ? `rate limiter store failed, refusing requests until it answers: ${error.message}`
+              : `rate limiter store failed, pacing in this process only until it answers: ${error.message}`
+          )
+          : Effect.void
+      )
+    })
+
+  const recovered = Effect.suspend(() => {
+    if (!failing) return Effect.void
+    failing = false
+    return Effect.logInfo("rate limiter store answers again")
+  })
+
+  /** Runs `op` on the store; `critical` failures reach the caller under `"fail"`. */
+  const run = <A>(
+    op: (store: RateLimiter.Store) => Effect.Effect<A, RateLimiter.RateLimiterStoreError>,
+    now: number,
+    critical: boolean
+  ): Effect.Effect<Result<A>, RateLimiter.RateLimiterStoreError> => {
+    const onFallback = Effect.map(op(fallback), (value) => ({ value, local: true }))
+    if (isLocal) return Effect.map(op(store), (value) => ({ value, local: false }))
+    if (!failClosed && now < failingUntil) return onFallback
+    return op(store).pipe(
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () =>
+          new RateLimiter.RateLimiterStoreError({ message: `no answer within ${Duration.format(timeout)}` })
+      }),
+      Effect.tap(() => recovered),
+      Effect.map((value): Result<A> => ({ value, local: false })),
+      Effect.catchAll((error) =>
+        Effect.zipRight(failed(error, now), failClosed && critical ? Effect.fail(error) : onFallback)
+      )
+    )
+  }
+
+  /** Whether a shared store is in its failing window (its operations go to the fallback). */
+  const skipping = (now: number) => !isLocal && !failClosed && now < failingUntil
+  /** The next wake-up of a key, from the store or (for a shared store) the fallback. */
+  const watch = (key: string): Effect.Effect<Effect.Effect<void>> =>
+    isLocal
+      ? store.watch(key)
+      : Effect.zipWith(store.watch(key), fallback.watch(key), (a, b) => Effect.race(a, b))
+  return { run, fallback, skipping, watch }
+}
+
+const noHeaders = (outcome: RateLimiter.Outcome): internal.Headers | undefined =>
+  Option.match(outcome.rateLimit, {
+    onNone: () => undefined,
+    onSome: (h) => ({
+      limitRequests: Option.getOrUndefined(h.limitRequests),
+      limitTokens: Option.getOrUndefined(h.limitTokens),
+      remainingRequests: Option.getOrUndefined(h.remainingRequests),
+      remainingTokens: Option.getOrUndefined(h.remainingTokens)
+    })
+  })
+
+/** @internal */
+export const make = (
+  store: RateLimiter.Store,
+  options: RateLimiter.Options | RateLimiter.FailClosedOptions,
+  outcomeOfExit: <A, E>(exit: Exit.Exit<A, E>) => RateLimiter.Outcome
+): Effect.Effect<RateLimiter.Service<RateLimiter.RateLimiterStoreError>> =>
+  Effect.sync(() => {
+    // A limit that is not a positive number reads as "not given": learned from the headers.
+    const fixed: internal.Fixed = {
+      requests: positiveOr(options.requestsPerMinute),
+      tokens: positiveOr(options.tokensPerMinute)
+    }
+    const burst = Math.min(1, Math.max(0.001, numberOr(options.burst, 1)))
+    const headroom = Math.min(0.99, Math.max(0, numberOr(options.headroom, 0)))
+    const defaultPause = Duration.decode(options.defaultPause ?? Duration.seconds(1))
+    const maxPause = Duration.decode(options.maxPause ?? Duration.seconds(60))
+    const { fallback, run, skipping, watch } = guarded(store, options)
+    const gates = new Map<string, Effect.Semaphore>()
+    const gateOf = (key: string): Effect.Semaphore => {
+      let gate = gates.get(key)
+      if (gate === undefined) {
+        gate = Effect.unsafeMakeSemaphore(1)
+        gates.set(key, gate)
+      }
+      return gate
+    }
+
+    const acquire = (demand: RateLimiter.Demand): Effect.Effect<RateLimiter.Permit, OpenAiError.RequestTooLarge | RateLimiter.RateLimiterStoreError> =>
+      Effect.gen(function*() {
+        const tokens = tokensOf(demand.tokens)
+        const start = yield* Clock.currentTimeMillis
+        return yield* gateOf(demand.key).withPermits(1)(Effect.gen(function*() {
+          while (true) {
+            const changed = yield* watch(demand.key)
+            const now = yield* Clock.currentTimeMillis
+            const input: internal.ReserveInput = { now, tokens, fixed, burst, headroom, probeLease: PROBE_LEASE }
+            const { local, value } = yield* run((s) => s.reserve(demand.key, input), now, true)
+            switch (value._tag) {
+              case "Granted":
+                return {
+                  key: demand.key,
+                  tokens,
+                  grantedAt: now,
+                  waited: Duration.millis(now - start),
+                  seq: value.seq,
+                  tokensThrough: value.tokensThrough,
+                  probe: value.probe,
+                  local
+                }
+              case "TooLarge":
+                return yield* new OpenAiError.RequestTooLarge({
+                  message: `Request too large for ${modelOf(demand.key)} on tokens per min (TPM): Limit ${value.limit}, ` +
+                    `Requested ${value.requested}. Not sent: it can never fit the limit; shorten the prompt or lower max_tokens.`,
+                  type: Option.some("tokens"),
+                  limit: Option.some(value.limit),
+                  requested: Option.some(value.requested)
+                })
+              case "Wait":
+                yield* Effect.raceFirst(Effect.sleep(Duration.millis(value.millis)), changed)
+            }
+          }
+        }))
+      })
+
+    const release = (permit: RateLimiter.Permit, outcome: RateLimiter.Outcome): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const pauseFor = outcome.rateLimited
+          ? Duration.min(Option.getOrElse(outcome.retryAfter, () => defaultPause), maxPause)
+          : undefined
+        const pauseUntil = pauseFor === undefined ? undefined : now + Duration.toMillis(pauseFor)
+        const input: internal.ReleaseInput = {
+          now,
+          fixed,
+          sentAt: permit.grantedAt,
+          seq: permit.seq,
+          tokensThrough: permit.tokensThrough,
+          tokens: permit.tokens,
+          probe: permit.probe,
+          headers: noHeaders(outcome),
+          answered: Option.isSome(outcome.status),
+          pauseUntil,
+          requestedTokens: outcome.requestedTokens === undefined ? undefined : Option.getOrUndefined(outcome.requestedTokens)
+        }
+        // A permit's counters belong to the store that granted it: the fallback's permits go back
+        // to the fallback, and a shared permit released while the store fails keeps only its pause.
+        if (permit.local) {
+          yield* Effect.ignore(fallback.release(permit.key, input))
+        } else if (skipping(now)) {
+          if (pauseUntil !== undefined) yield* Effect.ignore(fallback.pause(permit.key, pauseUntil))
+        } else {
+          const result = yield* Effect.either(run((s) => s.release(permit.key, input), now, false))
+          if (result._tag === "Right" && result.right.local && pauseUntil !== undefined) {
+            yield* Effect.ignore(fallback.pause(permit.key, pauseUntil))
+          }
+        }
+        if (pauseFor !== undefined) {
+          yield* Effect.logDebug(`rate limited: pausing ${permit.key} for ${Duration.format(pauseFor)}`)
+        }
+      })
+
+    const limit = (demand: RateLimiter.Demand) =>
+    <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | OpenAiError.RequestTooLarge | RateLimiter.RateLimiterStoreError, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(acquire(demand)), (permit) =>
+          restore(effect).pipe(
+            Effect.onExit((exit) => release(permit, outcomeOfExit(exit)))
+          ))
+      )
+
+    const pause = (key: string, duration: Duration.DurationInput): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const until = now + Duration.toMillis(duration)
+        return Effect.ignore(run((s) => s.pause(key, until), now, false))
+      })
+
+    const adjust = (key: string, tokens: number): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Number.isFinite(tokens) ? Effect.ignore(run((s) => s.adjust(key, tokens, now), now, false)) : Effect.void)
+
+    const snapshot = (key: string): Effect.Effect<Option.Option<RateLimiter.Snapshot>> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const result = yield* Effect.option(run((s) => s.snapshot(key), now, false))
+        return Option.map(Option.flatMap(result, (r) => r.value), (s): RateLimiter.Snapshot => {
+          const levels = internal.levels(s, now)
+          return {
+            limitRequests: Option.fromNullable(s.limitRequests),
+            limitTokens: Option.fromNullable(s.limitTokens),
+            remainingRequests: Option.map(Option.fromNullable(levels.requests), Math.floor),
+            tokenScale: s.tokenScale,
+            remainingTokens: Option.map(Option.fromNullable(levels.tokens), Math.floor),
+            pausedFor: Duration.millis(Math.max(0, s.pausedUntil - now))
+          }
+        })
+      })
+
+    return { acquire, release, limit, pause, adjust, snapshot, estimate: options.estimate ?? {} }
+  })
