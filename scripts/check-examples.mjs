@@ -105,7 +105,8 @@ fs.writeFileSync(
         baseUrl: "..",
         paths: {
           "effect-openai-resilience": ["./src/index.ts"],
-          "effect-openai-resilience/testing": ["./src/testing/index.ts"]
+          "effect-openai-resilience/testing": ["./src/testing/index.ts"],
+          "effect-openai-resilience/redis": ["./src/redis.ts"]
         }
       },
       include: ["./*.ts"]

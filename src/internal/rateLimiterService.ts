@@ -170,14 +170,18 @@ const guarded = (store: RateLimiter.Store, options: RateLimiter.Options | RateLi
   return { run, fallback, skipping, watch }
 }
 
-const noHeaders = (outcome: RateLimiter.Outcome): internal.Headers | undefined =>
+const finiteOr = (n: number | undefined): number | undefined =>
+  typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : undefined
+
+/** A response's headers as the arithmetic takes them: limits > 0, remaining values >= 0. */
+const headersOf = (outcome: RateLimiter.Outcome): internal.Headers | undefined =>
   Option.match(outcome.rateLimit, {
     onNone: () => undefined,
     onSome: (h) => ({
-      limitRequests: Option.getOrUndefined(h.limitRequests),
-      limitTokens: Option.getOrUndefined(h.limitTokens),
-      remainingRequests: Option.getOrUndefined(h.remainingRequests),
-      remainingTokens: Option.getOrUndefined(h.remainingTokens)
+      limitRequests: positiveOr(Option.getOrUndefined(h.limitRequests)),
+      limitTokens: positiveOr(Option.getOrUndefined(h.limitTokens)),
+      remainingRequests: finiteOr(Option.getOrUndefined(h.remainingRequests)),
+      remainingTokens: finiteOr(Option.getOrUndefined(h.remainingTokens))
     })
   })
 
@@ -260,10 +264,10 @@ export const make = (
           tokensThrough: permit.tokensThrough,
           tokens: permit.tokens,
           probe: permit.probe,
-          headers: noHeaders(outcome),
+          headers: headersOf(outcome),
           answered: Option.isSome(outcome.status),
           pauseUntil,
-          requestedTokens: outcome.requestedTokens === undefined ? undefined : Option.getOrUndefined(outcome.requestedTokens)
+          requestedTokens: outcome.requestedTokens === undefined ? undefined : finiteOr(Option.getOrUndefined(outcome.requestedTokens))
         }
         // A permit's counters belong to the store that granted it: the fallback's permits go back
         // to the fallback, and a shared permit released while the store fails keeps only its pause.
