@@ -21,6 +21,10 @@ export interface RedisServer {
   readonly stop: Effect.Effect<void>
   /** Starts it again on the same port. */
   readonly start: Effect.Effect<void, RedisServerError>
+  /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
+  readonly freeze: Effect.Effect<void>
+  /** Lets a frozen process run again (SIGCONT). */
+  readonly thaw: Effect.Effect<void>
 }
 
 const freePort = Effect.async<number, RedisServerError>((resume) => {
@@ -85,11 +89,18 @@ export const start: Effect.Effect<RedisServer, RedisServerError, Scope.Scope> = 
     child = undefined
     return running === undefined ? Effect.void : kill(running)
   })
-  yield* Effect.addFinalizer(() => stop)
+  const signal = (name: NodeJS.Signals) =>
+    Effect.sync(() => {
+      child?.kill(name)
+    })
+  // A frozen server must be thawed before it can be killed and reaped.
+  yield* Effect.addFinalizer(() => Effect.zipRight(signal("SIGCONT"), stop))
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     stop,
+    freeze: signal("SIGSTOP"),
+    thaw: signal("SIGCONT"),
     start: Effect.suspend(() =>
       child === undefined ? Effect.map(launch(port, dir), (c) => {
         child = c
