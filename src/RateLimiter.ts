@@ -354,6 +354,8 @@ export interface Permit {
   readonly grantedAt: number
   /** How long it waited. */
   readonly waited: Duration.Duration
+  /** @internal What the store charged: the estimate times the learned scale, at most the limit. */
+  readonly charged: number
   /** @internal The key's counters including this permit, from the store. */
   readonly seq: number
   /** @internal */

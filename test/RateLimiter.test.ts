@@ -243,9 +243,10 @@ describe("RateLimiter", () => {
       const snapshot = Option.getOrThrow(yield* limiter.snapshot("k"))
       assert.deepStrictEqual(snapshot.limitRequests, Option.some(60))
       assert.deepStrictEqual(snapshot.limitTokens, Option.some(1000))
-      // The server had 200 tokens left 10 s ago and refilled 166 since: the second fits at once.
+      // The server had 200 tokens left when it counted (up to a second after sending) and has
+      // refilled 150 since: the second fits at once.
       assert.isTrue(yield* isDone(second))
-      // A third of 400 tokens needs 400 - 266 = 134 more: about 8 s.
+      // A third of 400 tokens needs 400 - 250 = 150 more: 9 s.
       const third = yield* grantedAfter(limiter, { key: "k", tokens: 400 })
       yield* TestClock.adjust("7 seconds")
       assert.isFalse(yield* isDone(third))

@@ -92,6 +92,7 @@ const sameOn = (stores: ReadonlyArray<RateLimiter.Store>, fixed: internal.Fixed,
             seq: permit.r.seq,
             tokensThrough: permit.r.tokensThrough,
             tokens: permit.tokens,
+            charged: permit.r.charged,
             probe: permit.r.probe,
             headers: h === null ? undefined : {
               limitRequests: h.lr,

@@ -41,6 +41,9 @@ export interface KeyState {
   readonly synced: number
   /** While the limits are unknown, one request (the probe) goes alone until this instant. */
   readonly probeUntil: number
+  /** Permits granted and not released yet, and their tokens: those a response may not include. */
+  readonly outstandingRequests: number
+  readonly outstandingTokens: number
 }
 
 /** The state of a key never seen. @internal */
@@ -55,7 +58,9 @@ export const initial: KeyState = {
   granted: 0,
   tokensThrough: 0,
   synced: 0,
-  probeUntil: 0
+  probeUntil: 0,
+  outstandingRequests: 0,
+  outstandingTokens: 0
 }
 
 /** @internal */
@@ -150,7 +155,13 @@ export const reserve = (state0: KeyState, input: ReserveInput): readonly [Reserv
     const tokensThrough = state.tokensThrough + charged
     return [
       { _tag: "Granted", charged, seq, tokensThrough, probe },
-      { ...next, granted: seq, tokensThrough }
+      {
+        ...next,
+        granted: seq,
+        tokensThrough,
+        outstandingRequests: state.outstandingRequests + 1,
+        outstandingTokens: state.outstandingTokens + charged
+      }
     ]
   }
   if (state.limitRequests === undefined && state.limitTokens === undefined && !state.observed) {
@@ -194,6 +205,8 @@ export interface ReleaseInput {
   readonly tokensThrough: number
   /** The permit's estimate (before scaling), for calibration. */
   readonly tokens: number
+  /** What the permit was charged (its reservation's `charged`). */
+  readonly charged: number
   readonly probe: boolean
   readonly headers: Headers | undefined
   /** Whether a response came back at all (a status), even without headers. */
@@ -205,13 +218,23 @@ export interface ReleaseInput {
 }
 
 /**
- * The server's view of one dimension as a `full` time: it had `remaining` left at `sentAt`, has
- * refilled since, and has not yet seen `unseen` more.
+ * How long after sending a request the server may have counted its `remaining` values, at most.
+ * The headers do not say when the server counted (at admission: after the request's transit and
+ * any queueing); assuming it counted as late as this, or when the answer came if sooner, errs on
+ * the side of less room, so that a re-base never hands out tokens the server has not refilled
+ * yet. The cost is a bucket smaller by this much refill, not a lower rate. @internal
+ */
+export const TRANSIT_MILLIS = 1_000
+
+/**
+ * The server's view of one dimension as a `full` time: it had `remaining` left shortly after
+ * `sentAt`, has refilled since, and has not yet seen `unseen` more.
  */
 const fullFromServer = (limit: number, remaining: number, unseen: number, sentAt: number, now: number): number => {
   const rate = limit / MINUTE
-  const debtAtSend = Math.max(0, limit - remaining)
-  const debtNow = Math.max(0, debtAtSend - (now - sentAt) * rate) + unseen
+  const debtAtCount = Math.max(0, limit - remaining)
+  const countedAt = Math.min(now, sentAt + TRANSIT_MILLIS)
+  const debtNow = Math.max(0, debtAtCount - (now - countedAt) * rate) + unseen
   return now + debtNow / rate
 }
 
@@ -226,6 +249,28 @@ export const calibrate = (state: KeyState, estimate: number, requested: number):
   const ratio = Math.min(8, Math.max(0.25, requested / estimate))
   const previous = state.tokenScale
   return { ...state, tokenScale: ratio > previous ? ratio : previous + 0.1 * (ratio - previous) }
+}
+
+/**
+ * Re-bases one bucket. Requests granted after this one are certainly unseen by the server; those
+ * granted before it and still unanswered may be unseen too (another process's request can reach
+ * the server after a later one), or not. So the server's view is a range, from "all seen" to "none
+ * seen", and our own accounting is kept when it lies inside it: the headers then correct only
+ * what they prove wrong (other clients of the key, estimates off by more than what is in flight).
+ * A bucket whose limit was unknown until now has no accounting of its own.
+ */
+const rebase = (
+  own: number | undefined,
+  limit: number,
+  remaining: number,
+  unseen: number,
+  outstanding: number,
+  input: ReleaseInput
+): number => {
+  const low = fullFromServer(limit, remaining, unseen, input.sentAt, input.now)
+  if (own === undefined) return low
+  const high = fullFromServer(limit, remaining, unseen + Math.max(0, outstanding), input.sentAt, input.now)
+  return Math.min(Math.max(own, input.now, low), high)
 }
 
 /** Whether a change moved a bucket's full time earlier by a margin worth waking waiters for. */
@@ -254,11 +299,24 @@ export const release = (state0: KeyState, input: ReleaseInput): readonly [boolea
     if (input.seq > state.synced) {
       synced = input.seq
       if (limitRequests !== undefined && headers.remainingRequests !== undefined) {
-        fullRequests = fullFromServer(limitRequests, headers.remainingRequests, state.granted - input.seq, input.sentAt, input.now)
+        fullRequests = rebase(
+          state.limitRequests === undefined ? undefined : state.fullRequests,
+          limitRequests,
+          headers.remainingRequests,
+          state.granted - input.seq,
+          state.outstandingRequests - 1,
+          input
+        )
       }
       if (limitTokens !== undefined && headers.remainingTokens !== undefined) {
-        const unseen = state.tokensThrough - input.tokensThrough
-        fullTokens = fullFromServer(limitTokens, headers.remainingTokens, unseen, input.sentAt, input.now)
+        fullTokens = rebase(
+          state.limitTokens === undefined ? undefined : state.fullTokens,
+          limitTokens,
+          headers.remainingTokens,
+          state.tokensThrough - input.tokensThrough,
+          state.outstandingTokens - input.charged,
+          input
+        )
       }
     }
     wake = wake || !state.observed || freed(state.fullRequests, fullRequests, input.now) ||
@@ -270,6 +328,11 @@ export const release = (state0: KeyState, input: ReleaseInput): readonly [boolea
   }
   if (input.pauseUntil !== undefined) state = pause(state, input.pauseUntil)
   if (input.requestedTokens !== undefined) state = calibrate(state, input.tokens, input.requestedTokens)
+  state = {
+    ...state,
+    outstandingRequests: Math.max(0, state.outstandingRequests - 1),
+    outstandingTokens: Math.max(0, state.outstandingTokens - input.charged)
+  }
   return [wake, state]
 }
 

@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions } from "ioredis"
 import * as RateLimiter from "../RateLimiter.js"
 import type * as internal from "./rateLimiter.js"
-import { WAKE_MILLIS } from "./rateLimiter.js"
+import { TRANSIT_MILLIS, WAKE_MILLIS } from "./rateLimiter.js"
 import { makeWakeups } from "./rateLimiterService.js"
 
 /** @internal */
@@ -27,17 +27,18 @@ export const commandsTotal = Metric.counter("openai_rate_limiter_redis_commands_
 const prelude = `
 local function num(x) return string.format("%.17g", x) end
 local function load(key)
-  local v = redis.call("HMGET", key, "lr", "lt", "fr", "ft", "pu", "ob", "ts", "g", "tt", "sy", "pr")
+  local v = redis.call("HMGET", key, "lr", "lt", "fr", "ft", "pu", "ob", "ts", "g", "tt", "sy", "pr", "or", "ot")
   return {
     lr = tonumber(v[1]), lt = tonumber(v[2]),
     fr = tonumber(v[3]) or 0, ft = tonumber(v[4]) or 0, pu = tonumber(v[5]) or 0,
     ob = v[6] == "1", ts = tonumber(v[7]) or 1,
-    g = tonumber(v[8]) or 0, tt = tonumber(v[9]) or 0, sy = tonumber(v[10]) or 0, pr = tonumber(v[11]) or 0
+    g = tonumber(v[8]) or 0, tt = tonumber(v[9]) or 0, sy = tonumber(v[10]) or 0, pr = tonumber(v[11]) or 0,
+    orq = tonumber(v[12]) or 0, ot = tonumber(v[13]) or 0
   }
 end
 local function save(key, s, ttl)
   local a = { "fr", num(s.fr), "ft", num(s.ft), "pu", num(s.pu), "ob", s.ob and "1" or "0", "ts", num(s.ts),
-    "g", num(s.g), "tt", num(s.tt), "sy", num(s.sy), "pr", num(s.pr) }
+    "g", num(s.g), "tt", num(s.tt), "sy", num(s.sy), "pr", num(s.pr), "or", num(s.orq), "ot", num(s.ot) }
   if s.lr then a[#a + 1] = "lr"; a[#a + 1] = num(s.lr) end
   if s.lt then a[#a + 1] = "lt"; a[#a + 1] = num(s.lt) end
   redis.call("HSET", key, unpack(a))
@@ -67,6 +68,8 @@ charged = math.min(charged, s.lt or 9007199254740991)
 local function grant(probe)
   s.g = s.g + 1
   s.tt = s.tt + charged
+  s.orq = s.orq + 1
+  s.ot = s.ot + charged
   save(key, s, ttl)
   return { "Granted", num(charged), num(s.g), num(s.tt), probe and "1" or "0" }
 end
@@ -100,13 +103,15 @@ return grant(false)
 /**
  * `release`: KEYS[1] state; ARGV now, fixedRequests, fixedTokens, sentAt, seq, tokensThrough,
  * tokens, probe, hasHeaders, limitRequests, limitTokens, remainingRequests, remainingTokens,
- * answered, pauseUntil, requestedTokens, ttl, channel, wakeMillis. Returns 1 when it woke waiters.
+ * answered, pauseUntil, requestedTokens, ttl, channel, wakeMillis, transitMillis, charged.
+ * Returns 1 when it woke waiters.
  */
 const release = `${prelude}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local sentAt, seq, through, tokens = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local ttl, channel, wakeMillis = tonumber(ARGV[17]), ARGV[18], tonumber(ARGV[19])
+local ttl, channel, wakeMillis, transitMillis = tonumber(ARGV[17]), ARGV[18], tonumber(ARGV[19]), tonumber(ARGV[20])
+local charged = tonumber(ARGV[21])
 local s = load(key)
 local fixedRequests, fixedTokens = tonumber(ARGV[2]), tonumber(ARGV[3])
 fixed(s, fixedRequests, fixedTokens)
@@ -117,9 +122,16 @@ if ARGV[8] == "1" and s.pr > 0 then
 end
 local function fullFromServer(limit, remaining, unseen)
   local rate = limit / MINUTE
-  local debtAtSend = math.max(0, limit - remaining)
-  local debtNow = math.max(0, debtAtSend - (now - sentAt) * rate) + unseen
+  local debtAtCount = math.max(0, limit - remaining)
+  local countedAt = math.min(now, sentAt + transitMillis)
+  local debtNow = math.max(0, debtAtCount - (now - countedAt) * rate) + unseen
   return now + debtNow / rate
+end
+local function rebase(own, limit, remaining, unseen, outstanding)
+  local low = fullFromServer(limit, remaining, unseen)
+  if own == nil then return low end
+  local high = fullFromServer(limit, remaining, unseen + math.max(0, outstanding))
+  return math.min(math.max(own, now, low), high)
 end
 local function freed(before, after)
   return math.max(before, now) - math.max(after, now) > wakeMillis
@@ -131,8 +143,11 @@ if ARGV[9] == "1" then
   local fr, ft, sy = s.fr, s.ft, s.sy
   if seq > s.sy then
     sy = seq
-    if lr and remainingRequests then fr = fullFromServer(lr, remainingRequests, s.g - seq) end
-    if lt and remainingTokens then ft = fullFromServer(lt, remainingTokens, s.tt - through) end
+    local ownRequests, ownTokens = nil, nil
+    if s.lr then ownRequests = s.fr end
+    if s.lt then ownTokens = s.ft end
+    if lr and remainingRequests then fr = rebase(ownRequests, lr, remainingRequests, s.g - seq, s.orq - 1) end
+    if lt and remainingTokens then ft = rebase(ownTokens, lt, remainingTokens, s.tt - through, s.ot - charged) end
   end
   wake = wake or (not s.ob) or freed(s.fr, fr) or freed(s.ft, ft)
   s.lr, s.lt, s.fr, s.ft, s.sy, s.ob = lr, lt, fr, ft, sy, true
@@ -150,6 +165,8 @@ if requested and tokens > 0 and requested > 0 then
   local ratio = math.min(8, math.max(0.25, requested / tokens))
   if ratio > s.ts then s.ts = ratio else s.ts = s.ts + 0.1 * (ratio - s.ts) end
 end
+s.orq = math.max(0, s.orq - 1)
+s.ot = math.max(0, s.ot - charged)
 save(key, s, ttl)
 if wake then
   redis.call("PUBLISH", channel, key)
@@ -236,7 +253,9 @@ const parseState = (hash: Record<string, string>): Option.Option<internal.KeySta
     granted: n("g", 0),
     tokensThrough: n("tt", 0),
     synced: n("sy", 0),
-    probeUntil: n("pr", 0)
+    probeUntil: n("pr", 0),
+    outstandingRequests: n("or", 0),
+    outstandingTokens: n("ot", 0)
   })
 }
 
@@ -338,7 +357,9 @@ export const make = (options: Options): Effect.Effect<RateLimiter.Store, never, 
               opt(input.requestedTokens),
               ttl,
               channel,
-              String(WAKE_MILLIS)
+              String(WAKE_MILLIS),
+              String(TRANSIT_MILLIS),
+              String(input.charged)
             )),
           (woke) => {
             // Our own waiters need not wait for the message to come back from the server.

@@ -49,6 +49,7 @@ const releaseInput = (
     seq: permit.seq,
     tokensThrough: permit.tokensThrough,
     tokens: options.tokens,
+    charged: permit.charged,
     probe: permit.probe,
     headers: options.headers === undefined ? undefined : {
       limitRequests: options.headers.limitRequests,
@@ -125,9 +126,28 @@ export const storeSuite = <E>(name: string, storeLayer: Layer.Layer<RateLimiter.
         assert.strictEqual(state.limitTokens, 1000)
         assert.isTrue(state.observed)
         assert.strictEqual(state.probeUntil, 0)
-        // 200 left 10 s ago, 166.7 refilled since: 100 fit now, and another 400 need about 8 s.
+        // 200 left when counted (up to 1 s after sending), 150 refilled since: 100 fit now, and
+        // another 400 need 150 more, 9 s.
         assert.isTrue(granted(yield* store.reserve(key, input(10_000, 100))))
-        assert.strictEqual(waits(yield* store.reserve(key, input(10_000, 400))), 8_000)
+        assert.strictEqual(waits(yield* store.reserve(key, input(10_000, 400))), 9_000)
+      }))
+
+    it.effect("a re-base assumes the server counted its remaining values up to a second after sending", () =>
+      Effect.gen(function*() {
+        const store = yield* RateLimiter.RateLimiterStore
+        const key = freshKey()
+        const fixed = { tokens: 6000 }
+        const permit = yield* store.reserve(key, input(0, 100, fixed))
+        // Nothing left when counted; the answer came 5 s after sending. Counting right at sending
+        // would credit 5 s of refill (500 tokens) and hand out tokens the server may not have had
+        // back yet; the store credits 4 s.
+        yield* store.release(key, releaseInput(permit, { now: 5_000, sentAt: 0, tokens: 100, fixed, headers: { remainingTokens: 0 } }))
+        assert.strictEqual(Option.getOrThrow(yield* store.snapshot(key)).fullTokens, 61_000)
+        // An answer within the second: counted when it came.
+        const quick = freshKey()
+        const fast = yield* store.reserve(quick, input(0, 100, fixed))
+        yield* store.release(quick, releaseInput(fast, { now: 400, sentAt: 0, tokens: 100, fixed, headers: { remainingTokens: 0 } }))
+        assert.strictEqual(Option.getOrThrow(yield* store.snapshot(quick)).fullTokens, 60_400)
       }))
 
     it.effect("stale headers are ignored; requests granted since stay counted", () =>
