@@ -6,7 +6,7 @@
  * 30,000 tokens per minute for the API key, buckets that refill continuously, `x-ratelimit-*`
  * headers), a real `redis-server` on a free 127.0.0.1 port, and 4 worker processes. Each worker
  * runs a limiter that knows no limits (it learns them from the headers) in front of `fetch`, with
- * 12 fibers sending chat requests of varied sizes back to back (20% small, 80% of hundreds to
+ * 24 fibers sending chat requests of varied sizes back to back (20% small, 80% of hundreds to
  * 1,500 tokens); a response arrives 250 ms + 2 ms per `max_tokens` after the server admitted it,
  * and a 429 is sent again (after the pause the limiter takes from its hint) up to 5 times.
  *
@@ -43,7 +43,7 @@ import * as RedisServer from "../test/utils/redisServer.js"
 const RPM = 500
 const TPM = 30_000
 const WORKERS = Number(process.env.GOODPUT_DIST_WORKERS ?? 4)
-const FIBERS = 12
+const FIBERS = 24
 const FACTOR = 8
 const MINUTES = Number(process.env.GOODPUT_DIST_MINUTES ?? 4)
 const API_KEY = "sk-bench-shared-org"

@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Duration, Effect, Either, FastCheck, Fiber, Layer, Metric, Option, Redacted, Runtime } from "effect"
+import { Duration, Effect, Either, FastCheck, Fiber, Layer, Logger, Metric, Option, Redacted, Runtime } from "effect"
 import { Redis } from "ioredis"
 import * as internal from "../src/internal/rateLimiter.js"
 import * as RateLimiter from "../src/RateLimiter.js"
@@ -251,6 +251,11 @@ describe("Redis store shared by several processes", () => {
     }))
 })
 
+const logs: Array<{ readonly level: string; readonly message: string }> = []
+const capture = Logger.make(({ logLevel, message }) => {
+  logs.push({ level: logLevel.label, message: Array.isArray(message) ? message.join(" ") : String(message) })
+})
+
 describe("Redis store faults", () => {
   const fast = { requestsPerMinute: 6000, storeTimeout: "200 millis", storeRetryAfter: "300 millis" } as const
 
@@ -268,6 +273,11 @@ describe("Redis store faults", () => {
       // The local fallback still paces: its own bucket of 6000 a minute holds.
       yield* limiter.release(during, { status: Option.some(200), rateLimit: Option.none(), rateLimited: false, retryAfter: Option.none() })
       assert.isAtLeast((yield* Metric.value(RateLimiter.storeFailures)).count - before, 1)
+      // One warning for the outage, not one per request.
+      yield* limiter.acquire({ key: "k", tokens: 0 })
+      const warnings = logs.filter((l) => l.level === "WARN")
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0]?.message ?? "", "pacing in this process only")
       yield* server.start
       // ioredis reconnects by itself; after storeRetryAfter the limiter asks Redis again.
       const back = yield* limiter.acquire({ key: "k", tokens: 0 }).pipe(
@@ -278,7 +288,8 @@ describe("Redis store faults", () => {
       // The restarted server starts empty: the key's state is Redis's again.
       const state = Option.getOrThrow(yield* limiter.snapshot("k"))
       assert.isTrue(Option.isSome(state.remainingRequests))
-    }))
+      assert.isTrue(logs.some((l) => l.level === "INFO" && l.message.includes("answers again")))
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture))))
 
   it.scopedLive("Redis frozen (slow): each decision waits at most storeTimeout, then goes local", () =>
     Effect.gen(function*() {
