@@ -6,8 +6,8 @@
  * 30,000 tokens per minute for the API key, buckets that refill continuously, `x-ratelimit-*`
  * headers), a real `redis-server` on a free 127.0.0.1 port, and 4 worker processes. Each worker
  * runs a limiter that knows no limits (it learns them from the headers) in front of `fetch`, with
- * 24 fibers sending chat requests of varied sizes back to back (20% small, 80% of hundreds to
- * 1,500 tokens); a response arrives 250 ms + 2 ms per `max_tokens` after the server admitted it,
+ * 24 fibers sending chat requests of varied sizes back to back (bench/workload.ts, as
+ * bench/goodput.ts: 20% small, 80% of hundreds to 1,500 tokens); a response arrives 250 ms + 2 ms per `max_tokens` after the server admitted it,
  * and a 429 is sent again (after the pause the limiter takes from its hint) up to 5 times.
  *
  * Time: every process reads the same compressed clock (virtual = origin + real elapsed x 8, the
@@ -37,8 +37,8 @@ import type * as Scope from "effect/Scope"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimiterRedis from "../src/RateLimiterRedis.js"
 import { MockApi, MockServer } from "../src/testing/index.js"
-import * as TokenEstimate from "../src/TokenEstimate.js"
 import * as RedisServer from "../test/utils/redisServer.js"
+import { generator, jobOf, percentile } from "./workload.js"
 
 const RPM = 500
 const TPM = 30_000
@@ -106,33 +106,6 @@ interface WorkerResult {
   readonly storeFailures: number
 }
 
-/** mulberry32: a small seeded generator, so every run sees the same request sequence. */
-const generator = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const between = (next: () => number, lo: number, hi: number) => Math.floor(lo + next() * (hi - lo + 1))
-
-const jobOf = (next: () => number, id: string) => {
-  const small = next() < 0.2
-  const promptChars = small ? between(next, 20, 200) : between(next, 400, 4000)
-  const maxTokens = small ? between(next, 8, 48) : between(next, 100, 600)
-  const body = {
-    model: "gpt-4o-mini",
-    messages: [{ role: "user", content: "lorem ipsum ".repeat(Math.ceil(promptChars / 12)).slice(0, promptChars) }],
-    max_tokens: maxTokens,
-    user: id
-  }
-  return { body, maxTokens, tokens: TokenEstimate.fromBody(body).total }
-}
-
 const runWorker = (config: WorkerConfig) =>
   Effect.gen(function*() {
     const store = config.store === "redis"
@@ -157,10 +130,11 @@ const runWorker = (config: WorkerConfig) =>
     const fiber = (f: number) =>
       Effect.gen(function*() {
         const next = generator(1000 * config.index + f)
+        const worker = 1000 * config.index + f
         for (let n = 0;; n++) {
           const began = yield* Clock.currentTimeMillis
           if (began >= go.end) return
-          const job = jobOf(next, `w${config.index}-${f}-${n}`)
+          const job = jobOf(worker, n, next)
           const request = HttpClientRequest.post(`${config.url}/chat/completions`).pipe(
             HttpClientRequest.bearerToken(API_KEY),
             HttpClientRequest.setHeader("x-bench-latency-ms", String(250 + 2 * job.maxTokens)),
@@ -238,9 +212,6 @@ const spawnWorker = (config: WorkerConfig): Effect.Effect<Worker, never, Scope.S
       result: Deferred.await(exited)
     }
   })
-
-const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN
 
 interface Figures {
   readonly store: string

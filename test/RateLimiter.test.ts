@@ -24,6 +24,28 @@ const isDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
 
 const headers = (h: Record<string, string>) => RateLimitHeaders.fromHeaders(h)
 
+/** A chat request to the scripted mock of `chars` prompt characters. */
+const chatOf = (chars: number, maxTokens: number) =>
+  HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
+    HttpClientRequest.bearerToken("sk-test-key"),
+    HttpClientRequest.bodyUnsafeJson({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "x".repeat(chars) }],
+      max_tokens: maxTokens
+    })
+  )
+
+/** A store whose every operation fails. */
+const down = () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
+const brokenStore: RateLimiter.Store = {
+  reserve: down,
+  release: down,
+  pause: down,
+  adjust: down,
+  snapshot: down,
+  watch: () => Effect.succeed(Effect.never)
+}
+
 const outcome = (h: Record<string, string>, status = 200): RateLimiter.Outcome => ({
   status: Option.some(status),
   rateLimit: headers(h),
@@ -398,17 +420,7 @@ describe("RateLimiter", () => {
       const limiter = yield* make()
       const mock = yield* MockApi.MockApi
       const client = (yield* HttpClient.HttpClient).pipe(RateLimiter.middleware(limiter))
-      const send = (chars: number) =>
-        client.execute(
-          HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
-            HttpClientRequest.bearerToken("sk-test-key"),
-            HttpClientRequest.bodyUnsafeJson({
-              model: "gpt-4o-mini",
-              messages: [{ role: "user", content: "x".repeat(chars) }],
-              max_tokens: 10
-            })
-          )
-        )
+      const send = (chars: number) => client.execute(chatOf(chars, 10))
       assert.strictEqual((yield* send(40)).status, 200)
       const huge = yield* Effect.either(send(4 * 2_000))
       assert.isTrue(Either.isLeft(huge) && huge.left._tag === "RequestTooLarge")
@@ -417,18 +429,9 @@ describe("RateLimiter", () => {
 
   it.effect("a failing store: the limiter paces locally, warns once and counts the failures", () =>
     Effect.gen(function*() {
-      const down = () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
-      const broken: RateLimiter.Store = {
-        reserve: down,
-        release: down,
-        pause: down,
-        adjust: down,
-        snapshot: down,
-        watch: () => Effect.succeed(Effect.never)
-      }
       const before = (yield* Metric.value(RateLimiter.storeFailures)).count
       const limiter = yield* RateLimiter.make({ requestsPerMinute: 1 }).pipe(
-        Effect.provideService(RateLimiter.RateLimiterStore, broken)
+        Effect.provideService(RateLimiter.RateLimiterStore, brokenStore)
       )
       yield* limiter.acquire({ key: "k", tokens: 0 })
       // The local fallback holds the limit: the second request waits its minute.
@@ -443,17 +446,8 @@ describe("RateLimiter", () => {
 
   it.effect("a failing store under onStoreFailure \"fail\": a typed RateLimiterStoreError", () =>
     Effect.gen(function*() {
-      const down = () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
-      const broken: RateLimiter.Store = {
-        reserve: down,
-        release: down,
-        pause: down,
-        adjust: down,
-        snapshot: down,
-        watch: () => Effect.succeed(Effect.never)
-      }
       const limiter = yield* RateLimiter.make({ requestsPerMinute: 1, onStoreFailure: "fail" }).pipe(
-        Effect.provideService(RateLimiter.RateLimiterStore, broken)
+        Effect.provideService(RateLimiter.RateLimiterStore, brokenStore)
       )
       const result = yield* Effect.either(limiter.acquire({ key: "k", tokens: 0 }))
       assert.isTrue(Either.isLeft(result) && result.left._tag === "RateLimiterStoreError")
@@ -479,17 +473,7 @@ describe("RateLimiter", () => {
       const limiter = yield* make()
       const mock = yield* MockApi.MockApi
       const client = (yield* HttpClient.HttpClient).pipe(RateLimiter.middleware(limiter))
-      const send = (i: number) =>
-        client.execute(
-          HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
-            HttpClientRequest.bearerToken("sk-test-key"),
-            HttpClientRequest.bodyUnsafeJson({
-              model: "gpt-4o-mini",
-              messages: [{ role: "user", content: "x".repeat(400 + 40 * i) }],
-              max_tokens: 100
-            })
-          )
-        )
+      const send = (i: number) => client.execute(chatOf(400 + 40 * i, 100))
       const all = yield* Effect.fork(Effect.all(Array.from({ length: 30 }, (_, i) => send(i)), { concurrency: 10 }))
       yield* TestClock.adjust("5 minutes")
       const responses = yield* Fiber.join(all)
