@@ -19,7 +19,7 @@ storeSuite("redis", storeOnServer)
 // ---------------------------------------------------------------------------------------------
 
 type Op =
-  | { readonly _tag: "reserve"; readonly dt: number; readonly tokens: number }
+  | { readonly _tag: "reserve"; readonly dt: number; readonly tokens: number; readonly skew: number }
   | {
     readonly _tag: "release"
     readonly pick: number
@@ -36,7 +36,8 @@ const opArb: FastCheck.Arbitrary<Op> = FastCheck.oneof(
   FastCheck.record({
     _tag: FastCheck.constant("reserve" as const),
     dt: FastCheck.integer({ min: 0, max: 20_000 }),
-    tokens: FastCheck.oneof(FastCheck.integer({ min: 0, max: 3_000 }), FastCheck.integer({ min: 0, max: 50_000 }))
+    tokens: FastCheck.oneof(FastCheck.integer({ min: 0, max: 3_000 }), FastCheck.integer({ min: 0, max: 50_000 })),
+    skew: FastCheck.constantFrom(0, 50, 333.5)
   }),
   FastCheck.record({
     _tag: FastCheck.constant("release" as const),
@@ -74,7 +75,7 @@ const sameOn = (stores: ReadonlyArray<RateLimiter.Store>, fixed: internal.Fixed,
       switch (op._tag) {
         case "reserve": {
           now += op.dt
-          const input = { now, tokens: op.tokens, fixed, burst: 0.9, headroom: 0.05, probeLease: 30_000 }
+          const input = { now, tokens: op.tokens, fixed, burst: 0.9, headroom: 0.05, probeLease: 30_000, skew: op.skew }
           const [a, b] = yield* all((s) => s.reserve(key, input))
           assert.deepStrictEqual(b, a)
           if (a !== undefined && a._tag === "Granted") permits.push({ r: a, at: now, tokens: op.tokens })
@@ -140,7 +141,7 @@ layer(storeOnServer, {
     }))
 })
 
-const make = (options: RateLimiter.LocalOptions) => RateLimiter.make(options).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+const make = (options: RateLimiter.Options) => RateLimiter.make(options).pipe(Effect.provide(RateLimiter.layerStoreMemory))
 
 // ---------------------------------------------------------------------------------------------
 // Processes sharing one limit; faults of the store
@@ -150,7 +151,7 @@ const make = (options: RateLimiter.LocalOptions) => RateLimiter.make(options).pi
 const limiterOn = (url: string, options: RateLimiter.Options = {}) =>
   Effect.gen(function*() {
     const store = yield* RateLimiterRedis.make({ url, prefix: "proc:" })
-    return yield* RateLimiter.make(options as RateLimiter.LocalOptions).pipe(
+    return yield* RateLimiter.make(options as RateLimiter.Options).pipe(
       Effect.provideService(RateLimiter.RateLimiterStore, store)
     )
   })

@@ -91,6 +91,12 @@ export interface ReserveInput {
   readonly headroom: number
   /** How long a probe holds a key whose limits are unknown, should its answer never come. */
   readonly probeLease: number
+  /**
+   * How far the clocks of the processes sharing the state may disagree (millis): a request at
+   * the edge of a bucket or a pause waits this much longer, so that a process whose clock runs
+   * ahead does not take room the others (and the server) have not seen refill yet.
+   */
+  readonly skew: number
 }
 
 /** The verdict of {@link reserve}. @internal */
@@ -168,12 +174,14 @@ export const reserve = (state0: KeyState, input: ReserveInput): readonly [Reserv
     if (now < state.probeUntil) return [{ _tag: "Wait", millis: Math.ceil(state.probeUntil - now) }, state]
     return granted(true, { ...state, probeUntil: now + input.probeLease })
   }
-  let wait = state.pausedUntil - now
+  const at = now - input.skew
+  // (A pause at 0 is no pause: a skewed clock must not read it as one just ended.)
+  let wait = state.pausedUntil > 0 ? state.pausedUntil - at : 0
   if (state.limitRequests !== undefined) {
-    wait = Math.max(wait, waitFor(state.fullRequests, state.limitRequests, 1, now, input))
+    wait = Math.max(wait, waitFor(state.fullRequests, state.limitRequests, 1, at, input))
   }
   if (state.limitTokens !== undefined && charged > 0) {
-    wait = Math.max(wait, waitFor(state.fullTokens, state.limitTokens, charged, now, input))
+    wait = Math.max(wait, waitFor(state.fullTokens, state.limitTokens, charged, at, input))
   }
   // Whole milliseconds: a fractional wait would wake the head of the queue a hair too early.
   if (wait > 0) return [{ _tag: "Wait", millis: Math.ceil(wait) }, state]

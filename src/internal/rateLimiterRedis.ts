@@ -51,11 +51,12 @@ end
 local MINUTE = 60000
 `
 
-/** `reserve`: KEYS[1] state; ARGV now, tokens, fixedRequests, fixedTokens, burst, headroom, probeLease, ttl. */
+/** `reserve`: KEYS[1] state; ARGV now, tokens, fixedRequests, fixedTokens, burst, headroom, probeLease, ttl, skew. */
 const reserve = `${prelude}
 local key = KEYS[1]
 local now, tokens = tonumber(ARGV[1]), tonumber(ARGV[2])
 local burst, headroom, lease, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local at = now - tonumber(ARGV[9])
 local s = load(key)
 fixed(s, tonumber(ARGV[3]), tonumber(ARGV[4]))
 if s.lt and tokens > s.lt then
@@ -86,9 +87,10 @@ local function waitFor(full, limit, n)
   local capacity = limit * burst * (1 - headroom)
   local need = math.min(n, capacity)
   local earliest = full + (need - capacity) / rate
-  return math.max(0, earliest - now)
+  return math.max(0, earliest - at)
 end
-local wait = s.pu - now
+local wait = 0
+if s.pu > 0 then wait = s.pu - at end
 if s.lr then wait = math.max(wait, waitFor(s.fr, s.lr, 1)) end
 if s.lt and charged > 0 then wait = math.max(wait, waitFor(s.ft, s.lt, charged)) end
 if wait > 0 then
@@ -329,7 +331,8 @@ export const make = (options: Options): Effect.Effect<RateLimiter.Store, never, 
               String(input.burst),
               String(input.headroom),
               String(input.probeLease),
-              ttl
+              ttl,
+              String(input.skew)
             )),
           parseReservation
         ),

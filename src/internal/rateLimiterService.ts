@@ -160,6 +160,8 @@ const guarded = (store: RateLimiter.Store, options: RateLimiter.Options | RateLi
     )
   }
 
+  // A memory store has one clock; processes sharing a store each have their own.
+  const skew = Duration.toMillis(Duration.decode(options.clockSkew ?? (isLocal ? Duration.zero : Duration.millis(50))))
   /** Whether a shared store is in its failing window (its operations go to the fallback). */
   const skipping = (now: number) => !isLocal && !failClosed && now < failingUntil
   /** The next wake-up of a key, from the store or (for a shared store) the fallback. */
@@ -167,7 +169,7 @@ const guarded = (store: RateLimiter.Store, options: RateLimiter.Options | RateLi
     isLocal
       ? store.watch(key)
       : Effect.zipWith(store.watch(key), fallback.watch(key), (a, b) => Effect.race(a, b))
-  return { run, fallback, skipping, watch }
+  return { run, fallback, skipping, watch, skew }
 }
 
 const finiteOr = (n: number | undefined): number | undefined =>
@@ -201,7 +203,7 @@ export const make = (
     const headroom = Math.min(0.99, Math.max(0, numberOr(options.headroom, 0)))
     const defaultPause = Duration.decode(options.defaultPause ?? Duration.seconds(1))
     const maxPause = Duration.decode(options.maxPause ?? Duration.seconds(60))
-    const { fallback, run, skipping, watch } = guarded(store, options)
+    const { fallback, run, skew, skipping, watch } = guarded(store, options)
     const gates = new Map<string, Effect.Semaphore>()
     const gateOf = (key: string): Effect.Semaphore => {
       let gate = gates.get(key)
@@ -220,8 +222,13 @@ export const make = (
           while (true) {
             const changed = yield* watch(demand.key)
             const now = yield* Clock.currentTimeMillis
-            const input: internal.ReserveInput = { now, tokens, fixed, burst, headroom, probeLease: PROBE_LEASE }
-            const { local, value } = yield* run((s) => s.reserve(demand.key, input), now, true)
+            const input: internal.ReserveInput = { now, tokens, fixed, burst, headroom, probeLease: PROBE_LEASE, skew }
+            // The fallback is this process's alone: one clock, no skew to allow for.
+            const { local, value } = yield* run(
+              (s) => s.reserve(demand.key, s === fallback ? { ...input, skew: 0 } : input),
+              now,
+              true
+            )
             switch (value._tag) {
               case "Granted":
                 return {

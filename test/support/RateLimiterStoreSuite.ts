@@ -21,7 +21,8 @@ const input = (
   fixed: { requests: fixed.requests, tokens: fixed.tokens },
   burst: 1,
   headroom: 0,
-  probeLease: 30_000
+  probeLease: 30_000,
+  skew: 0
 })
 
 const releaseInput = (
@@ -208,6 +209,20 @@ export const storeSuite = <E>(name: string, storeLayer: Layer.Layer<RateLimiter.
         assert.strictEqual(Option.getOrThrow(yield* store.snapshot(key)).fullTokens, 0)
         yield* store.adjust(key, 600, 0)
         assert.strictEqual(Option.getOrThrow(yield* store.snapshot(key)).fullTokens, 6_000)
+      }))
+
+    it.effect("a clock skew allowance makes a request at the edge wait that much longer", () =>
+      Effect.gen(function*() {
+        const store = yield* RateLimiter.RateLimiterStore
+        const key = freshKey()
+        const fixed = { requests: 60 }
+        const edge = (now: number, skew: number) => ({ ...input(now, 0, fixed), skew })
+        for (let i = 0; i < 60; i++) yield* store.reserve(key, edge(0, 0))
+        assert.strictEqual(waits(yield* store.reserve(key, edge(0, 50))), 1_050)
+        assert.strictEqual(waits(yield* store.reserve(key, edge(1_000, 50))), 50)
+        assert.isTrue(granted(yield* store.reserve(key, edge(1_050, 50))))
+        // Far from the edge it costs nothing.
+        assert.isTrue(granted(yield* store.reserve(freshKey(), edge(0, 50))))
       }))
 
     it.effect("a key never seen has no snapshot", () =>
