@@ -109,10 +109,13 @@ interface WorkerResult {
 const runWorker = (config: WorkerConfig) =>
   Effect.gen(function*() {
     const store = config.store === "redis"
-      // Timeouts are in virtual time: a second of real time each, as the defaults are.
+      // Durations are virtual: the defaults' real time (1 s store timeout, 50 ms clock skew) x FACTOR.
       ? yield* RateLimiterRedis.make({ url: config.redisUrl, prefix: config.prefix, connectTimeout: Duration.seconds(5 * FACTOR) })
       : yield* RateLimiter.makeStoreMemory
-    const limiter = yield* RateLimiter.make({ storeTimeout: Duration.seconds(FACTOR) }).pipe(
+    const limiter = yield* RateLimiter.make({
+      storeTimeout: Duration.seconds(FACTOR),
+      clockSkew: config.store === "redis" ? Duration.millis(50 * FACTOR) : undefined
+    }).pipe(
       Effect.provideService(RateLimiter.RateLimiterStore, store)
     )
     const client = (yield* HttpClient.HttpClient).pipe(
