@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Duration, Effect, Either, FastCheck, Fiber, Layer, Logger, Metric, Option, Redacted, Runtime } from "effect"
+import { ConfigProvider, Duration, Effect, Either, FastCheck, Fiber, Layer, Logger, Metric, Option, Redacted, Runtime } from "effect"
 import { Redis } from "ioredis"
 import * as internal from "../src/internal/rateLimiter.js"
 import * as RateLimiter from "../src/RateLimiter.js"
@@ -229,6 +229,30 @@ describe("Redis store shared by several processes", () => {
       const start = Date.now()
       yield* b.acquire({ key: "k", tokens: 0 })
       assert.isAtLeast(Date.now() - start, 450)
+    }))
+
+  it.scopedLive("the layer from Config reads REDIS_URL (redacted), the prefix and the TTL", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer.start
+      const provider = ConfigProvider.fromMap(
+        new Map([["REDIS_URL", server.url], ["REDIS_KEY_PREFIX", "cfg:"], ["REDIS_KEY_TTL", "2 minutes"]])
+      )
+      const options = yield* RateLimiterRedis.config.pipe(Effect.withConfigProvider(provider))
+      assert.isTrue(Redacted.isRedacted(options.url))
+      assert.notInclude(String(options.url), "127.0.0.1")
+      const permit = yield* Effect.flatMap(RateLimiter.RateLimiter, (limiter) => limiter.acquire({ key: "k", tokens: 0 })).pipe(
+        Effect.provide(RateLimiter.layer({ requestsPerMinute: 60 }).pipe(Layer.provide(RateLimiterRedis.layerConfig()))),
+        Effect.withConfigProvider(provider)
+      )
+      assert.isFalse(permit.local)
+      const client = yield* Effect.acquireRelease(Effect.sync(() => new Redis(server.url)), (c) => Effect.promise(() => c.quit()))
+      const ttl = yield* Effect.promise(() => client.pttl("cfg:k"))
+      assert.isAbove(ttl, 60_000)
+      assert.isAtMost(ttl, 120_000)
+      const missing = yield* Effect.either(
+        RateLimiterRedis.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+      )
+      assert.isTrue(Either.isLeft(missing))
     }))
 
   it.scopedLive("keys carry the prefix and a TTL, and never the API key", () =>
