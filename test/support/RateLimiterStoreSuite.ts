@@ -168,6 +168,26 @@ export const storeSuite = <E>(name: string, storeLayer: Layer.Layer<RateLimiter.
         assert.strictEqual(Option.getOrThrow(yield* store.snapshot(key)).fullTokens, 30_000)
       }))
 
+    it.effect("an answer that overtook an older request does not hand out that request's tokens again", () =>
+      Effect.gen(function*() {
+        const store = yield* RateLimiter.RateLimiterStore
+        const key = freshKey()
+        const fixed = { tokens: 6000 }
+        const older = yield* store.reserve(key, input(0, 1000, fixed))
+        const newer = yield* store.reserve(key, input(0, 1000, fixed))
+        // The newer request (another process's, say) reached the server first: its headers do not
+        // count the older one, still on its way. Taking them at their word would free 1000
+        // tokens the older request is about to use.
+        yield* store.release(key, releaseInput(newer, { now: 0, sentAt: 0, tokens: 1000, fixed, headers: { remainingTokens: 5000 } }))
+        assert.strictEqual(Option.getOrThrow(yield* store.snapshot(key)).fullTokens, 20_000)
+        // Once nothing older is in flight, the headers correct an overestimate again.
+        yield* store.release(key, releaseInput(older, { now: 0, sentAt: 0, tokens: 1000, fixed, headers: { remainingTokens: 5500 } }))
+        assert.strictEqual(Option.getOrThrow(yield* store.snapshot(key)).fullTokens, 20_000)
+        const third = yield* store.reserve(key, input(0, 500, fixed))
+        yield* store.release(key, releaseInput(third, { now: 0, sentAt: 0, tokens: 500, fixed, headers: { remainingTokens: 4000 } }))
+        assert.strictEqual(Option.getOrThrow(yield* store.snapshot(key)).fullTokens, 20_000)
+      }))
+
     it.effect("a pause holds every request until its end and is never shortened", () =>
       Effect.gen(function*() {
         const store = yield* RateLimiter.RateLimiterStore
