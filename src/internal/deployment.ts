@@ -136,14 +136,18 @@ const entraAuth = (
           (response) => ({ response, token })
         )
     )
-  return HttpClient.make((request) =>
-    Effect.flatMap(send(request), ({ response, token }) =>
-      response.status !== 401
-        ? Effect.succeed(response)
-        : Effect.zipRight(
-          Effect.zipRight(Effect.ignore(response.arrayBuffer), cache.invalidate(token)),
-          Effect.map(send(request), (again) => again.response)
-        ))
+  // `makeWith`, not `make`: the URL is still relative here (the client's base URL comes after).
+  return HttpClient.makeWith<HttpClientError.HttpClientError, never, HttpClientError.HttpClientError, never>(
+    (effect) =>
+      Effect.flatMap(effect, (request) =>
+        Effect.flatMap(send(request), ({ response, token }) =>
+          response.status !== 401
+            ? Effect.succeed(response)
+            : Effect.zipRight(
+              Effect.zipRight(Effect.ignore(response.arrayBuffer), cache.invalidate(token)),
+              Effect.map(send(request), (again) => again.response)
+            ))),
+    Effect.succeed
   )
 }
 
