@@ -230,7 +230,7 @@ const main = async () => {
       `${r.p50.toFixed(0)} ms`.padStart(8),
       `${r.p99.toFixed(0)} ms`.padStart(9),
       r.sent.join(" / ").padStart(23),
-      (r.back === undefined ? "never" : `${(r.back / 1000).toFixed(1)} s`).padStart(16),
+      (r.sent.length < 2 ? "-" : r.back === undefined ? "never" : `${(r.back / 1000).toFixed(1)} s`).padStart(16),
       `${r.realMillis} ms`.padStart(8)
     ].join(" "))
   }
