@@ -28,9 +28,9 @@
  *
  * Why not effect's `ExecutionPlan` underneath: an `ExecutionPlan` step sees the error alone and
  * runs one step at a time; here a move depends on which deployment failed (its context window,
- * its credential) and a hedge runs two deployments at once. The deployments themselves are
- * ordinary services, so `Effect.withExecutionPlan` still works over them for plain "next on any
- * error" plans.
+ * its credential) and a hedge runs two deployments at once. Where an `ExecutionPlan` is what you
+ * have (layers of `OpenAiClient`, say), {@link whileMoveOn} gives its steps the same stop-or-next
+ * rule.
  *
  * @since 0.1.0
  */
@@ -289,3 +289,34 @@ export const moveOn = (error: Deployment.Failure, stopOn?: ReadonlyArray<Reason>
  * @category constants
  */
 export const defaultStopOn: ReadonlyArray<Reason> = internal.DEFAULT_STOP_ON
+
+/**
+ * The plan's stop-or-next rule as the `while` of an effect `ExecutionPlan` step: `true` (try this
+ * step) after an error the plan would move on from, `false` after one that stops it (and after
+ * anything that is not this library's error). Context windows, spent credentials and hedging
+ * need {@link make}.
+ *
+ * @example
+ * ```ts
+ * import { Fallback, OpenAiClient } from "effect-openai-resilience"
+ * import { FetchHttpClient } from "@effect/platform"
+ * import { Effect, ExecutionPlan, Layer, Redacted } from "effect"
+ *
+ * const plan = ExecutionPlan.make(
+ *   { provide: OpenAiClient.layer({ apiKey: Redacted.make("sk-...") }) },
+ *   { provide: OpenAiClient.layer({ apiKey: Redacted.make("sk-..."), baseUrl: "http://localhost:8000/v1" }), while: Fallback.whileMoveOn() }
+ * )
+ * const chat = Effect.flatMap(OpenAiClient.OpenAiClient, (openai) =>
+ *   openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }))
+ * const program = Effect.withExecutionPlan(chat, plan).pipe(Effect.provide(FetchHttpClient.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category decisions
+ */
+export const whileMoveOn = (
+  options: { readonly stopOn?: ReadonlyArray<Reason> | undefined } = {}
+): (error: unknown) => Effect.Effect<boolean> => {
+  const stopOn = new Set<string>(options.stopOn ?? internal.DEFAULT_STOP_ON)
+  return (error) => Effect.succeed(internal.isFailure(error) && internal.moveOn(error, stopOn) === "next")
+}

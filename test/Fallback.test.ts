@@ -1,18 +1,24 @@
+import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as ExecutionPlan from "effect/ExecutionPlan"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Fallback from "../src/Fallback.js"
+import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
-import { chatRequest, inVirtualTime, mockDeployment, served } from "./support/deployments.js"
+import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { chatRequest, inVirtualTime, mockDeployment, policy, served } from "./support/deployments.js"
 
 const reasons = <E extends { readonly _tag: string }>(route: Fallback.Route<E>) =>
   route.left.map((l) => `${l.deployment}:${l._tag === "Failed" ? l.error._tag : l._tag === "Skipped" ? l.reason : "outrun"}`)
@@ -353,6 +359,32 @@ describe("Fallback: a primary outage", () => {
       // The open circuit keeps requests off the primary: far fewer than one per call reach it.
       assert.isBelow(yield* served(a.mock), 60)
     }).pipe(Effect.scoped))
+})
+
+describe("Fallback.whileMoveOn: the same rule for an effect ExecutionPlan", () => {
+  const layerOver = (options: MockApi.MockOptions) =>
+    Effect.gen(function*() {
+      const mock = yield* MockApi.make(options)
+      const client = yield* ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
+      const layer = OpenAiClient.layer({
+        apiKey: Redacted.make("sk-plan-0123456789"),
+        baseUrl: ScriptedHttpClient.baseUrl,
+        resilience: { retryPolicy: policy }
+      }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client)))
+      return { layer, mock }
+    })
+  const chat = Effect.flatMap(OpenAiClient.OpenAiClient, (openai) => openai.chat.completions.create(chatRequest))
+
+  it.effect("the next step after a ServerError, none after a BadRequest", () =>
+    Effect.gen(function*() {
+      for (const [fault, expected] of [["server_error", 1], ["bad_request", 0]] as const) {
+        const a = yield* layerOver({ scenario: [fault, fault] })
+        const b = yield* layerOver({})
+        const plan = ExecutionPlan.make({ provide: a.layer }, { provide: b.layer, while: Fallback.whileMoveOn() })
+        yield* Effect.either(inVirtualTime(Effect.withExecutionPlan(chat, plan)))
+        assert.strictEqual(yield* served(b.mock), expected, fault)
+      }
+    }))
 })
 
 const recordingTracer = (events: Array<string>) =>

@@ -5,9 +5,12 @@ import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Deployment from "../src/Deployment.js"
 import * as Fallback from "../src/Fallback.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -17,7 +20,11 @@ import { chatRequest } from "./support/deployments.js"
 // Real sockets and real time (`it.live`): each deployment is its own mock server on 127.0.0.1.
 const quick = RetryPolicy.make({ maxRetries: 1, base: "10 millis", factor: 1, jitter: "none" })
 
-const serverDeployment = (name: string, options: MockServer.ServerOptions = {}) =>
+const serverDeployment = (
+  name: string,
+  options: MockServer.ServerOptions = {},
+  breaker?: CircuitBreaker.CircuitBreaker
+) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(MockServer.layer(options))
     const { url } = Context.get(context, MockServer.MockServer)
@@ -25,7 +32,7 @@ const serverDeployment = (name: string, options: MockServer.ServerOptions = {}) 
       name,
       baseUrl: url,
       apiKey: Redacted.make(`sk-${name}-over-http-0123456789`),
-      resilience: { retryPolicy: quick, timeout: "5 seconds" }
+      resilience: { retryPolicy: quick, timeout: "5 seconds", breaker }
     })
     const log = Context.get(context, MockApi.MockApi).log
     return { deployment, served: Effect.map(log, (l) => l.length) }
@@ -72,4 +79,22 @@ describe("Fallback over real HTTP, one mock server per deployment", () => {
       assert.isTrue(result.route.hedged)
       assert.isBelow(Date.now() - start, 5_000) // not the slow server's 20 s
     })))
+
+  it.live("a primary outage: the secondary serves while the breaker is open, the primary again once it is back", () =>
+    live(Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: 2, openDuration: "200 millis", backoffFactor: 1 })
+      // The first 6 requests that reach the primary fail: its outage.
+      const a = yield* serverDeployment("a", { scenario: Array.from({ length: 6 }, () => "server_error" as const) }, breaker)
+      const b = yield* serverDeployment("b")
+      const plan = yield* Fallback.make([a.deployment, b.deployment])
+      const servedBy: Array<string> = []
+      for (let i = 0; i < 30; i++) {
+        servedBy.push((yield* plan.chat.completions.create(chatRequest)).route.served)
+        yield* Effect.sleep("50 millis")
+      }
+      assert.strictEqual(servedBy[0], "b")
+      assert.includeMembers(servedBy.slice(-5), ["a"])
+      assert.notInclude(servedBy.slice(-5), "b")
+      assert.isBelow(yield* a.served, 30) // the open breaker kept calls off the primary
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning))))
 })

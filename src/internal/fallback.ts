@@ -12,6 +12,8 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Bulkhead from "../Bulkhead.js"
+import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as Deployment from "../Deployment.js"
 import type * as Fallback from "../Fallback.js"
 import * as OpenAiError from "../OpenAiError.js"
@@ -67,6 +69,10 @@ const resolve = (options: Fallback.Options): Settings => ({
  */
 export const moveOn = (error: Failure, stopOn: ReadonlySet<string> = new Set(DEFAULT_STOP_ON)): "next" | "stop" =>
   stopOn.has(error._tag) ? "stop" : "next"
+
+/** @internal */
+export const isFailure = (u: unknown): u is Failure =>
+  OpenAiError.isOpenAiError(u) || u instanceof CircuitBreaker.CircuitOpen || u instanceof Bulkhead.BulkheadFull
 
 // How long a rate limit asks to wait; unknown reads as short: the deployment's backoff handles it.
 const waitOf = (error: OpenAiError.RateLimitReached): number =>
