@@ -1,12 +1,14 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Deployment from "../src/Deployment.js"
+import * as Fallback from "../src/Fallback.js"
 import * as S from "./support/ScriptedClient.js"
 
 const AZURE_KEY = "azure0123456789abcdef0123456789ab"
@@ -106,6 +108,40 @@ describe("Deployment.azure", () => {
       assert.strictEqual(error.status._tag === "Some" ? error.status.value : 0, 401)
       assert.notInclude(JSON.stringify(error), AZURE_KEY)
       assert.notInclude(error.message, AZURE_KEY)
+    }))
+
+  it.effect("an Azure 429 is a typed rate limit with its apim-request-id and delay, and a plan moves on at once", () =>
+    Effect.gen(function*() {
+      const azure429 = S.json(429, {
+        error: {
+          code: "429",
+          message:
+            "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 30 seconds."
+        }
+      }, { "retry-after": "30", "apim-request-id": "apim-429", "x-ratelimit-remaining-requests": "-1" })
+      const scripted = S.make([azure429, S.json(200, completion)])
+      const east = yield* Deployment.azure({
+        name: "east",
+        endpoint: ENDPOINT,
+        deployment: "gpt-4o-mini",
+        auth: { apiKey: Redacted.make(AZURE_KEY) }
+      }).pipe(over(scripted))
+      const west = yield* Deployment.azure({
+        name: "west",
+        endpoint: "https://my-west.openai.azure.com",
+        deployment: "gpt-4o-mini",
+        auth: { apiKey: Redacted.make(`${AZURE_KEY}-west`) }
+      }).pipe(over(scripted))
+      const plan = yield* Fallback.make([east, west])
+      const result = yield* plan.chat.completions.create(chatRequest) // no clock moved: nothing waited
+      assert.strictEqual(result.route.served, "west")
+      const left = result.route.left[0]
+      assert.isTrue(left?._tag === "Failed" && left.error._tag === "RateLimitReached")
+      if (left?._tag === "Failed") {
+        assert.deepStrictEqual(left.error.requestId, Option.some("apim-429"))
+        assert.deepStrictEqual(Option.map(left.error.retryAfter, Duration.toSeconds), Option.some(30))
+      }
+      assert.strictEqual(urlOf(scripted, 1), "https://my-west.openai.azure.com/openai/v1/chat/completions")
     }))
 
   it.effect("Entra ID: a bearer token from the provider, reused until shortly before it expires", () =>

@@ -127,18 +127,20 @@ const hedgeCost = new OpenAiError.TimeoutError({
   timeout: Duration.zero
 })
 
-/** @internal */
-export const make = <E extends Failure>(
-  deployments: ReadonlyArray<Deployment.Deployment<E>>,
-  options: Fallback.Options
-): Fallback.Fallback<E> => {
-  const settings = resolve(options)
-  const spent = new Map<string, Spent<E>>()
-  const windows = deployments.map(() => new Window())
-  const hedge = settings.hedge
+type Attempt<A, E> = (d: Deployment.Deployment<E>) => Effect.Effect<A, E>
 
-  const skipOf = (d: Deployment.Deployment<E>, call: Call<E>, now: number): Skip | undefined => {
-    const out = spent.get(d.credential)
+// A plan's state across calls (spent credentials, latencies) and the walk of one call over it.
+class Planner<E extends Failure> {
+  readonly settings: Settings
+  readonly spent = new Map<string, Spent<E>>()
+  readonly windows: ReadonlyArray<Window>
+  constructor(readonly deployments: ReadonlyArray<Deployment.Deployment<E>>, options: Fallback.Options) {
+    this.settings = resolve(options)
+    this.windows = deployments.map(() => new Window())
+  }
+
+  skipOf(d: Deployment.Deployment<E>, call: Call<E>, now: number): Skip | undefined {
+    const out = this.spent.get(d.credential)
     if (call.spent.has(d.credential) || (out !== undefined && out.until > now)) return "credential-spent"
     if (call.contextAbove !== undefined && !(d.contextWindow !== undefined && d.contextWindow > call.contextAbove)) {
       return "context-window"
@@ -146,42 +148,42 @@ export const make = <E extends Failure>(
     return undefined
   }
 
-  const anotherAfter = (j: number, call: Call<E>, now: number) => {
-    for (let k = j + 1; k < deployments.length; k++) {
-      const d = deployments[k]
-      if (d !== undefined && skipOf(d, call, now) === undefined) return true
+  anotherAfter(j: number, call: Call<E>, now: number): boolean {
+    for (let k = j + 1; k < this.deployments.length; k++) {
+      const d = this.deployments[k]
+      if (d !== undefined && this.skipOf(d, call, now) === undefined) return true
     }
     return false
   }
 
   // The deployment's own policy stops at once on these while another deployment can take over.
-  const leave = (error: OpenAiError.OpenAiError) =>
-    settings.leaveAtOnce.has(error._tag) || (error._tag === "RateLimitReached" && waitOf(error) > settings.maxWaitMs)
-  const stay = () => false
+  readonly leave = (error: OpenAiError.OpenAiError): boolean =>
+    this.settings.leaveAtOnce.has(error._tag) ||
+    (error._tag === "RateLimitReached" && waitOf(error) > this.settings.maxWaitMs)
 
   // What a failure rules out for the rest of the call (and, for spent quota, of the plan).
-  const record = (d: Deployment.Deployment<E>, call: Call<E>, error: E, elapsed: number, now: number) => {
+  record(d: Deployment.Deployment<E>, call: Call<E>, error: E, elapsed: number, now: number): Effect.Effect<void> {
     call.left.push({ _tag: "Failed", deployment: d.name, error, elapsed: Duration.millis(elapsed) })
     call.lastError = error
     if (error._tag === "QuotaExceeded") {
       call.spent.add(d.credential)
-      spent.set(d.credential, { until: now + settings.quotaCooldownMs, error })
+      this.spent.set(d.credential, { until: now + this.settings.quotaCooldownMs, error })
     } else if (error._tag === "ContextLengthExceeded") {
       call.contextAbove = Math.max(call.contextAbove ?? 0, d.contextWindow ?? 0)
     }
     return event("fallback.left", { deployment: d.name, reason: error._tag, elapsed_ms: elapsed })
   }
 
-  const tryOne = <A>(attempt: (d: Deployment.Deployment<E>) => Effect.Effect<A, E>, j: number, call: Call<E>) =>
-    Effect.clockWith((clock) => {
-      const d = deployments[j] as Deployment.Deployment<E>
+  tryOne<A>(attempt: Attempt<A, E>, j: number, call: Call<E>): Effect.Effect<Won<A>, E> {
+    return Effect.clockWith((clock) => {
+      const d = this.deployments[j] as Deployment.Deployment<E>
       const start = clock.unsafeCurrentTimeMillis()
       const elapsed = () => clock.unsafeCurrentTimeMillis() - start
       return attempt(d).pipe(
-        Effect.locally(leaveEarly, anotherAfter(j, call, start) ? leave : stay),
+        Effect.locally(leaveEarly, this.anotherAfter(j, call, start) ? this.leave : stay),
         Effect.tapBoth({
-          onFailure: (error) => record(d, call, error, elapsed(), clock.unsafeCurrentTimeMillis()),
-          onSuccess: () => Effect.sync(() => windows[j]?.add(elapsed()))
+          onFailure: (error) => this.record(d, call, error, elapsed(), clock.unsafeCurrentTimeMillis()),
+          onSuccess: () => Effect.sync(() => this.windows[j]?.add(elapsed()))
         }),
         Effect.onInterrupt(() =>
           Effect.zipRight(
@@ -192,13 +194,14 @@ export const make = <E extends Failure>(
         Effect.map((value): Won<A> => ({ value, index: j }))
       )
     })
+  }
 
   // The first deployment at or after `i` that this call may use; those passed over are recorded.
-  const nextUsable = (i: number, call: Call<E>, now: number): Effect.Effect<number> => {
+  nextUsable(i: number, call: Call<E>, now: number): Effect.Effect<number> {
     const skipped: Array<Effect.Effect<void>> = []
-    for (let k = i; k < deployments.length; k++) {
-      const d = deployments[k] as Deployment.Deployment<E>
-      const skip = skipOf(d, call, now)
+    for (let k = i; k < this.deployments.length; k++) {
+      const d = this.deployments[k] as Deployment.Deployment<E>
+      const skip = this.skipOf(d, call, now)
       if (skip === undefined) return Effect.as(Effect.all(skipped, { discard: true }), k)
       call.left.push({ _tag: "Skipped", deployment: d.name, reason: skip })
       skipped.push(event("fallback.skipped", { deployment: d.name, reason: skip }))
@@ -208,57 +211,46 @@ export const make = <E extends Failure>(
 
   // Nothing left: the error that ended the call, or (when every credential was spent before this
   // call began) the quota error that spent the first one.
-  const exhausted = (call: Call<E>): Effect.Effect<never, E> => {
+  exhausted(call: Call<E>): Effect.Effect<never, E> {
     if (call.lastError !== undefined) return Effect.fail(call.lastError)
-    for (const d of deployments) {
-      const out = spent.get(d.credential)
+    for (const d of this.deployments) {
+      const out = this.spent.get(d.credential)
       if (out !== undefined) return Effect.fail(out.error)
     }
     return Effect.dieMessage("Fallback: no deployment could be tried")
   }
 
-  const delayOf = (j: number, h: Fallback.HedgeOptions): Duration.Duration => {
+  delayOf(j: number, h: Fallback.HedgeOptions): Duration.Duration {
     if (h.after !== "p95") return Duration.decode(h.after)
-    const p95 = windows[j]?.p95(h.minSamples ?? 20)
+    const p95 = this.windows[j]?.p95(h.minSamples ?? 20)
     return p95 === undefined ? Duration.decode(h.initialDelay ?? DEFAULT_HEDGE_INITIAL) : Duration.millis(p95)
   }
 
-  // A hedge spends from the retry budget as a retry after a timeout would: in an outage the
-  // budget runs dry and hedging stops multiplying the load.
-  const hedgeAllowed = (h: Fallback.HedgeOptions): Effect.Effect<boolean> => {
-    const budget = h.budget === undefined
-      ? Effect.serviceOption(RetryBudget.RetryBudget)
-      : Effect.succeed(Option.some(h.budget))
-    return Effect.flatMap(budget, (b) => Option.isNone(b) ? Effect.succeed(true) : b.value.tryAcquire(hedgeCost))
-  }
-
-  const from = <A>(
-    attempt: (d: Deployment.Deployment<E>) => Effect.Effect<A, E>,
-    i: number,
-    call: Call<E>
-  ): Effect.Effect<Won<A>, E> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(nextUsable(i, call, now), (j) => {
-        if (j < 0) return exhausted(call)
-        const primary = tryOne(attempt, j, call)
+  from<A>(attempt: Attempt<A, E>, i: number, call: Call<E>): Effect.Effect<Won<A>, E> {
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(this.nextUsable(i, call, now), (j) => {
+        if (j < 0) return this.exhausted(call)
+        const primary = this.tryOne(attempt, j, call)
         const onFail = (error: E): Effect.Effect<Won<A>, E> =>
-          moveOn(error, settings.stopOn) === "stop" ? Effect.fail(error) : from(attempt, j + 1, call)
-        if (hedge === undefined || !anotherAfter(j, call, now)) return Effect.catchAll(primary, onFail)
-        return hedged(attempt, j, call, primary, onFail, hedge)
+          moveOn(error, this.settings.stopOn) === "stop" ? Effect.fail(error) : this.from(attempt, j + 1, call)
+        const hedge = this.settings.hedge
+        if (hedge === undefined || !this.anotherAfter(j, call, now)) return Effect.catchAll(primary, onFail)
+        return this.hedged(attempt, j, call, primary, onFail, hedge)
       }))
+  }
 
   // The primary alone until the hedge delay; then, if the budget allows, the rest of the plan
   // beside it. The first success wins and the other is interrupted. A primary that fails while
   // the hedge runs either stops the call or leaves the hedge to finish it.
-  const hedged = <A>(
-    attempt: (d: Deployment.Deployment<E>) => Effect.Effect<A, E>,
+  hedged<A>(
+    attempt: Attempt<A, E>,
     j: number,
     call: Call<E>,
     primary: Effect.Effect<Won<A>, E>,
     onFail: (error: E) => Effect.Effect<Won<A>, E>,
     h: Fallback.HedgeOptions
-  ): Effect.Effect<Won<A>, E> =>
-    Effect.raceWith(primary, Effect.sleep(delayOf(j, h)), {
+  ): Effect.Effect<Won<A>, E> {
+    return Effect.raceWith(primary, Effect.sleep(this.delayOf(j, h)), {
       onSelfDone: (exit, timer) => Effect.zipRight(Fiber.interrupt(timer), Effect.catchAll(exit, onFail)),
       onOtherDone: (_, first) =>
         Effect.flatMap(hedgeAllowed(h), (allowed) => {
@@ -266,7 +258,10 @@ export const make = <E extends Failure>(
           // Marked once admitted: a hedge refused by the bulkhead was never sent.
           const rest = Effect.suspend(() => {
             call.hedged = true
-            return Effect.zipRight(event("fallback.hedge", { after_ms: Duration.toMillis(delayOf(j, h)) }), from(attempt, j + 1, call))
+            return Effect.zipRight(
+              event("fallback.hedge", { after_ms: Duration.toMillis(this.delayOf(j, h)) }),
+              this.from(attempt, j + 1, call)
+            )
           })
           // The hedge's own failure never reaches the caller (the primary is still running), so a
           // full bulkhead just means no hedge.
@@ -276,9 +271,9 @@ export const make = <E extends Failure>(
               Exit.isSuccess(exit)
                 ? Effect.zipRight(Fiber.interrupt(other), exit)
                 : Effect.catchAll(exit, (error) =>
-                  moveOn(error, settings.stopOn) === "stop"
+                  moveOn(error, this.settings.stopOn) === "stop"
                     ? Effect.zipRight(Fiber.interrupt(other), Effect.fail(error))
-                    : Effect.catchAll(Fiber.join(other), () => exhausted(call))),
+                    : Effect.catchAll(Fiber.join(other), () => this.exhausted(call))),
             // The rest of the plan ran out: only the primary is left.
             onOtherDone: (exit, joiner) =>
               Exit.isSuccess(exit)
@@ -287,39 +282,59 @@ export const make = <E extends Failure>(
           }).pipe(Effect.onInterrupt(() => Fiber.interrupt(first)))
         })
     })
+  }
 
-  const run = <A>(attempt: (d: Deployment.Deployment<E>) => Effect.Effect<A, E>): Effect.Effect<Fallback.Served<A, E>, E> =>
+  readonly run = <A>(attempt: Attempt<A, E>): Effect.Effect<Fallback.Served<A, E>, E> =>
     Effect.suspend(() => {
       const call: Call<E> = { left: [], spent: new Set(), contextAbove: undefined, lastError: undefined, hedged: false }
-      return from(attempt, 0, call).pipe(
-        Effect.tap(({ index }) => event("fallback.served", { deployment: deployments[index]?.name })),
+      return this.from(attempt, 0, call).pipe(
+        Effect.tap(({ index }) => event("fallback.served", { deployment: this.deployments[index]?.name })),
         Effect.map(({ index, value }): Fallback.Served<A, E> => ({
           value,
           route: {
-            served: (deployments[index] as Deployment.Deployment<E>).name,
+            served: (this.deployments[index] as Deployment.Deployment<E>).name,
             left: [...call.left],
             hedged: call.hedged
           }
         }))
       )
-    }).pipe(Effect.withSpan("Fallback.run", { attributes: { deployments: deployments.map((d) => d.name) } }))
+    }).pipe(Effect.withSpan("Fallback.run", { attributes: { deployments: this.deployments.map((d) => d.name) } }))
 
   // Each attempt opens in its own scope inside the caller's: a loser's (or a failure's) resources
   // are released at once, the winner's when the caller's scope closes.
-  const runScoped = <A>(
+  readonly runScoped = <A>(
     attempt: (d: Deployment.Deployment<E>) => Effect.Effect<A, E, Scope.Scope>
   ): Effect.Effect<Fallback.Served<A, E>, E, Scope.Scope> =>
     Effect.flatMap(Effect.scope, (outer) =>
-      run((d) =>
+      this.run((d) =>
         Effect.flatMap(Scope.fork(outer, ExecutionStrategy.sequential), (child) =>
           Effect.onExit(
             Scope.extend(attempt(d), child),
             (exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(child, exit)
           ))
       ))
+}
 
-  const withModel = <T extends { readonly model?: string }>(request: T, d: Deployment.Deployment<E>): T =>
-    d.model === undefined ? request : { ...request, model: d.model }
+const stay = () => false
+
+// A hedge spends from the retry budget as a retry after a timeout would: in an outage the budget
+// runs dry and hedging stops multiplying the load.
+const hedgeAllowed = (h: Fallback.HedgeOptions): Effect.Effect<boolean> => {
+  const budget = h.budget === undefined
+    ? Effect.serviceOption(RetryBudget.RetryBudget)
+    : Effect.succeed(Option.some(h.budget))
+  return Effect.flatMap(budget, (b) => Option.isNone(b) ? Effect.succeed(true) : b.value.tryAcquire(hedgeCost))
+}
+
+const withModel = <T extends { readonly model?: string }>(request: T, d: { readonly model: string | undefined }): T =>
+  d.model === undefined ? request : { ...request, model: d.model }
+
+/** @internal */
+export const make = <E extends Failure>(
+  deployments: ReadonlyArray<Deployment.Deployment<E>>,
+  options: Fallback.Options
+): Fallback.Fallback<E> => {
+  const { run, runScoped } = new Planner(deployments, options)
 
   const decoded = <A extends object>(served: Fallback.Served<A, E>): A & { readonly route: Fallback.Route<E> } => ({
     ...served.value,
