@@ -83,6 +83,26 @@ describe("Fallback: moves decided by the typed error", () => {
       assert.deepStrictEqual(third.route.left, [])
     }).pipe(Effect.scoped))
 
+  it.effect("BulkheadFull: the next deployment, while the full one keeps its calls", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
+      const a = yield* mockDeployment("a", {
+        mock: { scenario: ["slow_headers"], slowHeadersDelay: "5 seconds" },
+        resilience: { bulkhead }
+      })
+      const b = yield* mockDeployment("b")
+      const plan = yield* Fallback.make([a.deployment, b.deployment])
+      const [slow, shed] = yield* inVirtualTime(
+        Effect.all([plan.chat.completions.create(chatRequest), plan.chat.completions.create(chatRequest)], {
+          concurrency: 2
+        }),
+        "5 seconds"
+      )
+      assert.strictEqual(slow.route.served, "a")
+      assert.strictEqual(shed.route.served, "b")
+      assert.deepStrictEqual(reasons(shed.route), ["a:BulkheadFull"])
+    }))
+
   it.effect("RateLimitReached with a wait above the bound: the next deployment now, without waiting", () =>
     Effect.gen(function*() {
       const a = yield* mockDeployment("a", { mock: { scenario: ["rate_limit_requests"], retryAfter: "30 seconds" } })
@@ -257,6 +277,20 @@ describe("Fallback: hedging", () => {
       assert.strictEqual(result.route.served, "b")
       assert.isTrue(result.route.hedged)
       assert.deepStrictEqual(reasons(result.route), ["a:outrun"])
+    }))
+
+  it.effect("a hedged stream: the first to deliver a chunk wins, the slow one is closed", () =>
+    Effect.gen(function*() {
+      const a = yield* mockDeployment("a", { mock: { scenario: ["slow_headers"], slowHeadersDelay: "30 seconds" } })
+      const b = yield* mockDeployment("b")
+      const plan = yield* Fallback.make([a.deployment, b.deployment], { hedge: { after: "1 second" } })
+      const route = yield* inVirtualTime(
+        Effect.scoped(Effect.flatMap(plan.chat.completions.open(chatRequest), (d) =>
+          Effect.as(Stream.runDrain(d.data), d.route))),
+        "2 seconds"
+      )
+      assert.strictEqual(route.served, "b")
+      assert.deepStrictEqual(reasons(route), ["a:outrun"])
     }))
 
   it.effect("a fast primary sends no hedge", () =>
