@@ -36,6 +36,21 @@ const bodyOf = (scripted: S.Scripted, n: number): Record<string, unknown> | unde
 
 const over = (scripted: S.Scripted) => Effect.provideService(HttpClient.HttpClient, scripted.client)
 
+// An Azure deployment over `scripted`: the defaults below, then the test's own options.
+const azureOver = (
+  scripted: S.Scripted,
+  // No breaker or bulkhead here, so the deployment fails with OpenAiError alone.
+  options: Partial<Omit<Deployment.AzureOptions, "resilience">> & { readonly resilience?: { readonly retryPolicy?: undefined } } =
+    {}
+) =>
+  Deployment.azure({
+    name: "azure",
+    endpoint: ENDPOINT,
+    deployment: "gpt-4o-mini",
+    auth: { apiKey: Redacted.make(AZURE_KEY) },
+    ...options
+  }).pipe(over(scripted))
+
 // A provider that hands out tok-1, tok-2, ... each valid for an hour from when it was issued.
 const counter = () => {
   let issued = 0
@@ -50,13 +65,7 @@ describe("Deployment.azure", () => {
   it.effect("deployments API: /openai/deployments/{deployment}/..., api-version, the api-key header and no bearer", () =>
     Effect.gen(function*() {
       const scripted = S.make([S.json(200, completion, { "apim-request-id": "apim-1" })])
-      const d = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o prod",
-        api: "deployments",
-        auth: { apiKey: Redacted.make(AZURE_KEY) }
-      }).pipe(over(scripted))
+      const d = yield* azureOver(scripted, { deployment: "gpt-4o prod", api: "deployments" })
       const result = yield* d.client.chat.completions.create({ ...chatRequest, model: d.model ?? chatRequest.model })
       assert.strictEqual(result.data.choices[0]?.message.content, "Hi!")
       assert.strictEqual(
@@ -73,22 +82,11 @@ describe("Deployment.azure", () => {
   it.effect("v1 API: /openai/v1/..., no api-version unless given, the deployment as the model", () =>
     Effect.gen(function*() {
       const scripted = S.make([S.json(200, completion), S.json(200, completion)])
-      const plain = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini-prod",
-        auth: { apiKey: Redacted.make(AZURE_KEY) }
-      }).pipe(over(scripted))
+      const plain = yield* azureOver(scripted, { deployment: "gpt-4o-mini-prod" })
       yield* plain.client.chat.completions.create({ ...chatRequest, model: plain.model ?? "" })
       assert.strictEqual(urlOf(scripted, 0), "https://my-resource.openai.azure.com/openai/v1/chat/completions")
       assert.strictEqual(bodyOf(scripted, 0)?.["model"], "gpt-4o-mini-prod")
-      const preview = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini-prod",
-        apiVersion: "preview",
-        auth: { apiKey: Redacted.make(AZURE_KEY) }
-      }).pipe(over(scripted))
+      const preview = yield* azureOver(scripted, { deployment: "gpt-4o-mini-prod", apiVersion: "preview" })
       yield* preview.client.chat.completions.create(chatRequest)
       assert.strictEqual(urlOf(scripted, 1), "https://my-resource.openai.azure.com/openai/v1/chat/completions?api-version=preview")
     }))
@@ -98,12 +96,7 @@ describe("Deployment.azure", () => {
       const scripted = S.make([
         S.json(401, { error: { code: "401", message: `Access denied due to invalid subscription key ${AZURE_KEY}.` } })
       ])
-      const d = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini",
-        auth: { apiKey: Redacted.make(AZURE_KEY) }
-      }).pipe(over(scripted))
+      const d = yield* azureOver(scripted)
       const error = yield* Effect.flip(d.client.chat.completions.create(chatRequest))
       assert.strictEqual(error.status._tag === "Some" ? error.status.value : 0, 401)
       assert.notInclude(JSON.stringify(error), AZURE_KEY)
@@ -120,18 +113,12 @@ describe("Deployment.azure", () => {
         }
       }, { "retry-after": "30", "apim-request-id": "apim-429", "x-ratelimit-remaining-requests": "-1" })
       const scripted = S.make([azure429, S.json(200, completion)])
-      const east = yield* Deployment.azure({
-        name: "east",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini",
-        auth: { apiKey: Redacted.make(AZURE_KEY) }
-      }).pipe(over(scripted))
-      const west = yield* Deployment.azure({
+      const east = yield* azureOver(scripted, { name: "east" })
+      const west = yield* azureOver(scripted, {
         name: "west",
         endpoint: "https://my-west.openai.azure.com",
-        deployment: "gpt-4o-mini",
         auth: { apiKey: Redacted.make(`${AZURE_KEY}-west`) }
-      }).pipe(over(scripted))
+      })
       const plan = yield* Fallback.make([east, west])
       const result = yield* plan.chat.completions.create(chatRequest) // no clock moved: nothing waited
       assert.strictEqual(result.route.served, "west")
@@ -148,12 +135,7 @@ describe("Deployment.azure", () => {
     Effect.gen(function*() {
       const tokens = counter()
       const scripted = S.make([S.json(200, completion), S.json(200, completion), S.json(200, completion)])
-      const d = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini",
-        auth: { entraId: tokens.provider, refreshBefore: "5 minutes" }
-      }).pipe(over(scripted))
+      const d = yield* azureOver(scripted, { auth: { entraId: tokens.provider, refreshBefore: "5 minutes" } })
       yield* d.client.chat.completions.create(chatRequest)
       yield* TestClock.adjust("54 minutes")
       yield* d.client.chat.completions.create(chatRequest)
@@ -173,12 +155,7 @@ describe("Deployment.azure", () => {
     Effect.gen(function*() {
       const tokens = counter()
       const scripted = S.make([S.json(401, S.errorBody("Token expired", null, "401")), S.json(200, completion)])
-      const d = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini",
-        auth: { entraId: tokens.provider }
-      }).pipe(over(scripted))
+      const d = yield* azureOver(scripted, { auth: { entraId: tokens.provider } })
       const result = yield* d.client.chat.completions.create(chatRequest)
       assert.strictEqual(result.status, 200)
       assert.strictEqual(tokens.issued(), 2)
@@ -192,12 +169,7 @@ describe("Deployment.azure", () => {
         S.json(401, S.errorBody("PermissionDenied", null, null)),
         S.json(401, S.errorBody("PermissionDenied", null, null))
       ])
-      const d = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini",
-        auth: { entraId: tokens.provider }
-      }).pipe(over(scripted))
+      const d = yield* azureOver(scripted, { auth: { entraId: tokens.provider } })
       const error = yield* Effect.flip(d.client.chat.completions.create(chatRequest))
       assert.strictEqual(error._tag, "InvalidAuthentication")
       assert.strictEqual(scripted.requests.length, 2)
@@ -206,13 +178,10 @@ describe("Deployment.azure", () => {
   it.effect("Entra ID: a provider that fails is a ConnectionError, not a defect", () =>
     Effect.gen(function*() {
       const scripted = S.make([])
-      const d = yield* Deployment.azure({
-        name: "azure",
-        endpoint: ENDPOINT,
-        deployment: "gpt-4o-mini",
+      const d = yield* azureOver(scripted, {
         auth: { entraId: Effect.fail(new Error("no managed identity here")) },
         resilience: { retryPolicy: undefined }
-      }).pipe(over(scripted))
+      })
       const fiber = yield* Effect.fork(Effect.flip(d.client.chat.completions.create(chatRequest)))
       yield* TestClock.adjust("10 minutes")
       const error = yield* Fiber.join(fiber)
