@@ -1,6 +1,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionPlan from "effect/ExecutionPlan"
@@ -206,6 +207,19 @@ describe("Fallback: moves decided by the typed error", () => {
       const error = yield* Effect.flip(inVirtualTime(plan.chat.completions.create(chatRequest)))
       // b's 502 page, not a's 500: the error that ended the plan.
       assert.isTrue(OpenAiError.isOpenAiError(error) && Option.contains(error.status, 502))
+    }))
+
+  it.effect("unreadable durations in the options read as the defaults instead of crashing", () =>
+    Effect.gen(function*() {
+      const a = yield* mockDeployment("a", { mock: { scenario: ["rate_limit_requests"], retryAfter: "30 seconds" } })
+      const b = yield* mockDeployment("b")
+      const plan = yield* Fallback.make([a.deployment, b.deployment], {
+        maxRateLimitWait: "soon" as Duration.DurationInput, // the default 10 s: 30 s moves on
+        quotaCooldown: -1,
+        hedge: { after: "whenever" as Duration.DurationInput, initialDelay: Number.NaN }
+      })
+      const result = yield* plan.chat.completions.create(chatRequest)
+      assert.strictEqual(result.route.served, "b")
     }))
 
   it.effect("the model sent is the deployment's", () =>

@@ -20,6 +20,7 @@ import * as OpenAiClient from "../OpenAiClient.js"
 import type * as OpenAiError from "../OpenAiError.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
+import { millisOr } from "./retryPolicy.js"
 
 /** @internal */
 export const AZURE_API_VERSION = "2024-10-21"
@@ -92,13 +93,13 @@ const tokenError = (request: HttpClientRequest.HttpClientRequest, cause: unknown
  */
 export const tokenCache = (
   provider: Deployment.TokenProvider,
-  refreshBefore: Duration.DurationInput
+  refreshBefore: Duration.DurationInput | undefined
 ): Effect.Effect<{
   readonly get: Effect.Effect<Redacted.Redacted<string>, unknown>
   readonly invalidate: (stale: Redacted.Redacted<string>) => Effect.Effect<void>
 }> =>
   Effect.map(Effect.makeSemaphore(1), (lock) => {
-    const margin = Duration.toMillis(Duration.decode(refreshBefore))
+    const margin = millisOr(refreshBefore, Duration.toMillis(DEFAULT_REFRESH_BEFORE))
     let current: Deployment.AccessToken | undefined
     const fresh = (now: number) => current !== undefined && now < current.expiresAt - margin ? current.token : undefined
     const refresh = Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -229,7 +230,7 @@ export const azure = (
         }
       }
     }
-    const cache = yield* tokenCache(auth.entraId, auth.refreshBefore ?? DEFAULT_REFRESH_BEFORE)
+    const cache = yield* tokenCache(auth.entraId, auth.refreshBefore)
     return {
       provider: "azure",
       // Quota is the resource's: every token for this endpoint spends the same one.

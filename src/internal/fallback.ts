@@ -19,6 +19,7 @@ import type * as Fallback from "../Fallback.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RetryBudget from "../RetryBudget.js"
 import { leaveEarly } from "./deployment.js"
+import { millisOr } from "./retryPolicy.js"
 
 type Failure = Deployment.Failure
 
@@ -52,13 +53,12 @@ interface Settings {
   readonly hedge: Fallback.HedgeOptions | undefined
 }
 
-const millis = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
-
+// A duration that cannot be read reads as the default, as the retry policy's options do.
 const resolve = (options: Fallback.Options): Settings => ({
-  maxWaitMs: millis(options.maxRateLimitWait ?? DEFAULT_MAX_RATE_LIMIT_WAIT),
+  maxWaitMs: millisOr(options.maxRateLimitWait, Duration.toMillis(DEFAULT_MAX_RATE_LIMIT_WAIT)),
   stopOn: new Set(options.stopOn ?? DEFAULT_STOP_ON),
   leaveAtOnce: new Set(options.leaveAtOnce ?? DEFAULT_LEAVE_AT_ONCE),
-  quotaCooldownMs: options.quotaCooldown === undefined ? Number.POSITIVE_INFINITY : millis(options.quotaCooldown),
+  quotaCooldownMs: millisOr(options.quotaCooldown, Number.POSITIVE_INFINITY),
   hedge: options.hedge
 })
 
@@ -221,9 +221,10 @@ class Planner<E extends Failure> {
   }
 
   delayOf(j: number, h: Fallback.HedgeOptions): Duration.Duration {
-    if (h.after !== "p95") return Duration.decode(h.after)
+    const initial = millisOr(h.initialDelay, Duration.toMillis(DEFAULT_HEDGE_INITIAL))
+    if (h.after !== "p95") return Duration.millis(millisOr(h.after, initial))
     const p95 = this.windows[j]?.p95(h.minSamples ?? 20)
-    return p95 === undefined ? Duration.decode(h.initialDelay ?? DEFAULT_HEDGE_INITIAL) : Duration.millis(p95)
+    return Duration.millis(p95 ?? initial)
   }
 
   from<A>(attempt: Attempt<A, E>, i: number, call: Call<E>): Effect.Effect<Won<A>, E> {
