@@ -12,8 +12,9 @@ import type * as Resilience from "../../src/Resilience.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
 import { MockApi, ScriptedHttpClient } from "../../src/testing/index.js"
 
-// One retry, 100 ms apart, no jitter: a deployment's own retries are visible and exact.
-export const policy = RetryPolicy.make({ maxRetries: 1, base: "100 millis", factor: 1, jitter: "none" })
+// One retry, 100 ms apart, no jitter (on the backoff or the server's hint): a deployment's own retries are
+// visible and exact.
+export const policy = RetryPolicy.make({ maxRetries: 1, base: "100 millis", factor: 1, jitter: "none", hintJitter: { ratio: 0 } })
 
 export const chatRequest = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Say hi" }] }
 
