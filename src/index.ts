@@ -67,6 +67,19 @@ export * as HttpMiddleware from "./HttpMiddleware.js"
 export * as OpenAiClient from "./OpenAiClient.js"
 
 /**
+ * A deployment: a base URL, credentials, a model and its own resilience, for OpenAI, Azure OpenAI
+ * or any OpenAI-compatible server.
+ * @since 0.1.0
+ */
+export * as Deployment from "./Deployment.js"
+
+/**
+ * A fallback plan over deployments, whose moves are decided by the typed error; hedging.
+ * @since 0.1.0
+ */
+export * as Fallback from "./Fallback.js"
+
+/**
  * Request and response schemas of the API, forward compatible.
  * @since 0.1.0
  */

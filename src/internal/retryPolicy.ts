@@ -66,7 +66,8 @@ export const defaults: Settings = {
 
 // Bad values fall back to the default: a typo in a config file must not produce a policy that
 // retries forever with no delay (or throws out of `Duration.decode`).
-const millisOr = (input: Duration.DurationInput | undefined, fallback: number): number => {
+/** @internal */
+export const millisOr = (input: Duration.DurationInput | undefined, fallback: number): number => {
   if (input === undefined) return fallback
   // `Duration.decode` reads a negative or NaN number as zero: a zero delay is not what was meant.
   if (typeof input === "number" && !(input >= 0)) return fallback
