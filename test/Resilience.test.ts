@@ -116,6 +116,23 @@ describe("Resilience: the pre-flight check comes first", () => {
 })
 
 describe("Resilience: the limiter's wait is not the attempt's time", () => {
+  it.effect("the limiter keys each call by the client's API key and model: two keys on one limiter do not share a limit", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterOf({ requestsPerMinute: 1 })
+      const clientFor = (apiKey: string) =>
+        Effect.map(
+          setupWith({ apiKey: Redacted.make(apiKey), baseUrl: BASE, resilience: { limiter } })([S.json(200, completion)]),
+          ({ openai }) => openai
+        )
+      const a = yield* clientFor("sk-proj-FIRSTKEY0123456789abcdefghijklmnop")
+      const b = yield* clientFor("sk-proj-SECONDKEY0123456789abcdefghijklmno")
+      // Both answer at once: each key has its own minute.
+      yield* a.chat.completions.create(chatRequest)
+      yield* b.chat.completions.create(chatRequest)
+      const key = RateLimiter.keyFor({ apiKey: Redacted.make("sk-proj-FIRSTKEY0123456789abcdefghijklmnop"), model: "gpt-4o-mini" })
+      assert.isTrue(Option.isSome(yield* limiter.snapshot(key)))
+    }))
+
   it.effect("with 1 request per minute and a 5 s timeout, the second call waits for its permit and succeeds", () =>
     Effect.gen(function*() {
       const limiter = yield* limiterOf({ requestsPerMinute: 1 })

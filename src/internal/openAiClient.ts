@@ -113,15 +113,15 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
       ...extraSecrets.map((s) => typeof s === "string" ? s : Redacted.value(s))
     ]
 
-    // What one attempt sends through: URL, auth and account headers, then the user's tweaks.
-    let send: HttpClient.HttpClient = withTracing(base, options.tracing).pipe(
-      HttpClient.mapRequest((request) =>
-        HttpClientRequest.setHeaders(
-          HttpClientRequest.bearerToken(HttpClientRequest.prependUrl(request, baseUrl), options.apiKey),
-          fixedHeaders
-        )
+    // URL, auth and account headers go on the request before the stack sees it: the limiter keys
+    // its limits by the API key and model it reads there.
+    const authorize = (request: HttpClientRequest.HttpClientRequest) =>
+      HttpClientRequest.setHeaders(
+        HttpClientRequest.bearerToken(HttpClientRequest.prependUrl(request, baseUrl), options.apiKey),
+        fixedHeaders
       )
-    )
+    // What one attempt sends through: the user's tweaks, on every attempt.
+    let send: HttpClient.HttpClient = withTracing(base, options.tracing)
     if (options.transformClient !== undefined) send = options.transformClient(send)
     const resilient = resilience.make(send, { ...options.resilience, secrets: [options.apiKey, ...extraSecrets] })
 
@@ -146,7 +146,9 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
       decoder: BodyDecoder<A, I>
     ): Effect.Effect<Decoded<A>, Guarded> => {
       const consume = decodeBody(decoder, consumeContext)
-      return provide(resilient.run(request, (response) => Effect.map(consume(response), (data) => decoded(response, data))))
+      return provide(
+        resilient.run(authorize(request), (response) => Effect.map(consume(response), (data) => decoded(response, data)))
+      )
     }
 
     // Opens a stream in the caller's scope: retried until its first element, then the response's
@@ -159,7 +161,7 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
       return Effect.flatMap(Effect.scope, (outer) =>
         Effect.uninterruptibleMask((restore) =>
           restore(Effect.flatMap(request, (r) =>
-            provide(resilient.run(r, (response) => Effect.map(first(response), (opened) => ({ response, opened }))))
+            provide(resilient.run(authorize(r), (response) => Effect.map(first(response), (opened) => ({ response, opened }))))
           )).pipe(
             Effect.tap(({ opened }) => Scope.addFinalizerExit(outer, (exit) => Scope.close(opened.scope, exit)))
           )
@@ -172,7 +174,10 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
     ): Stream.Stream<A, Guarded> => Stream.unwrapScoped(Effect.map(open(request, spec), (d) => d.data))
 
     const service: Service<Guarded> = {
-      httpClient: HttpClient.transformResponse(resilient.httpClient, provide) as HttpClient.HttpClient.With<Guarded>,
+      httpClient: HttpClient.mapRequest(
+        HttpClient.transformResponse(resilient.httpClient, provide) as HttpClient.HttpClient.With<Guarded>,
+        authorize
+      ),
       chat: {
         completions: {
           create: (request) =>

@@ -181,7 +181,11 @@ export const consume = (state: State, key: string, tokens: number, now: number):
       limit: limits.rpm,
       used: limits.rpm - Math.floor(current.requests.remaining),
       requested: 1,
-      retryAfterMs: Math.ceil(waitFor(current.requests.remaining, 1, limits.rpm)),
+      // Long enough for both buckets: by the time the requests bucket has room, the tokens one
+      // may still be short, and a client that waited as told must then get through.
+      retryAfterMs: Math.ceil(
+        Math.max(waitFor(current.requests.remaining, 1, limits.rpm), waitFor(current.tokens.remaining, requested, limits.tpm))
+      ),
       headers: headersOf(limits, current)
     }, withCurrent]
   }
