@@ -285,28 +285,39 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
     }
     if (start === end) return dispatch(out, offset, true)
     if (buf[start] === COLON) return // comment
-    let colon = buf.indexOf(COLON, start)
-    if (colon < 0 || colon >= end) colon = end
+    // Known field names are at most 5 bytes: the colon is looked for that far only (a scan to
+    // the line's end would make a body of long colon-less lines quadratic).
+    let colon = -1
+    const limit = Math.min(end, start + 6)
+    for (let j = start; j < limit; j++) {
+      if (buf[j] === COLON) {
+        colon = j
+        break
+      }
+    }
+    if (colon === -1) {
+      if (end - start > 5) return
+      colon = end
+    }
     let valueStart = colon + 1
     if (valueStart < end && buf[valueStart] === SPACE) valueStart++
-    const value = () => valueStart >= end ? "" : decoder.decode(buf.subarray(valueStart, end))
-    switch (fieldOf(buf, start, colon)) {
+    const field = fieldOf(buf, start, colon)
+    if (field === 0) return
+    const text = valueStart >= end ? "" : decoder.decode(buf.subarray(valueStart, end))
+    switch (field) {
       case DATA: {
-        const text = value()
         data = hasData ? `${data}\n${text}` : text
         hasData = true
         return
       }
       case EVENT:
-        eventName = value()
+        eventName = text
         return
       case ID: {
-        const text = value()
         if (!text.includes("\u0000")) lastId = text
         return
       }
       case RETRY: {
-        const text = value()
         if (/^\d+$/.test(text)) retry = Number(text)
         return
       }

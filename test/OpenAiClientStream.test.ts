@@ -333,6 +333,13 @@ describe("OpenAiClient responses stream", () => {
       assert.strictEqual(error._tag, "ServerError")
     }))
 
+  it.effect("an event the schema decoder would throw on is a ResponseDecodeError, not a defect", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([S.sse([frame(created), `data: {"type":{"toString":[]}}\n\n`])])
+      const error = yield* Effect.flip(Stream.runDrain(openai.responses.stream({ model: "gpt-4o-mini", input: "Hi" })))
+      assert.strictEqual(error._tag, "ResponseDecodeError")
+    }))
+
   it.effect("response.incomplete ends the stream normally", () =>
     Effect.gen(function*() {
       const incomplete = { ...created, type: "response.incomplete", response: { ...created.response, status: "incomplete" } }

@@ -13,7 +13,7 @@
  */
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 
@@ -161,7 +161,20 @@ export const decodeEither = <A, I>(
   schema: Schema.Schema<A, I, never>,
   options: SchemaAST.ParseOptions
 ): (input: unknown) => Either.Either<A, ParseResult.ParseError> => {
-  const decode = Schema.decodeUnknownEither(schema, options)
+  const unsafe = Schema.decodeUnknownEither(schema, options)
+  // Effect's decoder can throw on hostile input (a union reads `String(input.type)`, which throws
+  // for `{"type": {"toString": []}}`): that is a parse error of this input, not a defect.
+  const decode = (input: unknown): Either.Either<A, ParseResult.ParseError> => {
+    try {
+      return unsafe(input)
+    } catch (cause) {
+      return Either.left(
+        new ParseResult.ParseError({
+          issue: new ParseResult.Type(schema.ast, input, `the decoder failed on this input: ${cause instanceof Error ? cause.message : "unknown error"}`)
+        })
+      )
+    }
+  }
   const check = compile(schema.ast, options)
   if (check === undefined) return decode
   // `check` accepted it: the decoder would return an equal value (see the module's note).
