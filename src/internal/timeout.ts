@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Runtime from "effect/Runtime"
 import * as OpenAiError from "../OpenAiError.js"
 
 /** @internal */
@@ -38,6 +39,13 @@ export const timeoutEffect = <A, E, R>(
 
 const LiveClock = (Clock.make() as object).constructor
 
+// Starts `effect` in a fiber of its own that runs at once on this thread until it first
+// suspends, with this fiber's context and FiberRefs: `Effect.fork` queues the child on the
+// scheduler instead, a hop that costs more than the rest of the timeout. The child is not
+// supervised by this fiber: the caller interrupts it whenever it stops waiting for it.
+const startNow = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R> =>
+  Effect.map(Effect.runtime<R>(), (runtime) => Runtime.runFork(runtime)(effect))
+
 /**
  * `Effect.timeoutFail` races the effect and a sleep in two new fibers. On the live clock this does
  * the same with one fiber and a plain timer: the effect runs in a child, the parent waits for
@@ -50,7 +58,7 @@ const liveTimeout = <A, E, R, E2>(
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.fork(restore(effect)), (child) =>
+    Effect.flatMap(startNow(restore(effect)), (child) =>
       Effect.flatMap(
         restore(Effect.async<Exit.Exit<A, E> | undefined>((resume) => {
           let settled = false
