@@ -366,7 +366,21 @@ const main = async () => {
       usage: { prompt_tokens: N, total_tokens: N }
     })
   const base64Body = envelope((v) => Embeddings.encodeBase64Float32(v))
-  const floatBody = envelope((v) => Array.from(v))
+  // The floats as the API prints them: the shortest decimal that reads back as the same float32
+  // (`0.0023064255`), not the float64 expansion `JSON.stringify` would give (`0.002306425478309393`).
+  const float32Text = (x: number): string => {
+    for (let p = 6; p < 9; p++) {
+      const text = x.toPrecision(p)
+      if (Math.fround(Number(text)) === x) return String(Number(text))
+    }
+    return String(Number(x.toPrecision(9)))
+  }
+  const floatBody = JSON.stringify({
+    object: "list",
+    data: vectors.map((_, index) => ({ object: "embedding", index, embedding: `@${index}` })),
+    model: "text-embedding-3-small",
+    usage: { prompt_tokens: N, total_tokens: N }
+  }).replace(/"@(\d+)"/g, (_, i: string) => `[${Array.from(vectors[Number(i)] ?? [], float32Text).join(",")}]`)
   const decode = Decode.decodeText(Embeddings.CreateEmbeddingResponseFloat32)
   const time = (f: () => unknown, runs: number) => {
     const xs: Array<number> = []
@@ -390,6 +404,7 @@ const main = async () => {
   console.log(`  base64 body (${mb(base64Body)} MiB) -> Float32Array    ${fmt(tBase64, 1)} ms`)
   console.log(`  floats body (${mb(floatBody)} MiB) -> Float32Array    ${fmt(tFloats, 1)} ms`)
   console.log(`  JSON.parse of the floats body (baseline)      ${fmt(tParse, 1)} ms`)
+  console.log(`  bytes on the wire: base64 / floats = ${fmt(Buffer.byteLength(base64Body) / Buffer.byteLength(floatBody), 2)}`)
   console.log(`  base64 / JSON.parse = ${fmt(tBase64 / tParse)}   floats / JSON.parse = ${fmt(tFloats / tParse)}   base64 / floats = ${fmt(tBase64 / tFloats)}`)
   console.log()
   for (const line of targets) console.log(line)

@@ -29,6 +29,7 @@ import { type ConsumeContext, withRequestId } from "./consume.js"
 import { pageTitle } from "./html.js"
 import * as middleware from "./httpMiddleware.js"
 import { bound, scrub } from "./secrets.js"
+import { timeoutWith } from "./timeout.js"
 import { decodeEither } from "./validate.js"
 
 type Failure = OpenAiError.OpenAiError
@@ -166,16 +167,18 @@ export const elements = <A, I>(
           })
       })
 
-    const bytes = response.stream.pipe(
-      Stream.timeoutFail(
-        () =>
-          new OpenAiError.TimeoutError({
-            message: `No data arrived for ${Duration.format(idle)} after ${parser.events} event(s) and ${parser.bytes} byte(s)`,
-            phase: "idle",
-            timeout: idle
-          }),
-        idle
+    // The idle timeout bounds each pull of the body (`Stream.timeoutFail` races two new fibers
+    // per pull; this takes one, started at once).
+    const idleError = (): Option.Option<unknown> =>
+      Option.some(
+        new OpenAiError.TimeoutError({
+          message: `No data arrived for ${Duration.format(idle)} after ${parser.events} event(s) and ${parser.bytes} byte(s)`,
+          phase: "idle",
+          timeout: idle
+        })
       )
+    const bytes = Stream.fromPull(
+      Effect.map(Stream.toPull(response.stream), (pull) => timeoutWith<Chunk.Chunk<Uint8Array>, Option.Option<unknown>, never, Option.Option<unknown>>(pull, idle, idleError))
     )
     return Stream.pipeThroughChannel(bytes, loop)
   }))

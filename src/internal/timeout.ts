@@ -29,13 +29,23 @@ export const timeoutEffect = <A, E, R>(
   duration: Duration.DurationInput
 ): Effect.Effect<A, E | OpenAiError.TimeoutError, R> => {
   const timeout = Duration.decode(duration)
+  return timeoutWith(effect, timeout, () => timeoutError(phase, timeout))
+}
+
+/**
+ * `effect` bounded by `timeout`, failing with `onTimeout()` when it runs out: one child fiber and
+ * a plain timer on the live clock, `Effect.timeoutFail` under any other (TestClock).
+ * @internal
+ */
+export const timeoutWith = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  timeout: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
   // No timer at all for an infinite bound.
-  if (!Duration.isFinite(timeout)) return effect
-  const onTimeout = () => timeoutError(phase, timeout)
-  return Effect.clockWith((clock) =>
+  !Duration.isFinite(timeout) ? effect : Effect.clockWith((clock) =>
     clock instanceof LiveClock ? liveTimeout(effect, timeout, onTimeout) : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
   )
-}
 
 const LiveClock = (Clock.make() as object).constructor
 

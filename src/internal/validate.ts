@@ -24,6 +24,42 @@ const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const always: Check = () => true
 
+// The literals a member requires at property `name` (a struct, or a refined one), if any.
+const literalsAt = (ast: SchemaAST.AST, name: string): ReadonlyArray<unknown> | undefined => {
+  const struct = ast._tag === "Refinement" ? ast.from : ast
+  if (struct._tag !== "TypeLiteral") return undefined
+  const ps = struct.propertySignatures.find((p) => p.name === name)
+  if (ps === undefined || ps.isOptional) return undefined
+  if (ps.type._tag === "Literal") return [ps.type.literal]
+  if (ps.type._tag === "Union" && ps.type.types.every((t) => t._tag === "Literal")) {
+    return ps.type.types.map((t) => (t as SchemaAST.Literal).literal)
+  }
+  return undefined
+}
+
+// The property most members of a union tell apart by literal (`type`), if two or more do.
+const discriminator = (types: ReadonlyArray<SchemaAST.AST>): string | undefined => {
+  const counts = new Map<string, number>()
+  for (const t of types) {
+    const struct = t._tag === "Refinement" ? t.from : t
+    if (struct._tag !== "TypeLiteral") continue
+    for (const ps of struct.propertySignatures) {
+      if (typeof ps.name === "string" && literalsAt(t, ps.name) !== undefined) {
+        counts.set(ps.name, (counts.get(ps.name) ?? 0) + 1)
+      }
+    }
+  }
+  let best: string | undefined
+  let most = 1
+  for (const [name, n] of counts) {
+    if (n > most) {
+      best = name
+      most = n
+    }
+  }
+  return best
+}
+
 /**
  * The predicate of a schema's AST, or `undefined` when the schema can transform its input.
  * @internal
@@ -128,9 +164,33 @@ export const compile = (ast: SchemaAST.AST, options: SchemaAST.ParseOptions): Ch
           if (check === undefined) return undefined
           members.push(check)
         }
-        return (u) => {
-          for (let i = 0; i < members.length; i++) if ((members[i] as Check)(u)) return true
+        const anyOf = (list: ReadonlyArray<Check>, u: unknown) => {
+          for (let i = 0; i < list.length; i++) if ((list[i] as Check)(u)) return true
           return false
+        }
+        const tag = discriminator(ast.types)
+        if (tag === undefined) return (u) => anyOf(members, u)
+        // Only the members whose literal matches the input's (and those without one) can
+        // accept it: which member accepts does not matter, as none of them transforms.
+        const byLiteral = new Map<unknown, Array<Check>>()
+        const others: Array<Check> = []
+        ast.types.forEach((t, i) => {
+          const check = members[i] as Check
+          const literals = literalsAt(t, tag)
+          if (literals === undefined) return others.push(check)
+          for (const literal of literals) {
+            const list = byLiteral.get(literal) ?? []
+            list.push(check)
+            byLiteral.set(literal, list)
+          }
+        })
+        return (u) => {
+          if (isObject(u)) {
+            const list = byLiteral.get(u[tag])
+            if (list !== undefined && anyOf(list, u)) return true
+            return anyOf(others, u)
+          }
+          return anyOf(members, u)
         }
       }
       case "Suspend": {
