@@ -303,6 +303,10 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
     if (valueStart < end && buf[valueStart] === SPACE) valueStart++
     const field = fieldOf(buf, start, colon)
     if (field === 0) return
+    if (field === EVENT) {
+      eventName = eventNameOf(buf, valueStart, end)
+      return
+    }
     const text = valueStart >= end ? "" : decoder.decode(buf.subarray(valueStart, end))
     switch (field) {
       case DATA: {
@@ -310,9 +314,6 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
         hasData = true
         return
       }
-      case EVENT:
-        eventName = text
-        return
       case ID: {
         if (!text.includes("\u0000")) lastId = text
         return
@@ -322,6 +323,31 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
         return
       }
     }
+  }
+
+  // Streams repeat a few event names (`response.output_text.delta`): the last one's text is kept
+  // and reused while the bytes are the same.
+  let lastNameBytes = new Uint8Array(0)
+  let lastName = ""
+  const eventNameOf = (buf: Uint8Array, start: number, end: number): string => {
+    const length = end - start
+    if (length === lastNameBytes.length) {
+      let same = true
+      for (let i = 0; i < length; i++) {
+        if (buf[start + i] !== lastNameBytes[i]) {
+          same = false
+          break
+        }
+      }
+      if (same) return lastName
+    }
+    const name = decoder.decode(buf.subarray(start, end))
+    // Only a short name is kept (a hostile one could be as large as an event).
+    if (length <= 64) {
+      lastNameBytes = buf.slice(start, end)
+      lastName = name
+    }
+    return name
   }
 
   const tooLarge = (): never => {
