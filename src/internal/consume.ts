@@ -100,12 +100,14 @@ const errorBody = (text: string): unknown => {
  */
 export const decodeBody = <A, I>(decoder: BodyDecoder<A, I>, context: ConsumeContext) =>
 (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A, Failure> => {
-  const requestId = middleware.requestId(response)
+  // Read only when there is a failure to quote it on: `headers` may be built anew on each read.
+  const requestIdOf = () => middleware.requestId(response)
   return Effect.flatMap(
-    Effect.mapError(response.text, (e) => withRequestId(middleware.transportError(e), requestId)),
+    Effect.mapError(response.text, (e) => withRequestId(middleware.transportError(e), requestIdOf())),
     (text) => {
       const result = decoder.decode(text)
       if (Option.isSome(result)) return Effect.succeed(result.value)
+      const requestId = requestIdOf()
       const payload = errorBody(text)
       if (payload !== undefined) {
         return Effect.flatMap(Clock.currentTimeMillis, (now) =>
