@@ -19,6 +19,7 @@ import * as SchemaAST from "effect/SchemaAST"
 import type { ParseOptions } from "effect/SchemaAST"
 import * as OpenAiError from "./OpenAiError.js"
 import { bound, scrub } from "./internal/secrets.js"
+import { decodeEither } from "./internal/validate.js"
 
 /**
  * Context for the error, and limits.
@@ -161,22 +162,48 @@ export const parseJson = (
     try {
       return Effect.succeed(JSON.parse(text) as unknown)
     } catch (cause) {
-      // JSON.parse quotes the body in its message: scrub and bound it like the excerpt.
-      const issue = bound(
-        scrub(explainInvalidJson(text, cause), options?.secrets ?? []),
-        options?.maxIssue ?? defaultMaxIssue
-      )
-      return Effect.fail(
-        new OpenAiError.ResponseDecodeError({
-          message: `The response${describeStatus(options)} could not be decoded: ${issue}`,
-          path: "",
-          issue,
-          body: excerpt(text, options),
-          ...context(options)
-        })
-      )
+      return Effect.fail(fromJsonError(text, cause, options))
     }
   })
+
+/**
+ * The `ResponseDecodeError` for a text that `JSON.parse` rejected with `cause`: what
+ * {@link parseJson} fails with, for callers that parse by themselves.
+ *
+ * @example
+ * ```ts
+ * import { Decode } from "effect-openai-resilience"
+ *
+ * const text = "{\"id\": 1"
+ * try {
+ *   JSON.parse(text)
+ * } catch (cause) {
+ *   const error = Decode.fromJsonError(text, cause, { status: 200 })
+ *   // error.issue starts with "the body ends before its JSON does"
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const fromJsonError = (
+  text: string,
+  cause: unknown,
+  options?: DecodeOptions
+): OpenAiError.ResponseDecodeError => {
+  // JSON.parse quotes the body in its message: scrub and bound it like the excerpt.
+  const issue = bound(
+    scrub(explainInvalidJson(text, cause), options?.secrets ?? []),
+    options?.maxIssue ?? defaultMaxIssue
+  )
+  return new OpenAiError.ResponseDecodeError({
+    message: `The response${describeStatus(options)} could not be decoded: ${issue}`,
+    path: "",
+    issue,
+    body: excerpt(text, options),
+    ...context(options)
+  })
+}
 
 // For a union every alternative reports its own issue. The one to show is the deepest (where the
 // input came closest to matching); a mismatch on a discriminating literal (`type`) ranks below a
@@ -331,7 +358,7 @@ export const decodeUnknown = <A, I>(
   schema: Schema.Schema<A, I, never>,
   options?: DecodeOptions
 ): (input: unknown) => Effect.Effect<A, OpenAiError.ResponseDecodeError> => {
-  const decode = Schema.decodeUnknownEither(schema, { ...defaultParseOptions, ...options?.parseOptions })
+  const decode = decodeEither(schema, { ...defaultParseOptions, ...options?.parseOptions })
   return (input) =>
     Effect.suspend(() => {
       const result = decode(input)
@@ -361,7 +388,7 @@ export const decodeText = <A, I>(
   schema: Schema.Schema<A, I, never>,
   options?: DecodeOptions
 ): (text: string) => Effect.Effect<A, OpenAiError.ResponseDecodeError> => {
-  const decode = Schema.decodeUnknownEither(schema, { ...defaultParseOptions, ...options?.parseOptions })
+  const decode = decodeEither(schema, { ...defaultParseOptions, ...options?.parseOptions })
   return (text) =>
     Effect.flatMap(parseJson(text, options), (input) => {
       const result = decode(input)

@@ -234,9 +234,21 @@ export const keyFor = (input: {
   const apiKey = input.apiKey === undefined ? "" : Redacted.isRedacted(input.apiKey) ? Redacted.value(input.apiKey) : input.apiKey
   const account = apiKey === "" && input.organization === undefined && input.project === undefined
     ? "anonymous"
-    : createHash("sha256").update(`${apiKey}\u0000${input.organization ?? ""}\u0000${input.project ?? ""}`).digest("hex")
-      .slice(0, 16)
+    : accountHash(`${apiKey}\u0000${input.organization ?? ""}\u0000${input.project ?? ""}`)
   return `${account}:${input.model ?? "*"}`
+}
+
+// The hash of an account, computed once per account rather than per request (a process uses a
+// few keys; the bound keeps a key-rotating one from growing it).
+const accountHashes = new Map<string, string>()
+const accountHash = (account: string): string => {
+  let hash = accountHashes.get(account)
+  if (hash === undefined) {
+    hash = createHash("sha256").update(account).digest("hex").slice(0, 16)
+    if (accountHashes.size >= 64) accountHashes.clear()
+    accountHashes.set(account, hash)
+  }
+  return hash
 }
 
 const bearer = /^\s*bearer\s+(.+?)\s*$/i

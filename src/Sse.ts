@@ -195,6 +195,37 @@ export class EventTooLarge extends Error {
 
 const LF = 0x0a
 const CR = 0x0d
+const COLON = 0x3a
+const SPACE = 0x20
+
+const DATA = 1
+const EVENT = 2
+const ID = 3
+const RETRY = 4
+
+// The field a line names, read from its bytes `buf[start, end)`; 0 for any other name.
+const fieldOf = (buf: Uint8Array, start: number, end: number): number => {
+  switch (end - start) {
+    case 4:
+      return buf[start] === 0x64 && buf[start + 1] === 0x61 && buf[start + 2] === 0x74 && buf[start + 3] === 0x61
+        ? DATA
+        : 0
+    case 5:
+      if (buf[start] === 0x65) {
+        return buf[start + 1] === 0x76 && buf[start + 2] === 0x65 && buf[start + 3] === 0x6e && buf[start + 4] === 0x74
+          ? EVENT
+          : 0
+      }
+      return buf[start] === 0x72 && buf[start + 1] === 0x65 && buf[start + 2] === 0x74 && buf[start + 3] === 0x72 &&
+          buf[start + 4] === 0x79
+        ? RETRY
+        : 0
+    case 2:
+      return buf[start] === 0x69 && buf[start + 1] === 0x64 ? ID : 0
+    default:
+      return 0
+  }
+}
 
 /**
  * Creates a {@link Parser}.
@@ -233,7 +264,10 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
 
   const dispatch = (out: Array<Event>, offset: number, complete: boolean): void => {
     if (hasData) {
-      out.push({ event: eventName ?? "message", data, id: lastId, retry, index: events, offset, complete })
+      // An empty `event:` field is the default type too (the spec sets the type only when the
+      // buffer is not empty).
+      const event = eventName === undefined || eventName.length === 0 ? "message" : eventName
+      out.push({ event, data, id: lastId, retry, index: events, offset, complete })
       events++
     }
     data = ""
@@ -242,32 +276,78 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
     eventSize = 0
   }
 
-  const line = (text: string, out: Array<Event>, offset: number): void => {
+  // One line, as the bytes `buf[start, end)` (no line end): the field is recognised on the bytes,
+  // and only its value is decoded to text.
+  const line = (buf: Uint8Array, start: number, end: number, out: Array<Event>, offset: number): void => {
     if (firstLine) {
       firstLine = false
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+      if (end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3
     }
-    if (text.length === 0) return dispatch(out, offset, true)
-    if (text.charCodeAt(0) === 0x3a) return // ":" comment
-    const colon = text.indexOf(":")
-    const field = colon < 0 ? text : text.slice(0, colon)
-    let value = colon < 0 ? "" : text.slice(colon + 1)
-    if (value.charCodeAt(0) === 0x20) value = value.slice(1)
+    if (start === end) return dispatch(out, offset, true)
+    if (buf[start] === COLON) return // comment
+    // Known field names are at most 5 bytes: the colon is looked for that far only (a scan to
+    // the line's end would make a body of long colon-less lines quadratic).
+    let colon = -1
+    const limit = Math.min(end, start + 6)
+    for (let j = start; j < limit; j++) {
+      if (buf[j] === COLON) {
+        colon = j
+        break
+      }
+    }
+    if (colon === -1) {
+      if (end - start > 5) return
+      colon = end
+    }
+    let valueStart = colon + 1
+    if (valueStart < end && buf[valueStart] === SPACE) valueStart++
+    const field = fieldOf(buf, start, colon)
+    if (field === 0) return
+    if (field === EVENT) {
+      eventName = eventNameOf(buf, valueStart, end)
+      return
+    }
+    const text = valueStart >= end ? "" : decoder.decode(buf.subarray(valueStart, end))
     switch (field) {
-      case "data":
-        data = hasData ? `${data}\n${value}` : value
+      case DATA: {
+        data = hasData ? `${data}\n${text}` : text
         hasData = true
         return
-      case "event":
-        eventName = value
+      }
+      case ID: {
+        if (!text.includes("\u0000")) lastId = text
         return
-      case "id":
-        if (!value.includes("\u0000")) lastId = value
+      }
+      case RETRY: {
+        if (/^\d+$/.test(text)) retry = Number(text)
         return
-      case "retry":
-        if (/^\d+$/.test(value)) retry = Number(value)
-        return
+      }
     }
+  }
+
+  // Streams repeat a few event names (`response.output_text.delta`): the last one's text is kept
+  // and reused while the bytes are the same.
+  let lastNameBytes = new Uint8Array(0)
+  let lastName = ""
+  const eventNameOf = (buf: Uint8Array, start: number, end: number): string => {
+    const length = end - start
+    if (length === lastNameBytes.length) {
+      let same = true
+      for (let i = 0; i < length; i++) {
+        if (buf[start + i] !== lastNameBytes[i]) {
+          same = false
+          break
+        }
+      }
+      if (same) return lastName
+    }
+    const name = decoder.decode(buf.subarray(start, end))
+    // Only a short name is kept (a hostile one could be as large as an event).
+    if (length <= 64) {
+      lastNameBytes = buf.slice(start, end)
+      lastName = name
+    }
+    return name
   }
 
   const tooLarge = (): never => {
@@ -280,41 +360,45 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
     throw new EventTooLarge(maxEventSize, excerpt)
   }
 
-  const takeLine = (chunk: Uint8Array, start: number, end: number): string => {
-    if (partialLength === 0) return decoder.decode(chunk.subarray(start, end))
+  const takeLine = (chunk: Uint8Array, start: number, end: number, out: Array<Event>, offset: number): void => {
+    if (partialLength === 0) return line(chunk, start, end, out, offset)
     partial.push(chunk.subarray(start, end))
-    const text = decoder.decode(concat(partial, partialLength + end - start))
+    const whole = concat(partial, partialLength + end - start)
     partial = []
     partialLength = 0
-    return text
+    line(whole, 0, whole.length, out, offset)
   }
 
   const feed = (chunk: Uint8Array): Array<Event> => {
     const out: Array<Event> = []
     const base = bytes
-    bytes += chunk.length
-    let start = 0
-    let i = 0
-    if (skipLF && chunk.length > 0) {
-      skipLF = false
-      if (chunk[0] === LF) start = i = 1
-    }
     const length = chunk.length
-    for (; i < length; i++) {
-      const b = chunk[i]
-      if (b !== LF && b !== CR) continue
-      const size = partialLength + i - start
-      eventSize += size + 1
+    bytes += length
+    let start = 0
+    if (skipLF && length > 0) {
+      skipLF = false
+      if (chunk[0] === LF) start = 1
+    }
+    // Line ends are found with the native `indexOf`; a CR (rare: most servers send LF) is looked
+    // for again only once passed.
+    let cr = chunk.indexOf(CR, start)
+    while (start < length) {
+      const lf = chunk.indexOf(LF, start)
+      if (cr !== -1 && cr < start) cr = chunk.indexOf(CR, start)
+      const i = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
+      if (i === -1) break
+      eventSize += partialLength + i - start + 1
       if (eventSize > maxEventSize) tooLarge()
-      line(takeLine(chunk, start, i), out, base + i + 1)
-      if (b === CR) {
-        if (i + 1 < length) {
-          if (chunk[i + 1] === LF) i++
+      takeLine(chunk, start, i, out, base + i + 1)
+      let next = i + 1
+      if (chunk[i] === CR) {
+        if (next < length) {
+          if (chunk[next] === LF) next++
         } else {
           skipLF = true
         }
       }
-      start = i + 1
+      start = next
     }
     if (start < length) {
       partial.push(chunk.subarray(start, length))
@@ -327,10 +411,10 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
   const end = (): Array<Event> => {
     const out: Array<Event> = []
     if (partialLength > 0) {
-      const text = decoder.decode(concat(partial, partialLength))
+      const whole = concat(partial, partialLength)
       partial = []
       partialLength = 0
-      line(text, out, bytes)
+      line(whole, 0, whole.length, out, bytes)
     }
     if (hasData) dispatch(out, bytes, false)
     return out
@@ -362,7 +446,28 @@ const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array =>
   return out
 }
 
-const tooLargeError = (e: EventTooLarge, progress: Progress): OpenAiError.ResponseDecodeError =>
+/**
+ * The `ResponseDecodeError` that {@link decode} fails with for an {@link EventTooLarge}, saying how
+ * far the stream got: for callers that drive a {@link Parser} themselves.
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const parser = Sse.makeParser({ maxEventSize: 4 })
+ * try {
+ *   parser.feed(new TextEncoder().encode("data: too long"))
+ * } catch (e) {
+ *   if (e instanceof Sse.EventTooLarge) {
+ *     const error = Sse.tooLargeError(e, { bytes: parser.bytes, events: parser.events })
+ *   }
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const tooLargeError = (e: EventTooLarge, progress: Progress): OpenAiError.ResponseDecodeError =>
   new OpenAiError.ResponseDecodeError({
     message: `${e.message} (after ${progress.bytes} bytes and ${progress.events} events)`,
     path: "",

@@ -191,6 +191,35 @@ describe("OpenAiClient chat stream", () => {
       if (error._tag === "ConnectionError") assert.strictEqual(Option.getOrThrow(error.received).events, 1)
     }))
 
+  it.effect("a clean close in the middle of an event is a cut (ConnectionError), not a decode error", () =>
+    Effect.gen(function*() {
+      const half = "data: " + JSON.stringify(chunk("2")).slice(0, 30)
+      for (const body of [[S.data(chunk("1")), half], [S.data(chunk("1")), half + "\n"]]) {
+        const { openai, scripted } = yield* setup([S.sse(body)])
+        const error = yield* Effect.flip(Stream.runDrain(openai.chat.completions.stream(request)))
+        assert.strictEqual(error._tag, "ConnectionError")
+        assert.strictEqual(scripted.requests.length, 1)
+      }
+    }))
+
+  it.effect("a clean close in the middle of the first event is retried like any other cut", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([
+        S.sse(["data: " + JSON.stringify(chunk("1")).slice(0, 30)]),
+        S.sse([S.data(chunk("ok")), S.data("[DONE]")])
+      ])
+      const fiber = yield* Effect.fork(Stream.runCollect(openai.chat.completions.stream(request)))
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.deepStrictEqual(texts(yield* Fiber.join(fiber)), ["ok"])
+      assert.strictEqual(scripted.requests.length, 2)
+    }))
+
+  it.effect("a whole last event without its blank line is still read", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([S.sse([S.data(chunk("1")), "data: [DONE]"])])
+      assert.deepStrictEqual(texts(yield* Stream.runCollect(openai.chat.completions.stream(request))), ["1"])
+    }))
+
   it.effect("the idle timeout fires between chunks (phase idle), and is not replayed", () =>
     Effect.gen(function*() {
       const { openai, scripted } = yield* setup([
@@ -302,6 +331,13 @@ describe("OpenAiClient responses stream", () => {
       const { openai } = yield* setup([S.sse([frame(created), frame(failed)])])
       const error = yield* Effect.flip(Stream.runDrain(openai.responses.stream({ model: "gpt-4o-mini", input: "Hi" })))
       assert.strictEqual(error._tag, "ServerError")
+    }))
+
+  it.effect("an event the schema decoder would throw on is a ResponseDecodeError, not a defect", () =>
+    Effect.gen(function*() {
+      const { openai } = yield* setup([S.sse([frame(created), `data: {"type":{"toString":[]}}\n\n`])])
+      const error = yield* Effect.flip(Stream.runDrain(openai.responses.stream({ model: "gpt-4o-mini", input: "Hi" })))
+      assert.strictEqual(error._tag, "ResponseDecodeError")
     }))
 
   it.effect("response.incomplete ends the stream normally", () =>

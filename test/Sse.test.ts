@@ -78,6 +78,12 @@ describe("Sse.decode", () => {
       ])
     }))
 
+  it.effect("an empty `event:` field gives the default type, as the specification says", () =>
+    Effect.gen(function*() {
+      const events = yield* frame([utf8("event:\ndata: a\n\nevent: \ndata: b\n\nevent: ping\nevent:\ndata: c\n\n")])
+      expect(events.map((e) => [e.event, e.data])).toEqual([["message", "a"], ["message", "b"], ["message", "c"]])
+    }))
+
   it.effect("`[DONE]` is just data", () =>
     Effect.gen(function*() {
       const events = yield* frame([utf8("data: {}\n\ndata: [DONE]\n\n")])
@@ -214,7 +220,8 @@ const reference = (text: string) => {
   let id: string | undefined
   let retry: number | undefined
   const dispatch = () => {
-    if (data !== undefined) out.push({ event: name ?? "message", data: data.join("\n"), id, retry })
+    // The spec: the type is the event type buffer unless that is empty.
+    if (data !== undefined) out.push({ event: name || "message", data: data.join("\n"), id, retry })
     data = undefined
     name = undefined
   }
@@ -242,7 +249,7 @@ const lineArb = FastCheck.oneof(
   FastCheck.string({ unit: "grapheme", maxLength: 12 }).map((v) => `data: ${v}`),
   FastCheck.string({ unit: "grapheme", maxLength: 12 }).map((v) => `data:${v}`),
   FastCheck.constant("data"),
-  FastCheck.constantFrom("event: ping", "event:error", "id: 42", "id", "retry: 100", "retry: x", ": comment", "foo: bar")
+  FastCheck.constantFrom("event: ping", "event:error", "event:", "event", "id: 42", "id", "retry: 100", "retry: x", ": comment", "foo: bar", "dat: x", "eventx: y")
 ).map((l) => l.replace(/[\r\n]/g, ""))
 
 const bodyArb = FastCheck.tuple(

@@ -7,12 +7,14 @@
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Classify from "../Classify.js"
 import * as Decode from "../Decode.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as middleware from "./httpMiddleware.js"
+import { decodeEither } from "./validate.js"
 
 type Failure = OpenAiError.OpenAiError
 
@@ -63,7 +65,7 @@ export interface BodyDecoder<A, I> {
 
 /** Builds a {@link BodyDecoder}. */
 export const bodyDecoder = <A, I>(schema: Schema.Schema<A, I, never>): BodyDecoder<A, I> => {
-  const decode = Schema.decodeUnknownOption(schema, Decode.defaultParseOptions)
+  const decode = decodeEither(schema, Decode.defaultParseOptions)
   return {
     schema,
     decode: (text) => {
@@ -73,7 +75,7 @@ export const bodyDecoder = <A, I>(schema: Schema.Schema<A, I, never>): BodyDecod
       } catch {
         return Option.none()
       }
-      return decode(input)
+      return Either.getRight(decode(input))
     }
   }
 }
@@ -98,12 +100,14 @@ const errorBody = (text: string): unknown => {
  */
 export const decodeBody = <A, I>(decoder: BodyDecoder<A, I>, context: ConsumeContext) =>
 (response: HttpClientResponse.HttpClientResponse): Effect.Effect<A, Failure> => {
-  const requestId = middleware.requestId(response)
+  // Read only when there is a failure to quote it on: `headers` may be built anew on each read.
+  const requestIdOf = () => middleware.requestId(response)
   return Effect.flatMap(
-    Effect.mapError(response.text, (e) => withRequestId(middleware.transportError(e), requestId)),
+    Effect.mapError(response.text, (e) => withRequestId(middleware.transportError(e), requestIdOf())),
     (text) => {
       const result = decoder.decode(text)
       if (Option.isSome(result)) return Effect.succeed(result.value)
+      const requestId = requestIdOf()
       const payload = errorBody(text)
       if (payload !== undefined) {
         return Effect.flatMap(Clock.currentTimeMillis, (now) =>

@@ -53,6 +53,11 @@ export const currentKeyCell: FiberRef.FiberRef<Option.Option<KeyCell>> = globalV
   () => FiberRef.unsafeMake<Option.Option<KeyCell>>(Option.none())
 )
 
+const defaultRandom = Effect.runSync(Effect.randomWith(Effect.succeed))
+const randomUUID: (() => string) | undefined = typeof globalThis.crypto?.randomUUID === "function"
+  ? () => globalThis.crypto.randomUUID()
+  : undefined
+
 const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
 
 /**
@@ -61,6 +66,10 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, "0")
  * @internal
  */
 export const randomUuid: Effect.Effect<string> = Effect.randomWith((random) =>
+  // Effect's default Random is seeded from Math.random, so nothing can depend on what it draws:
+  // with it, the platform's own generator (one call, not eight effects); with any other (a
+  // test's fixed or seeded Random), the draws from it, reproducibly.
+  random === defaultRandom && randomUUID !== undefined ? Effect.sync(randomUUID) :
   // A loop of flatMaps rather than Effect.gen: this runs once per POST.
   Effect.suspend(() => {
     const words: Array<number> = []
@@ -93,23 +102,50 @@ export const withKeyScope = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Ef
     (cell) => Option.isSome(cell) ? effect : Effect.locally(effect, currentKeyCell, Option.some({ key: undefined }))
   )
 
-const keyFor: Effect.Effect<string> = Effect.flatMap(FiberRef.get(currentKeyCell), (cell) => {
-  if (Option.isNone(cell)) return randomUuid
-  const existing = cell.value.key
+const keyOf = (cell: KeyCell): Effect.Effect<string> => {
+  const existing = cell.key
   if (existing !== undefined) return Effect.succeed(existing)
   return Effect.map(randomUuid, (key) => {
-    cell.value.key = key
+    cell.key = key
     return key
   })
-})
+}
+
+const keyFor: Effect.Effect<string> = Effect.flatMap(
+  FiberRef.get(currentKeyCell),
+  (cell) => Option.isNone(cell) ? randomUuid : keyOf(cell.value)
+)
+
+/**
+ * The key cell of a call that keeps its own (the resilient stack): the enclosing scope's cell when
+ * there is one (an outer `retry` or `idempotencyKey`), else a fresh one. No `Effect.locally` per
+ * call: the stack sets the header itself, and inner middleware sees the header and keeps it.
+ * @internal
+ */
+export const ownKeyCell: Effect.Effect<KeyCell> = Effect.map(
+  FiberRef.get(currentKeyCell),
+  (cell) => Option.isSome(cell) ? cell.value : { key: undefined }
+)
+
+const needsKey = (request: HttpClientRequest.HttpClientRequest) =>
+  request.method === "POST" && request.headers[IDEMPOTENCY_HEADER] === undefined
 
 /** @internal */
 export const addIdempotencyKey = (
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientRequest.HttpClientRequest> =>
-  request.method !== "POST" || request.headers[IDEMPOTENCY_HEADER] !== undefined
-    ? Effect.succeed(request)
-    : Effect.map(keyFor, (key) => HttpClientRequest.setHeader(request, IDEMPOTENCY_HEADER, key))
+  needsKey(request)
+    ? Effect.map(keyFor, (key) => HttpClientRequest.setHeader(request, IDEMPOTENCY_HEADER, key))
+    : Effect.succeed(request)
+
+/** {@link addIdempotencyKey} with the key of a given cell. @internal */
+export const addIdempotencyKeyFrom = (
+  cell: KeyCell,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientRequest.HttpClientRequest> =>
+  needsKey(request)
+    ? Effect.map(keyOf(cell), (key) => HttpClientRequest.setHeader(request, IDEMPOTENCY_HEADER, key))
+    : Effect.succeed(request)
 
 /**
  * Runs attempt `n` (0, 1, ...) under the policy, as one logical request: every attempt sees the
@@ -119,8 +155,17 @@ export const addIdempotencyKey = (
 export const retryAttempts = <A, E extends OpenAiError.OpenAiError | { readonly _tag: "CircuitOpen" }, R, Out, R2>(
   attempt: (n: number) => Effect.Effect<A, E, R>,
   policy: Schedule.Schedule<Out, OpenAiError.OpenAiError, R2>
+): Effect.Effect<A, E, R | R2> => withKeyScope(retryNumbered(attempt, policy))
+
+/**
+ * {@link retryAttempts} without its key scope, for a caller that keeps its own key cell.
+ * @internal
+ */
+export const retryNumbered = <A, E extends OpenAiError.OpenAiError | { readonly _tag: "CircuitOpen" }, R, Out, R2>(
+  attempt: (n: number) => Effect.Effect<A, E, R>,
+  policy: Schedule.Schedule<Out, OpenAiError.OpenAiError, R2>
 ): Effect.Effect<A, E, R | R2> =>
-  withKeyScope(Effect.suspend(() => {
+  Effect.suspend(() => {
     let n = 0
     // RetryPolicy.retry rather than Effect.retry: it keeps the retry budget and the attempt count.
     return RetryPolicy.retry(
@@ -133,7 +178,7 @@ export const retryAttempts = <A, E extends OpenAiError.OpenAiError | { readonly 
       }),
       policy as Schedule.Schedule<Out, E, R2>
     )
-  }))
+  })
 
 /** @internal */
 export const retryEffect = <A, E extends OpenAiError.OpenAiError, R, Out, R2>(

@@ -90,12 +90,16 @@ const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): D
   // One read: a response's `headers` may be a getter that builds a new object each time (the
   // undici client's does).
   const headers = response.headers
+  // The rate-limit headers are parsed when first read, not on every response.
+  let rateLimit: Option.Option<RateLimitHeaders.RateLimitHeaders> | undefined
   return {
     data,
     requestId: middleware.requestId({ headers }),
     status: response.status,
     headers,
-    rateLimit: RateLimitHeaders.fromHeaders(headers)
+    get rateLimit() {
+      return rateLimit ??= RateLimitHeaders.fromHeaders(headers)
+    }
   }
 }
 

@@ -90,7 +90,7 @@ const retryUntilOpen = <A>(
   policy: Schedule.Schedule<unknown, Failure, unknown>
 ): Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown> =>
   Effect.flatMap(
-    middleware.retryAttempts(
+    middleware.retryNumbered(
       (n) =>
         Effect.catchIf(
           Effect.map(attempt(n), Either.right),
@@ -123,9 +123,9 @@ export const make = (
     : options.preflight
 
   // The request of attempt `n`: its attempt number, and the call's one idempotency key.
-  const prepare = (request: HttpClientRequest.HttpClientRequest, n: number) => {
+  const prepare = (request: HttpClientRequest.HttpClientRequest, n: number, cell: middleware.KeyCell | undefined) => {
     const numbered = header === undefined ? request : HttpClientRequest.setHeader(request, header, String(n))
-    return idempotent ? middleware.addIdempotencyKey(numbered) : Effect.succeed(numbered)
+    return cell === undefined ? Effect.succeed(numbered) : middleware.addIdempotencyKeyFrom(cell, numbered)
   }
 
   const run = <A>(request: HttpClientRequest.HttpClientRequest, consume: Consume<A>): Effect.Effect<A, Guarded, unknown> => {
@@ -142,15 +142,16 @@ export const make = (
         "headers",
         timeout
       )
-    const attempt = (n: number): Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown> =>
-      Effect.flatMap(prepare(request, n), (r) => {
-        const sent = limiter === undefined || demand === undefined ? send(r)(ignore) : paced(limiter, demand, send(r))
-        // The breaker sits outside the limiter: an open circuit refuses without waiting for a permit.
-        return breaker === undefined ? sent : breaker.protect(sent)
-      })
-    const retried = breaker === undefined
-      ? middleware.retryAttempts(attempt, policy)
-      : retryUntilOpen(attempt, policy)
+    // One key cell per call (the enclosing scope's, if any), read by every attempt.
+    const retried = Effect.flatMap(idempotent ? middleware.ownKeyCell : noCell, (cell) => {
+      const attempt = (n: number): Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown> =>
+        Effect.flatMap(prepare(request, n, cell), (r) => {
+          const sent = limiter === undefined || demand === undefined ? send(r)(ignore) : paced(limiter, demand, send(r))
+          // The breaker sits outside the limiter: an open circuit refuses without waiting for a permit.
+          return breaker === undefined ? sent : breaker.protect(sent)
+        })
+      return breaker === undefined ? middleware.retryNumbered(attempt, policy) : retryUntilOpen(attempt, policy)
+    })
     const bounded = deadline === undefined ? retried : timeouts.timeoutEffect(retried, "deadline", deadline)
     const guarded = bulkhead === undefined ? bounded : bulkhead(bounded)
     // First of all: a request that cannot fit takes no slot, no permit and no retry.
@@ -166,3 +167,4 @@ export const make = (
 }
 
 const ignore = () => {}
+const noCell: Effect.Effect<middleware.KeyCell | undefined> = Effect.succeed(undefined)

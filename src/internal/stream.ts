@@ -6,10 +6,13 @@
  * @internal
  */
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
@@ -26,6 +29,8 @@ import { type ConsumeContext, withRequestId } from "./consume.js"
 import { pageTitle } from "./html.js"
 import * as middleware from "./httpMiddleware.js"
 import { bound, scrub } from "./secrets.js"
+import { timeoutWith } from "./timeout.js"
+import { decodeEither } from "./validate.js"
 
 type Failure = OpenAiError.OpenAiError
 
@@ -41,14 +46,6 @@ export interface StreamSpec<A, I> {
   /** An element after which the stream is complete (emitted, then the stream ends). */
   readonly isLast: (a: A) => boolean
 }
-
-type Step<A> =
-  | { readonly _tag: "Emit"; readonly value: A; readonly last: boolean }
-  | { readonly _tag: "Skip" }
-  | { readonly _tag: "Done" }
-
-const SKIP: Step<never> = { _tag: "Skip" }
-const DONE: Step<never> = { _tag: "Done" }
 
 /** Chat Completions chunks: an `error` member is an error event; `[DONE]` ends the stream. */
 export const chatSpec: StreamSpec<
@@ -70,69 +67,121 @@ export const responsesSpec: StreamSpec<Responses.ResponseStreamEvent, typeof Res
   isLast: Responses.isTerminalEvent
 }
 
-/** One response's elements. */
+/**
+ * One response's elements. One channel does the framing, the decoding and the end-of-stream
+ * rules for a whole chunk of bytes at a time, synchronously, and writes the chunk's elements as
+ * one `Chunk`: per-event stream stages (an effect and a pull per event) cost more than the
+ * decoding itself.
+ */
 export const elements = <A, I>(
   response: HttpClientResponse.HttpClientResponse,
   spec: StreamSpec<A, I>,
   context: StreamContext
 ): Stream.Stream<A, Failure> =>
-  Stream.suspend(() => {
+  Stream.unwrap(Effect.map(Effect.clock, (clock) => {
     const { idle, secrets } = context
-    const progress = Sse.makeProgress()
+    const parser = Sse.makeParser()
     const requestId = middleware.requestId(response)
     const decodeOptions: Decode.DecodeOptions = {
       status: response.status,
       requestId: Option.getOrUndefined(requestId),
       secrets
     }
-    const decodeValue = Decode.decodeUnknown(spec.schema, decodeOptions)
+    const decodeValue = decodeEither(spec.schema, Decode.defaultParseOptions)
+    const received = () => ({ events: parser.events, bytes: parser.bytes })
+    const failure = (e: Failure) => withRequestId(e, requestId)
     const streamError = (data: unknown) =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) => Effect.fail(Classify.classifyStreamError(data, { headers: response.headers, now, secrets }))
-      )
-    let finished = false
-    const step = (event: Sse.Event): Effect.Effect<Step<A>, Failure> => {
-      if (event.data === "[DONE]") return Effect.succeed(DONE)
-      if (event.event === "error") return streamError(event.data)
-      if (event.data.length === 0) return Effect.succeed(SKIP)
-      return Effect.flatMap(Decode.parseJson(event.data, decodeOptions), (json) =>
-        spec.isError(json)
-          ? streamError(json)
-          : Effect.map(decodeValue(json), (value): Step<A> => ({ _tag: "Emit", value, last: spec.isLast(value) })))
-    }
+      failure(Classify.classifyStreamError(data, {
+        headers: response.headers,
+        now: clock.unsafeCurrentTimeMillis(),
+        secrets
+      }))
     const cut = () =>
-      Classify.classifyTransportError(new Error("The server closed the stream before it was complete"), {
-        received: { events: progress.events, bytes: progress.bytes }
+      failure(Classify.classifyTransportError(new Error("The server closed the stream before it was complete"), {
+        received: received()
+      }))
+
+    // What the events of one chunk of bytes give: elements into `out`, and whether the stream is
+    // over (`[DONE]` or a terminal element); a failure is returned, the first one ends it.
+    let finished = false
+    const take = (events: ReadonlyArray<Sse.Event>, out: Array<A>): Failure | undefined => {
+      for (let i = 0; i < events.length && !finished; i++) {
+        const event = events[i] as Sse.Event
+        if (event.data === "[DONE]") {
+          finished = true
+          return undefined
+        }
+        if (event.event === "error") return streamError(event.data)
+        if (event.data.length === 0) continue
+        let json: unknown
+        try {
+          json = JSON.parse(event.data)
+        } catch (cause) {
+          // The input ended inside this event (no blank line after it) and what came is not
+          // whole: the server was cut off, which a retry can mend. A whole last event without
+          // its blank line (recorded streams end so) is still read.
+          return event.complete ? failure(Decode.fromJsonError(event.data, cause, decodeOptions)) : cut()
+        }
+        if (spec.isError(json)) return streamError(json)
+        const value = decodeValue(json)
+        if (Either.isLeft(value)) return failure(Decode.fromParseError(value.left, json, { ...decodeOptions, body: event.data }))
+        out.push(value.right)
+        if (spec.isLast(value.right)) finished = true
+      }
+      return undefined
+    }
+
+    const emit = (
+      out: Array<A>,
+      error: Failure | undefined,
+      next: Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<Uint8Array>, Failure, unknown, unknown, unknown>
+    ) => {
+      const rest = error !== undefined ? Channel.fail(error) : finished ? Channel.void : next
+      return out.length === 0 ? rest : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), rest)
+    }
+
+    const loop: Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<Uint8Array>, Failure, unknown, unknown, unknown> = Channel
+      .readWithCause({
+        onInput: (input: Chunk.Chunk<Uint8Array>) => {
+          const out: Array<A> = []
+          let error: Failure | undefined
+          try {
+            for (const bytes of input) {
+              error = take(parser.feed(bytes), out)
+              if (error !== undefined || finished) break
+            }
+          } catch (e) {
+            if (!(e instanceof Sse.EventTooLarge)) throw e
+            error = failure(Sse.tooLargeError(e, received()))
+          }
+          return emit(out, error, loop)
+        },
+        onFailure: (cause) =>
+          Channel.failCause(Cause.map(cause, (e) =>
+            failure(OpenAiError.isOpenAiError(e) ? e : middleware.transportError(e, { received: received() })))),
+        onDone: () =>
+          Channel.suspend(() => {
+            const out: Array<A> = []
+            const error = take(parser.end(), out)
+            return emit(out, error ?? (finished ? undefined : cut()), Channel.void)
+          })
       })
-    return response.stream.pipe(
-      Stream.timeoutFail(
-        () =>
-          new OpenAiError.TimeoutError({
-            message: `No data arrived for ${Duration.format(idle)} after ${progress.events} event(s) and ${progress.bytes} byte(s)`,
-            phase: "idle",
-            timeout: idle
-          }),
-        idle
-      ),
-      Sse.decode({ progress }),
-      Stream.catchAll((e): Stream.Stream<never, Failure> =>
-        Stream.fail(
-          OpenAiError.isOpenAiError(e)
-            ? e
-            : middleware.transportError(e, { received: { events: progress.events, bytes: progress.bytes } })
-        )
-      ),
-      Stream.mapEffect(step),
-      Stream.takeUntil((s) => s._tag === "Done" || (s._tag === "Emit" && s.last)),
-      Stream.filterMap((s) => {
-        if (s._tag === "Done" || (s._tag === "Emit" && s.last)) finished = true
-        return s._tag === "Emit" ? Option.some(s.value) : Option.none()
-      }),
-      Stream.concat(Stream.suspend(() => finished ? Stream.empty : Stream.fail(cut()))),
-      Stream.mapError((e) => withRequestId(e, requestId))
+
+    // The idle timeout bounds each pull of the body (`Stream.timeoutFail` races two new fibers
+    // per pull; this takes one, started at once).
+    const idleError = (): Option.Option<unknown> =>
+      Option.some(
+        new OpenAiError.TimeoutError({
+          message: `No data arrived for ${Duration.format(idle)} after ${parser.events} event(s) and ${parser.bytes} byte(s)`,
+          phase: "idle",
+          timeout: idle
+        })
+      )
+    const bytes = Stream.fromPull(
+      Effect.map(Stream.toPull(response.stream), (pull) => timeoutWith<Chunk.Chunk<Uint8Array>, Option.Option<unknown>, never, Option.Option<unknown>>(pull, idle, idleError))
     )
-  })
+    return Stream.pipeThroughChannel(bytes, loop)
+  }))
 
 /**
  * A stream whose first element has arrived: that element, the rest to pull, and the scope that

@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Runtime from "effect/Runtime"
 import * as OpenAiError from "../OpenAiError.js"
 
 /** @internal */
@@ -28,15 +29,32 @@ export const timeoutEffect = <A, E, R>(
   duration: Duration.DurationInput
 ): Effect.Effect<A, E | OpenAiError.TimeoutError, R> => {
   const timeout = Duration.decode(duration)
-  // No timer at all for an infinite bound.
-  if (!Duration.isFinite(timeout)) return effect
-  const onTimeout = () => timeoutError(phase, timeout)
-  return Effect.clockWith((clock) =>
-    clock instanceof LiveClock ? liveTimeout(effect, timeout, onTimeout) : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
-  )
+  return timeoutWith(effect, timeout, () => timeoutError(phase, timeout))
 }
 
+/**
+ * `effect` bounded by `timeout`, failing with `onTimeout()` when it runs out: one child fiber and
+ * a plain timer on the live clock, `Effect.timeoutFail` under any other (TestClock).
+ * @internal
+ */
+export const timeoutWith = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  timeout: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  // No timer at all for an infinite bound.
+  !Duration.isFinite(timeout) ? effect : Effect.clockWith((clock) =>
+    clock instanceof LiveClock ? liveTimeout(effect, timeout, onTimeout) : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+  )
+
 const LiveClock = (Clock.make() as object).constructor
+
+// Starts `effect` in a fiber of its own that runs at once on this thread until it first
+// suspends, with this fiber's context and FiberRefs: `Effect.fork` queues the child on the
+// scheduler instead, a hop that costs more than the rest of the timeout. The child is not
+// supervised by this fiber: the caller interrupts it whenever it stops waiting for it.
+const startNow = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R> =>
+  Effect.map(Effect.runtime<R>(), (runtime) => Runtime.runFork(runtime)(effect))
 
 /**
  * `Effect.timeoutFail` races the effect and a sleep in two new fibers. On the live clock this does
@@ -50,7 +68,7 @@ const liveTimeout = <A, E, R, E2>(
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.fork(restore(effect)), (child) =>
+    Effect.flatMap(startNow(restore(effect)), (child) =>
       Effect.flatMap(
         restore(Effect.async<Exit.Exit<A, E> | undefined>((resume) => {
           let settled = false
