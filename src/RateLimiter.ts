@@ -645,8 +645,13 @@ export const outcomeOfExit = <A, E>(exit: Exit.Exit<A, E>): Outcome => {
  * @since 0.1.0
  * @category middleware
  */
-export const demandOf = (request: HttpClientRequest.HttpClientRequest, estimate: TokenEstimate.Options = {}): Demand => {
-  const json = TokenEstimate.bodyJson(request)
+export const demandOf = (
+  request: HttpClientRequest.HttpClientRequest,
+  estimate: TokenEstimate.Options = {},
+  /** The body as a value, when the caller holds it: then it is not parsed again. */
+  body?: unknown
+): Demand => {
+  const json = body === undefined ? TokenEstimate.bodyJson(request) : body
   return {
     key: keyOfRequest(request, json ?? null),
     tokens: json === undefined ? 0 : TokenEstimate.fromJson(request, json, estimate).total

@@ -50,10 +50,23 @@ const jsonBody = (
 ): Effect.Effect<HttpClientRequest.HttpClientRequest, Failure> =>
   Effect.try({ try: () => HttpClientRequest.bodyUnsafeJson(request, body), catch: encodeError })
 
-const post = (path: string, body: unknown) => jsonBody(HttpClientRequest.post(path, { acceptJson: true }), body)
+// A request and its body as a value: the stack reads the value (limiter, pre-flight check)
+// instead of parsing the encoded body again.
+interface Outgoing {
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly body?: unknown
+}
 
-const streamRequest = (path: string, body: object) =>
-  jsonBody(HttpClientRequest.post(path, { headers: { accept: "text/event-stream" } }), { ...body, stream: true })
+const post = (path: string, body: unknown): Effect.Effect<Outgoing, Failure> =>
+  Effect.map(jsonBody(HttpClientRequest.post(path, { acceptJson: true }), body), (request) => ({ request, body }))
+
+const streamRequest = (path: string, body: object): Effect.Effect<Outgoing, Failure> => {
+  const streamed = { ...body, stream: true }
+  return Effect.map(
+    jsonBody(HttpClientRequest.post(path, { headers: { accept: "text/event-stream" } }), streamed),
+    (request) => ({ request, body: streamed })
+  )
+}
 
 const withoutStream = <T extends object>(request: T) => {
   const { stream: _stream, stream_options: _options, ...rest } = request as T & {
@@ -145,27 +158,32 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
       idle: Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
     }
 
-    const call = <A, I>(
-      request: HttpClientRequest.HttpClientRequest,
-      decoder: BodyDecoder<A, I>
-    ): Effect.Effect<Decoded<A>, Guarded> => {
+    const call = <A, I>(outgoing: Outgoing, decoder: BodyDecoder<A, I>): Effect.Effect<Decoded<A>, Guarded> => {
       const consume = decodeBody(decoder, consumeContext)
       return provide(
-        resilient.run(authorize(request), (response) => Effect.map(consume(response), (data) => decoded(response, data)))
+        resilient.run(
+          authorize(outgoing.request),
+          (response) => Effect.map(consume(response), (data) => decoded(response, data)),
+          outgoing.body
+        )
       )
     }
 
     // Opens a stream in the caller's scope: retried until its first element, then the response's
     // request id and headers beside a stream that starts with that element.
     const open = <A, I>(
-      request: Effect.Effect<HttpClientRequest.HttpClientRequest, Failure>,
+      request: Effect.Effect<Outgoing, Failure>,
       spec: stream.StreamSpec<A, I>
     ): Effect.Effect<Decoded<Stream.Stream<A, Failure>>, Guarded, Scope.Scope> => {
       const first = stream.openFirst(spec, streamContext)
       return Effect.flatMap(Effect.scope, (outer) =>
         Effect.uninterruptibleMask((restore) =>
           restore(Effect.flatMap(request, (r) =>
-            provide(resilient.run(authorize(r), (response) => Effect.map(first(response), (opened) => ({ response, opened }))))
+            provide(resilient.run(
+              authorize(r.request),
+              (response) => Effect.map(first(response), (opened) => ({ response, opened })),
+              r.body
+            ))
           )).pipe(
             Effect.tap(({ opened }) => Scope.addFinalizerExit(outer, (exit) => Scope.close(opened.scope, exit)))
           )
@@ -173,7 +191,7 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
     }
 
     const streamOf = <A, I>(
-      request: Effect.Effect<HttpClientRequest.HttpClientRequest, Failure>,
+      request: Effect.Effect<Outgoing, Failure>,
       spec: stream.StreamSpec<A, I>
     ): Stream.Stream<A, Guarded> => Stream.unwrapScoped(Effect.map(open(request, spec), (d) => d.data))
 
@@ -198,9 +216,9 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
           )
       },
       models: {
-        list: call(HttpClientRequest.get("/models", { acceptJson: true }), decodeModelsList),
+        list: call({ request: HttpClientRequest.get("/models", { acceptJson: true }) }, decodeModelsList),
         retrieve: (model) =>
-          call(HttpClientRequest.get(`/models/${encodeURIComponent(model)}`, { acceptJson: true }), decodeModel)
+          call({ request: HttpClientRequest.get(`/models/${encodeURIComponent(model)}`, { acceptJson: true }) }, decodeModel)
       },
       responses: {
         create: (request) => Effect.flatMap(post("/responses", withoutStream(request)), (r) => call(r, decodeResponse)),

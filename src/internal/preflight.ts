@@ -163,6 +163,28 @@ export const checkBody = (
 // The path is only compared by its end: no need to parse the URL.
 const pathOf = (url: string): string => url.split(/[?#]/)[0] ?? url
 
+/**
+ * {@link check} for a request whose body the caller already holds as a value: nothing is parsed.
+ * The encoded body holds every byte of the prompt's text (JSON only adds to it), and each
+ * message's JSON wrapper is longer than the tokens a message adds, so a body whose byte length
+ * plus its completion budget fits the window fits at a token per byte too: it passes at once.
+ * @internal
+ */
+export const checkParsed = (
+  request: HttpClientRequest.HttpClientRequest,
+  body: unknown,
+  options: Preflight.Options = {}
+): Effect.Effect<void, OpenAiError.ContextLengthExceeded> => {
+  if (request.method !== "POST" || !isRecord(body) || typeof body.model !== "string") return Effect.void
+  const path = pathOf(request.url)
+  if (kindOf(path) === undefined) return Effect.void
+  const window = contextWindow(body.model, options.contextWindows)
+  if (Option.isNone(window)) return Effect.void
+  const encoded = request.body._tag === "Uint8Array" ? request.body.body.length : undefined
+  if (encoded !== undefined && encoded + allowance(body) <= window.value) return Effect.void
+  return checkBody(body, path, options)
+}
+
 /** @internal */
 export const check = (
   request: HttpClientRequest.HttpClientRequest,

@@ -15,7 +15,8 @@ import type * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "../Bulkhead.js"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import * as OpenAiError from "../OpenAiError.js"
-import * as Preflight from "../Preflight.js"
+import { checkParsed as preflightCheck } from "./preflight.js"
+import * as TokenEstimate from "../TokenEstimate.js"
 import * as RateLimiter from "../RateLimiter.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
@@ -45,7 +46,8 @@ export const DEFAULT_TIMEOUT: Duration.Duration = Duration.minutes(10)
 export interface Resilient {
   readonly run: <A>(
     request: HttpClientRequest.HttpClientRequest,
-    consume: Consume<A>
+    consume: Consume<A>,
+    body?: unknown
   ) => Effect.Effect<A, Guarded, unknown>
   readonly httpClient: HttpClient.HttpClient.With<Guarded, unknown>
 }
@@ -128,9 +130,17 @@ export const make = (
     return cell === undefined ? Effect.succeed(numbered) : middleware.addIdempotencyKeyFrom(cell, numbered)
   }
 
-  const run = <A>(request: HttpClientRequest.HttpClientRequest, consume: Consume<A>): Effect.Effect<A, Guarded, unknown> => {
-    // Once per call, not per attempt: the body is parsed and the key hashed once.
-    const demand = limiter === undefined ? undefined : RateLimiter.demandOf(request, limiter.estimate)
+  const run = <A>(
+    request: HttpClientRequest.HttpClientRequest,
+    consume: Consume<A>,
+    body?: unknown
+  ): Effect.Effect<A, Guarded, unknown> => {
+    // Once per call, not per attempt: the body is parsed (unless the caller gave it) and the key
+    // hashed once.
+    const json = body === undefined && (limiter !== undefined || preflight !== undefined)
+      ? TokenEstimate.bodyJson(request)
+      : body
+    const demand = limiter === undefined ? undefined : RateLimiter.demandOf(request, limiter.estimate, json ?? null)
     // send ▸ classify ▸ consume, within the per-attempt timeout. The limiter's wait is outside it.
     const send = (r: HttpClientRequest.HttpClientRequest) =>
     (seen: (response: HttpClientResponse.HttpClientResponse) => void) =>
@@ -155,7 +165,7 @@ export const make = (
     const bounded = deadline === undefined ? retried : timeouts.timeoutEffect(retried, "deadline", deadline)
     const guarded = bulkhead === undefined ? bounded : bulkhead(bounded)
     // First of all: a request that cannot fit takes no slot, no permit and no retry.
-    return preflight === undefined ? guarded : Effect.zipRight(Preflight.check(request, preflight), guarded)
+    return preflight === undefined ? guarded : Effect.zipRight(preflightCheck(request, json, preflight), guarded)
   }
 
   const httpClient = HttpClient.makeWith(
