@@ -343,7 +343,12 @@ export const toHttpClientError = <R>(
 
 /** @internal */
 export const fromHttpClientError = (error: unknown): Option.Option<OpenAiError.OpenAiError> => {
-  if (OpenAiError.isOpenAiError(error)) return Option.some(error)
-  if (isHttpClientError(error) && OpenAiError.isOpenAiError(error.cause)) return Option.some(error.cause)
+  // Wrappers nest it at any depth (an @effect/ai `AiError` holds the platform error, which holds
+  // the typed one); the walk is bounded so that a cyclic `cause` chain cannot loop.
+  let current = error
+  for (let depth = 0; depth < 16 && current !== null && typeof current === "object"; depth++) {
+    if (OpenAiError.isOpenAiError(current)) return Option.some(current)
+    current = (current as { readonly cause?: unknown }).cause
+  }
   return Option.none()
 }
