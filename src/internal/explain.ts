@@ -6,9 +6,12 @@
  * headers into their own errors (the Vercel AI SDK, @effect/ai).
  * @internal
  */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "../Bulkhead.js"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import * as OpenAiError from "../OpenAiError.js"
@@ -39,8 +42,18 @@ const byId = globalValue("effect-openai-resilience/explain/byId", () => new Map<
  * random UUID: a server cannot forge one that names another call's error.
  * @internal
  */
-export const register = (explanation: Explanation, objects: ReadonlyArray<object>): string => {
-  const id = globalThis.crypto.randomUUID()
+export const register = (explanation: Explanation, objects: ReadonlyArray<object>): string =>
+  registerAs(newId(), explanation, objects)
+
+/**
+ * An id for a call whose header must go out before its outcome is known (a stream, whose error
+ * may come later); {@link registerAs} fills it in.
+ * @internal
+ */
+export const newId = (): string => globalThis.crypto.randomUUID()
+
+/** @internal */
+export const registerAs = (id: string, explanation: Explanation, objects: ReadonlyArray<object>): string => {
   byId.set(id, explanation)
   if (byId.size > MAX_IDS) {
     const oldest = byId.keys().next()
@@ -107,3 +120,37 @@ export const explain = (u: unknown): Option.Option<Explanation> => {
 /** @internal */
 export const isDecision = (u: unknown): u is RetryPolicy.Decision =>
   Predicate.isRecord(u) && (u._tag === "Retry" || u._tag === "Stop") && typeof u.attempt === "number"
+
+/**
+ * What one call through an adapter has done so far: the requests it sent and the policy's
+ * decisions, read back when it ends.
+ * @internal
+ */
+export interface CallLog {
+  attempts: number
+  readonly decisions: Array<RetryPolicy.Decision>
+}
+
+/** @internal */
+export class CurrentCall extends Context.Tag("effect-openai-resilience/explain/CurrentCall")<CurrentCall, CallLog>() {}
+
+/**
+ * The policy, writing each of its decisions to the {@link CurrentCall} it runs for.
+ * @internal
+ */
+export const recordingDecisions = <R>(
+  policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R>
+): Schedule.Schedule<unknown, OpenAiError.OpenAiError, R> =>
+  Schedule.tapOutput(policy, (out) =>
+    Effect.serviceOption(CurrentCall).pipe(
+      Effect.map((call) => {
+        if (Option.isSome(call) && isDecision(out)) call.value.decisions.push(out)
+      })
+    ))
+
+/** @internal */
+export const explanationOf = (error: Failure, call: CallLog): Explanation => ({
+  error,
+  attempts: call.attempts,
+  decisions: call.decisions
+})

@@ -315,7 +315,8 @@ export const requestId = (
 
 
 // `modify` and `setHeaders` merge headers, so the copy is rebuilt from its parts.
-const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
+/** @internal */
+export const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
   HttpClientRequest.make(request.method)(request.url, {
     urlParams: request.urlParams,
     headers: Headers.remove(request.headers, secretHeaderNames)

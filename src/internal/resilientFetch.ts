@@ -32,13 +32,11 @@ import { MAX_ERROR_BODY_BYTES } from "./httpMiddleware.js"
 type Fetch = ResilientFetch.Fetch
 
 /** What one call learned, filled in by its attempts. */
-interface Call {
-  attempts: number
+interface Call extends explain.CallLog {
   /** The latest 2xx, as the underlying fetch returned it (its body unread). */
   raw: Response | undefined
   /** The latest non-2xx, its body read (bounded), to hand the client when retries run out. */
   failed: Failed | undefined
-  readonly decisions: Array<RetryPolicy.Decision>
 }
 
 interface Failed {
@@ -47,8 +45,6 @@ interface Failed {
   readonly headers: Headers
   readonly body: Uint8Array<ArrayBuffer> | null
 }
-
-class CurrentCall extends Context.Tag("effect-openai-resilience/ResilientFetch/CurrentCall")<CurrentCall, Call>() {}
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304])
 
@@ -192,7 +188,7 @@ const handOver = (
 
 /** What a call resolves or rejects with when retries run out. */
 const settle = (error: explain.Failure, call: Call): { readonly resolve: Response } | { readonly reject: Error } => {
-  const explanation: explain.Explanation = { error, attempts: call.attempts, decisions: call.decisions }
+  const explanation = explain.explanationOf(error, call)
   const failed = call.failed
   if (OpenAiError.isOpenAiError(error) && Option.isSome(error.status) && failed !== undefined) {
     // The client raises its own class from the server's last answer; the id leads back here.
@@ -323,12 +319,7 @@ export const make = (
     const maxBody = options.maxErrorBodyBytes ?? MAX_ERROR_BODY_BYTES
     const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, unknown> = options.retryPolicy ??
       RetryPolicy.default
-    const recordDecisions = Schedule.tapOutput(policy, (out) =>
-      Effect.serviceOption(CurrentCall).pipe(
-        Effect.map((call) => {
-          if (Option.isSome(call) && explain.isDecision(out)) call.value.decisions.push(out)
-        })
-      ))
+    const recordDecisions = explain.recordingDecisions(policy)
     const client = yield* Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer)
     const resilient = Resilience.make(client, { ...options, retryPolicy: recordDecisions })
     const warn = options.onWarning ?? ((message: string) => void runFork(Effect.logWarning(message)))
@@ -348,7 +339,7 @@ export const make = (
       }
       const extra = extraInit(init)
       return Effect.mapInputContext(resilient.run(request, consume), (context) => {
-        const withCall = Context.add(Context.add(context, CurrentCall, state), FetchHttpClient.Fetch, recording(underlying, state, maxBody))
+        const withCall = Context.add(Context.add(context, explain.CurrentCall, state), FetchHttpClient.Fetch, recording(underlying, state, maxBody))
         return extra === undefined ? withCall : Context.add(withCall, FetchHttpClient.RequestInit, extra)
       }).pipe(
         Effect.catchAll((error) => {
