@@ -79,6 +79,12 @@ export interface Options<R = never> extends Resilience.Options<R> {
   readonly fetch?: Fetch | undefined
   /** Where the one warning about a client retrying on its own goes (default `Effect.logWarning`). */
   readonly onWarning?: ((message: string) => void) | undefined
+  /**
+   * Called with every call's {@link Explanation} when its retries run out, whatever the client
+   * then makes of it: for a client that drops what it was given (LangChain turns a timeout into a
+   * bare `Error`), this is where the typed error can still be seen.
+   */
+  readonly onFailure?: ((explanation: Explanation) => void) | undefined
 }
 
 /**

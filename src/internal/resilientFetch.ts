@@ -187,8 +187,11 @@ const handOver = (
 }
 
 /** What a call resolves or rejects with when retries run out. */
-const settle = (error: explain.Failure, call: Call): { readonly resolve: Response } | { readonly reject: Error } => {
-  const explanation = explain.explanationOf(error, call)
+const settle = (
+  explanation: explain.Explanation,
+  call: Call
+): { readonly resolve: Response } | { readonly reject: Error } => {
+  const error = explanation.error
   const failed = call.failed
   if (OpenAiError.isOpenAiError(error) && Option.isSome(error.status) && failed !== undefined) {
     // The client raises its own class from the server's last answer; the id leads back here.
@@ -199,13 +202,10 @@ const settle = (error: explain.Failure, call: Call): { readonly resolve: Respons
     explain.attach(explanation, response.headers)
     return { resolve: response }
   }
-  // As undici fails: a TypeError with the reason as its cause. A timeout says so, since clients
-  // tell timeouts from other failures by the words (openai-node: /timed? ?out/).
-  const timedOut = error._tag === "TimeoutError"
-  const thrown = new TypeError(
-    timedOut ? `fetch failed: the request timed out (${error.message})` : `fetch failed: ${error._tag}: ${error.message}`,
-    { cause: error }
-  )
+  // Exactly as undici fails, since clients recognise it by its words: a TypeError "fetch failed"
+  // whose cause says what happened (openai-node tells a timeout by /timed? ?out/ in the cause,
+  // the Vercel AI SDK wants this very message).
+  const thrown = new TypeError("fetch failed", { cause: error })
   explain.register(explanation, [thrown])
   return { reject: thrown }
 }
@@ -344,7 +344,9 @@ export const make = (
       }).pipe(
         Effect.catchAll((error) => {
           watch.onFailure(request)
-          const outcome = settle(error as explain.Failure, state)
+          const explanation = explain.explanationOf(error as explain.Failure, state)
+          options.onFailure?.(explanation)
+          const outcome = settle(explanation, state)
           return "resolve" in outcome ? Effect.succeed(outcome.resolve) : Effect.die(outcome.reject)
         })
       ) as Effect.Effect<Response>
