@@ -85,6 +85,12 @@ export interface Options<R = never> extends Resilience.Options<R> {
    * bare `Error`), this is where the typed error can still be seen.
    */
   readonly onFailure?: ((explanation: Explanation) => void) | undefined
+  /**
+   * Whether requests open `@effect/platform`'s `http.client` span and send `traceparent` (as
+   * `OpenAiClient`'s option): by default only when a Tracer other than Effect's default one is in
+   * place.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**

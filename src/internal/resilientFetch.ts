@@ -28,6 +28,7 @@ import * as RetryPolicy from "../RetryPolicy.js"
 import type * as ResilientFetch from "../ResilientFetch.js"
 import * as explain from "./explain.js"
 import { MAX_ERROR_BODY_BYTES } from "./httpMiddleware.js"
+import { withTracing } from "./openAiClient.js"
 
 type Fetch = ResilientFetch.Fetch
 
@@ -320,7 +321,7 @@ export const make = (
     const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, unknown> = options.retryPolicy ??
       RetryPolicy.default
     const recordDecisions = explain.recordingDecisions(policy)
-    const client = yield* Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer)
+    const client = withTracing(yield* Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer), options.tracing)
     const resilient = Resilience.make(client, { ...options, retryPolicy: recordDecisions })
     const warn = options.onWarning ?? ((message: string) => void runFork(Effect.logWarning(message)))
     const watch = retryWatch(warn)

@@ -1,0 +1,143 @@
+/**
+ * What `ResilientFetch` costs the official SDK, against a local server.
+ *
+ *   npx tsx bench/integrations.ts
+ *
+ * A node:http server on 127.0.0.1 (port 0, keep-alive) serves the same canned chat completion to
+ * (a) `new OpenAI({ maxRetries: 0 })` on its own fetch, the baseline, and (b) the same SDK with
+ * `fetch: ResilientFetch.fromOptions()` (the default stack: classification, the default retry
+ * policy, per-attempt timeout, idempotency key, attempt header). For reading the figures: (c) (b)
+ * with a breaker, a limiter and a bulkhead as well, and the bare global `fetch`.
+ *
+ * After a warm-up, latency is the median (p50) of sequential requests measured in short
+ * interleaved blocks (a, b, c, ... then again, the order rotated every round), so that load from
+ * elsewhere on a shared machine falls on every client alike. Ratios come from this one run.
+ */
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import OpenAI from "openai"
+import * as ResilientFetch from "../src/ResilientFetch.js"
+
+const API_KEY = "sk-bench-0000000000000000000000000000"
+
+const completion = JSON.stringify({
+  id: "chatcmpl-bench",
+  object: "chat.completion",
+  created: 1727346142,
+  model: "gpt-4o-mini-2024-07-18",
+  choices: [{
+    index: 0,
+    message: { role: "assistant", content: "The quick brown fox jumps over the lazy dog. ".repeat(8).trim(), refusal: null },
+    logprobs: null,
+    finish_reason: "stop"
+  }],
+  usage: { prompt_tokens: 19, completion_tokens: 80, total_tokens: 99 },
+  system_fingerprint: "fp_bench"
+})
+
+const body = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Write one sentence about a fox." }] }
+
+const startServer = () =>
+  new Promise<{ server: http.Server; url: string }>((resolve) => {
+    let n = 0
+    const server = http.createServer((req, res) => {
+      req.resume()
+      req.on("end", () => {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "x-request-id": `req_${++n}`,
+          "x-ratelimit-limit-requests": "10000",
+          "x-ratelimit-remaining-requests": "9999",
+          "x-ratelimit-reset-requests": "6ms"
+        })
+        res.end(completion)
+      })
+    })
+    server.keepAliveTimeout = 60_000
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resolve({ server, url: `http://127.0.0.1:${port}/v1` })
+    })
+  })
+
+const percentile = (xs: ReadonlyArray<number>, p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0
+}
+
+type Call = () => Promise<unknown>
+
+const latencies = async (call: Call, n: number, out: Array<number>) => {
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    await call()
+    out.push(performance.now() - t0)
+  }
+}
+
+const fmt = (x: number, digits = 3) => x.toFixed(digits)
+
+const main = async () => {
+  const { server, url } = await startServer()
+
+  const plain = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0 })
+  const defaultFetch = ResilientFetch.fromOptions()
+  const resilient = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0, fetch: defaultFetch })
+  const fullFetch = ResilientFetch.fromOptions({
+    breaker: {},
+    bulkhead: { maxConcurrent: 64, maxQueue: 256 },
+    limiter: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 }
+  })
+  const full = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0, fetch: fullFetch })
+  const requestBody = JSON.stringify(body)
+  const headers = { "content-type": "application/json", authorization: `Bearer ${API_KEY}` }
+
+  const calls = {
+    sdk: () => plain.chat.completions.create(body),
+    resilient: () => resilient.chat.completions.create(body),
+    full: () => full.chat.completions.create(body),
+    fetch: async () => (await fetch(`${url}/chat/completions`, { method: "POST", headers, body: requestBody })).json()
+  } satisfies Record<string, Call>
+  type Name = keyof typeof calls
+  const names = Object.keys(calls) as Array<Name>
+
+  for (const name of names) {
+    const r = (await calls[name]()) as { id?: string }
+    if (r.id !== "chatcmpl-bench") throw new Error(`unexpected response from ${name}`)
+  }
+  for (const name of names) await latencies(calls[name], 300, [])
+
+  const lat = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<Name, Array<number>>
+  const ROUNDS = 40
+  const BLOCK = 20
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length] ?? "sdk"
+      await latencies(calls[name], BLOCK, lat[name])
+    }
+  }
+
+  const p50 = Object.fromEntries(names.map((n) => [n, percentile(lat[n], 0.5)])) as Record<Name, number>
+  const p99 = Object.fromEntries(names.map((n) => [n, percentile(lat[n], 0.99)])) as Record<Name, number>
+  const row = (label: string, n: Name) =>
+    console.log(`  ${label.padEnd(60)} p50 ${fmt(p50[n])} ms  p99 ${fmt(p99[n])} ms`)
+  console.log(`official SDK chat completion against 127.0.0.1, ${ROUNDS * BLOCK} sequential requests each (interleaved)`)
+  row("(a) openai, maxRetries: 0, its own fetch", "sdk")
+  row("(b) openai, maxRetries: 0, ResilientFetch.fromOptions()", "resilient")
+  console.log("  for reading the figures:")
+  row("(c) (b) with breaker, limiter and bulkhead", "full")
+  row("bare global fetch + json()", "fetch")
+  const ratio = p50.resilient / p50.sdk
+  console.log(`  (c)/(a) at p50 = ${fmt(p50.full / p50.sdk)}`)
+  console.log(`target resilient-fetch-sdk-p50: ${fmt(ratio)}x (goal <= 1.2) ${ratio <= 1.2 ? "met" : "missed"}`)
+
+  await defaultFetch.close()
+  await fullFetch.close()
+  server.close()
+  server.closeAllConnections()
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
