@@ -335,7 +335,9 @@ export const make = (
           new Response(NULL_BODY.has(response.status) ? null : bytes, {
             status: response.status,
             statusText: raw?.statusText ?? "",
-            headers: cleanHeaders(raw?.headers ?? new Headers(response.headers))
+            // As the server sent them: no copy on the hot path (a server cannot forge an id that
+            // explain would find, and the content-encoding of decoded bytes is ignored by readers).
+            headers: raw?.headers ?? new Headers(response.headers)
           }))
       }
       const extra = extraInit(init)
