@@ -26,6 +26,7 @@ interface Case {
 
 const cases: ReadonlyArray<Case> = [
   { fault: "rate_limit_requests", headers: { "x-mock-retry-after-ms": "5" }, attempts: 3, tag: "RateLimitReached" },
+  { fault: "rate_limit_headerless", headers: { "x-mock-hints": "none" }, attempts: 3, tag: "RateLimitReached" },
   { fault: "insufficient_quota", attempts: 1, tag: "QuotaExceeded" },
   { fault: "server_error", attempts: 3, tag: "ServerError" },
   { fault: "engine_overloaded", attempts: 3, tag: "EngineOverloaded" },

@@ -86,6 +86,28 @@ describe("ResilientFetch with the official openai package", () => {
       })
     ))
 
+  it.live("a 429 without hints waits the policy's backoff; a body cut part-way is retried inside the attempt", () =>
+    withSdk(({ fetch, log, sdk }) =>
+      Effect.gen(function*() {
+        const openai = sdk(yield* fetch())
+        const error = yield* failure(() =>
+          openai.chat.completions.create(chatParams, { headers: { "x-mock-fault": "rate_limit_headerless", "x-mock-hints": "none" } })
+        )
+        expect(error).toBeInstanceOf(OpenAI.RateLimitError)
+        const x = explained(error)
+        expect(x.error._tag).toBe("RateLimitReached")
+        expect(x.attempts).toBe(3)
+        expect(x.decisions[0]?._tag === "Retry" && x.decisions[0].source).not.toBe("retry-after-ms")
+        expect(x.decisions[0]?._tag === "Retry" && x.decisions[0].source).not.toBe("retry-after")
+        // openai-node alone raises a TypeError for this one (test/OfficialSdk): here it never sees it.
+        const result = yield* Effect.promise(() =>
+          openai.chat.completions.create(chatParams, { headers: { "x-mock-fault": "body_cut", "x-mock-fault-times": "1" } })
+        )
+        expect(result.choices[0]?.message.content).toBe("Hello through ResilientFetch")
+        expect(yield* log()).toHaveLength(5)
+      })
+    ))
+
   it.live("quota, 500 and 503: the SDK's class, the attempts the policy allows, the typed error", () =>
     withSdk(({ fetch, log, sdk }) =>
       Effect.gen(function*() {
