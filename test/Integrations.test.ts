@@ -96,6 +96,24 @@ describe("the Vercel AI SDK over ResilientFetch", () => {
       })
     ))
 
+  it.live("a caller retrying around the fetch is warned about once: the request it gave up on arrives again", () =>
+    Effect.gen(function*() {
+      const { url } = yield* MockServer.MockServer
+      const warnings: Array<string> = []
+      const noRetry = RetryPolicy.make({ maxRetries: 0 })
+      const fetch = yield* ResilientFetch.make({ retryPolicy: noRetry, onWarning: (m: string) => warnings.push(m) })
+      const provider = createOpenAI({ apiKey: API_KEY, baseURL: url, fetch })
+      // What the SDK's own retry does (its maxRetries above 0): send the same request again, after
+      // a wait of its own, which this test skips by sending it twice itself.
+      const call = () =>
+        generateText({ model: provider("gpt-4o-mini"), prompt: PROMPT, maxRetries: 0, headers: { "x-mock-fault": "server_error" } })
+      yield* settle(call)
+      yield* settle(call)
+      yield* settle(call)
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain("arrived again")
+    }).pipe(Effect.scoped, Effect.provide(MockServer.layer())))
+
   it.live("streams: a started stream is never replayed; its error event and its cut reach the SDK as without the adapter", () =>
     withFetch(({ fetch, sent, url }) =>
       Effect.gen(function*() {

@@ -18,6 +18,7 @@ interface Env {
   readonly sdk: (fetch: ResilientFetch.Fetch, options?: Partial<ConstructorParameters<typeof OpenAI>[0]>) => OpenAI
   readonly fetch: (options?: ResilientFetch.Options<never>) => Effect.Effect<ResilientFetch.ResilientFetch, never, Scope.Scope>
   readonly log: () => Effect.Effect<ReadonlyArray<MockApi.LogEntry>>
+  readonly url: string
 }
 
 const withSdk = <A>(f: (env: Env) => Effect.Effect<A, unknown, Scope.Scope>, options: MockServer.ServerOptions = {}) =>
@@ -27,7 +28,8 @@ const withSdk = <A>(f: (env: Env) => Effect.Effect<A, unknown, Scope.Scope>, opt
     const env: Env = {
       sdk: (fetch, o = {}) => new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0, fetch, ...o }),
       fetch: (o = {}) => ResilientFetch.make({ retryPolicy: policy, secrets: [API_KEY], ...o }),
-      log: () => mock.log
+      log: () => mock.log,
+      url
     }
     return yield* f(env)
   }).pipe(Effect.scoped, Effect.provide(MockServer.layer(options)))
@@ -247,6 +249,32 @@ describe("ResilientFetch with the official openai package", () => {
         expect(yield* log()).toHaveLength(4)
         expect(warnings).toHaveLength(1)
         expect(warnings[0]).toContain("maxRetries: 0")
+      })
+    ))
+
+  it.live("a Request or a stream body is read once and sent whole on every attempt", () =>
+    withSdk(({ fetch, log, url }) =>
+      Effect.gen(function*() {
+        const resilient = yield* fetch()
+        const payload = JSON.stringify(chatParams)
+        const headers = { "content-type": "application/json", authorization: `Bearer ${API_KEY}`, "x-mock-fault": "server_error", "x-mock-fault-times": "1" }
+        const asRequest = yield* Effect.promise(() =>
+          resilient(new Request(`${url}/chat/completions`, { method: "POST", headers, body: payload }))
+        )
+        expect(asRequest.status).toBe(200)
+        const stream = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode(payload))
+            c.close()
+          }
+        })
+        const asStream = yield* Effect.promise(() =>
+          resilient(`${url}/chat/completions`, { method: "POST", headers: { ...headers, "x-mock-key": "stream-body" }, body: stream })
+        )
+        expect(asStream.status).toBe(200)
+        const entries = yield* log()
+        expect(entries.map((e) => e.attempt)).toEqual([1, 2, 1, 2])
+        expect(yield* Effect.promise(() => asStream.json())).toMatchObject({ object: "chat.completion" })
       })
     ))
 

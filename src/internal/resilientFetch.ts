@@ -26,6 +26,7 @@ import * as Resilience from "../Resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import type * as ResilientFetch from "../ResilientFetch.js"
+import { concat } from "./bytes.js"
 import * as explain from "./explain.js"
 import { MAX_ERROR_BODY_BYTES } from "./httpMiddleware.js"
 import { withTracing } from "./openAiClient.js"
@@ -77,13 +78,8 @@ const readBounded = async (response: Response, max: number): Promise<Uint8Array<
   } finally {
     reader.cancel().catch(ignore)
   }
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
+  // `concat` allocates a fresh ArrayBuffer: the type only forgets it.
+  return concat(parts) as Uint8Array<ArrayBuffer>
 }
 
 /** The fetch the platform client calls for one call: records what the call needs to answer. */
@@ -218,21 +214,30 @@ const STAINLESS_RETRY = "x-stainless-retry-count"
 const IDEMPOTENCY = "idempotency-key"
 const MAX_REMEMBERED = 1024
 
+// FNV-1a: requests we gave up on are remembered by a hash of their body, not the body itself.
+const hash = (text: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+const remember = <K>(set: Set<K>, key: K) => {
+  set.add(key)
+  if (set.size > MAX_REMEMBERED) {
+    const oldest = set.values().next()
+    if (oldest.done !== true) set.delete(oldest.value)
+  }
+}
+
 /** Says once that the client retries on its own, so that retries do not multiply unseen. */
 const retryWatch = (warn: (message: string) => void) => {
   let warned = false
   const keys = new Set<string>()
-  // Requests we gave up on, by method, URL and body size, then compared by body: the same request
-  // arriving again is a caller retrying (the Vercel AI SDK and LangChain send no retry header).
-  const failedBodies = new Map<string, string>()
-  const remember = <K, V>(map: Map<K, V> | Set<K>, key: K, value?: V) => {
-    if (map instanceof Map) map.set(key, value as V)
-    else map.add(key)
-    if (map.size > MAX_REMEMBERED) {
-      const oldest = map.keys().next()
-      if (oldest.done !== true) map.delete(oldest.value)
-    }
-  }
+  // Requests we gave up on, by method, URL, body size and body hash: the same request arriving
+  // again is a caller retrying (the Vercel AI SDK and LangChain send no retry header). The cheap
+  // part of the key is checked first, so a request pays for hashing only on a likely match.
+  const failedShapes = new Set<string>()
+  const failedBodies = new Set<string>()
   const say = (why: string) => {
     if (warned) return
     warned = true
@@ -242,10 +247,12 @@ const retryWatch = (warn: (message: string) => void) => {
         "LangChain: new ChatOpenAI({ maxRetries: 0 }))."
     )
   }
-  const fingerprint = (request: HttpClientRequest.HttpClientRequest): string | undefined =>
+  const shapeOf = (request: HttpClientRequest.HttpClientRequest): string | undefined =>
     request.body._tag === "Raw" && typeof request.body.body === "string"
       ? `${request.method} ${request.url} ${request.body.body.length}`
       : undefined
+  const bodyKey = (request: HttpClientRequest.HttpClientRequest, shape: string): string =>
+    `${shape} ${request.body._tag === "Raw" && typeof request.body.body === "string" ? hash(request.body.body) : 0}`
   return {
     onRequest(request: HttpClientRequest.HttpClientRequest) {
       if (warned) return
@@ -256,19 +263,16 @@ const retryWatch = (warn: (message: string) => void) => {
         if (keys.has(key)) return say("the same idempotency key arrived twice")
         remember(keys, key)
       }
-      const print = fingerprint(request)
-      if (print !== undefined && failedBodies.size > 0) {
-        const body = failedBodies.get(print)
-        if (body !== undefined && request.body._tag === "Raw" && body === request.body.body) {
-          return say("a request that had failed arrived again")
-        }
+      const shape = failedShapes.size === 0 ? undefined : shapeOf(request)
+      if (shape !== undefined && failedShapes.has(shape) && failedBodies.has(bodyKey(request, shape))) {
+        return say("a request that had failed arrived again")
       }
     },
     onFailure(request: HttpClientRequest.HttpClientRequest) {
-      const print = fingerprint(request)
-      if (!warned && print !== undefined && request.body._tag === "Raw" && typeof request.body.body === "string") {
-        remember(failedBodies, print, request.body.body)
-      }
+      const shape = warned ? undefined : shapeOf(request)
+      if (shape === undefined) return
+      remember(failedShapes, shape)
+      remember(failedBodies, bodyKey(request, shape))
     }
   }
 }
@@ -291,7 +295,8 @@ const toRequest = (
   }
   // Anything else (a Request, FormData, a stream, a Blob) is read once into bytes, so that every
   // attempt sends the same body; the Request computes its content type (a multipart boundary).
-  const request = new Request(input, init)
+  // A stream body needs `duplex: "half"` in Node's Request (not yet in the DOM typings).
+  const request = new Request(input, body instanceof ReadableStream ? { ...init, duplex: "half" } as RequestInit : init)
   const method = request.method.toUpperCase() as HttpClientRequest.HttpClientRequest["method"]
   const base = HttpClientRequest.make(method)(request.url, { headers: PlatformHeaders.fromInput(request.headers) })
   if (BODYLESS.has(method) || request.body === null) return base
