@@ -13,69 +13,14 @@
  * interleaved blocks (a, b, c, ... then again, the order rotated every round), so that load from
  * elsewhere on a shared machine falls on every client alike. Ratios come from this one run.
  */
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import OpenAI from "openai"
 import * as ResilientFetch from "../src/ResilientFetch.js"
-
-const API_KEY = "sk-bench-0000000000000000000000000000"
-
-const completion = JSON.stringify({
-  id: "chatcmpl-bench",
-  object: "chat.completion",
-  created: 1727346142,
-  model: "gpt-4o-mini-2024-07-18",
-  choices: [{
-    index: 0,
-    message: { role: "assistant", content: "The quick brown fox jumps over the lazy dog. ".repeat(8).trim(), refusal: null },
-    logprobs: null,
-    finish_reason: "stop"
-  }],
-  usage: { prompt_tokens: 19, completion_tokens: 80, total_tokens: 99 },
-  system_fingerprint: "fp_bench"
-})
-
-const body = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Write one sentence about a fox." }] }
-
-const startServer = () =>
-  new Promise<{ server: http.Server; url: string }>((resolve) => {
-    let n = 0
-    const server = http.createServer((req, res) => {
-      req.resume()
-      req.on("end", () => {
-        res.writeHead(200, {
-          "content-type": "application/json",
-          "x-request-id": `req_${++n}`,
-          "x-ratelimit-limit-requests": "10000",
-          "x-ratelimit-remaining-requests": "9999",
-          "x-ratelimit-reset-requests": "6ms"
-        })
-        res.end(completion)
-      })
-    })
-    server.keepAliveTimeout = 60_000
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolve({ server, url: `http://127.0.0.1:${port}/v1` })
-    })
-  })
+import { API_KEY, body, type Call, fmt, latencies, median, startServer } from "./support/loopback.js"
 
 const percentile = (xs: ReadonlyArray<number>, p: number): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0
 }
-
-type Call = () => Promise<unknown>
-
-const latencies = async (call: Call, n: number, out: Array<number>) => {
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now()
-    await call()
-    out.push(performance.now() - t0)
-  }
-}
-
-const fmt = (x: number, digits = 3) => x.toFixed(digits)
 
 const main = async () => {
   const { server, url } = await startServer()
@@ -117,7 +62,7 @@ const main = async () => {
     }
   }
 
-  const p50 = Object.fromEntries(names.map((n) => [n, percentile(lat[n], 0.5)])) as Record<Name, number>
+  const p50 = Object.fromEntries(names.map((n) => [n, median(lat[n])])) as Record<Name, number>
   const p99 = Object.fromEntries(names.map((n) => [n, percentile(lat[n], 0.99)])) as Record<Name, number>
   const row = (label: string, n: Name) =>
     console.log(`  ${label.padEnd(60)} p50 ${fmt(p50[n])} ms  p99 ${fmt(p99[n])} ms`)
