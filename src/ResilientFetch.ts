@@ -75,7 +75,12 @@ export interface Closeable extends ResilientFetch {
  * @category models
  */
 export interface Options<R = never> extends Resilience.Options<R> {
-  /** The fetch each attempt calls (default: the `FetchHttpClient.Fetch` in context, else `globalThis.fetch` at call time). */
+  /**
+   * The fetch each attempt calls, through @effect/platform's `FetchHttpClient`. Without it, the
+   * `HttpClient` in context carries the attempts (`NodeHttpClient.layerUndici` is the quicker one
+   * on Node), else `FetchHttpClient` over the `FetchHttpClient.Fetch` in context, else over
+   * `globalThis.fetch` read at call time.
+   */
   readonly fetch?: Fetch | undefined
   /** Where the one warning about a client retrying on its own goes (default `Effect.logWarning`). */
   readonly onWarning?: ((message: string) => void) | undefined
@@ -141,8 +146,8 @@ export const EXPLAIN_HEADER: string = explainInternal.HEADER
 
 /**
  * A resilient fetch built in Effect: the limiter's store, `Clock` and `Random` come from the
- * context (a test's `TestClock`, a Redis store), and the scope ends it (calls in progress are
- * interrupted).
+ * context (a test's `TestClock`, a Redis store), so does the `HttpClient` that sends the attempts
+ * when no `fetch` is given, and the scope ends it (calls in progress are interrupted).
  *
  * @example
  * ```ts

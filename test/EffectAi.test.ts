@@ -121,7 +121,7 @@ describe("EffectAi with @effect/ai-openai", () => {
         expect(error._tag).toBe("HttpRequestError")
         expect(explained(error).error._tag).toBe("TimeoutError")
       }),
-      { resilience: { timeout: "100 millis" } }
+      { resilience: { timeout: "500 millis" } }
     ))
 
   it.live("a stream that has started: its error event or cut fails the stream with the typed error, not an error part", () =>

@@ -46,7 +46,7 @@ const withFetch = <A>(f: (env: {
     const failures: Array<ResilientFetch.Explanation> = []
     const fetch = yield* ResilientFetch.make({
       retryPolicy: policy,
-      timeout: "150 millis",
+      timeout: "500 millis",
       secrets: [API_KEY],
       onFailure: (x: ResilientFetch.Explanation) => failures.push(x)
     })

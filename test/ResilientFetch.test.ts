@@ -2,6 +2,7 @@
  * The official `openai` package over a ResilientFetch, against the mock server on real sockets:
  * the attempts the mock saw, the class the SDK raised, and the typed error read back.
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope, Supervisor } from "effect"
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai"
@@ -136,7 +137,7 @@ describe("ResilientFetch with the official openai package", () => {
   it.live("a reset is retried, then an APIConnectionError; a slow server is an APIConnectionTimeoutError; both explained", () =>
     withSdk(({ fetch, log, sdk }) =>
       Effect.gen(function*() {
-        const openai = sdk(yield* fetch({ retryPolicy: policy, timeout: "150 millis" }))
+        const openai = sdk(yield* fetch({ retryPolicy: policy, timeout: "500 millis" }))
         const reset = yield* failure(() => openai.models.list({ headers: { "x-mock-fault": "connection_reset" } }))
         expect(reset).toBeInstanceOf(APIConnectionError)
         expect(reset).not.toBeInstanceOf(APIConnectionTimeoutError)
@@ -276,6 +277,34 @@ describe("ResilientFetch with the official openai package", () => {
         expect(entries.map((e) => e.attempt)).toEqual([1, 2, 1, 2])
         expect(yield* Effect.promise(() => asStream.json())).toMatchObject({ object: "chat.completion" })
       })
+    ))
+
+  it.live("over the HttpClient in context (NodeHttpClient's undici): the same answers, attempts and errors", () =>
+    withSdk(({ fetch, log, sdk }) =>
+      Effect.gen(function*() {
+        const openai = sdk(yield* fetch())
+        const ok = yield* Effect.promise(() =>
+          openai.chat.completions.create(chatParams, {
+            headers: { "x-mock-fault": "rate_limit_requests", "x-mock-fault-times": "1", ...hint }
+          })
+        )
+        expect(ok.choices[0]?.message.content).toBe("Hello through ResilientFetch")
+        const quota = yield* failure(() =>
+          openai.chat.completions.create(chatParams, { headers: { "x-mock-fault": "insufficient_quota" } })
+        )
+        expect(quota).toBeInstanceOf(OpenAI.RateLimitError)
+        expect(explained(quota).error._tag).toBe("QuotaExceeded")
+        const cut = yield* failure(async () => {
+          const stream = await openai.chat.completions.create({ ...chatParams, stream: true }, {
+            headers: { "x-mock-fault": "stream_cut" }
+          })
+          for await (const _ of stream) {
+            // drain
+          }
+        })
+        expect(cut).toBeInstanceOf(Error)
+        expect(yield* log()).toHaveLength(4)
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici))
     ))
 
   it.live("fromOptions: plain options, no Effect, close() ends it", () =>

@@ -8,11 +8,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import type * as PlatformHeaders from "@effect/platform/Headers"
 import * as Cause from "effect/Cause"
 import type * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -25,67 +23,12 @@ import * as OpenAiError from "../OpenAiError.js"
 import * as Resilience from "../Resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as Sse from "../Sse.js"
+import * as capture from "./capture.js"
 import * as explain from "./explain.js"
 import * as middleware from "./httpMiddleware.js"
 import { chatSpec, responsesSpec } from "./stream.js"
 
-interface Call extends explain.CallLog {
-  /** The last attempt's failed response (its body read), or its stream's error event. */
-  failed: Failed | undefined
-}
-
-interface Failed {
-  readonly status: number
-  readonly headers: PlatformHeaders.Headers
-  readonly body: Uint8Array<ArrayBuffer>
-  /** An error event of a 200 stream, not an HTTP status. */
-  readonly stream: boolean
-}
-
-class AiCall extends Context.Tag("effect-openai-resilience/EffectAi/AiCall")<AiCall, Call>() {}
-
 const encoder = new TextEncoder()
-const NULL_BODY = new Set([101, 103, 204, 205, 304])
-
-const webHeaders = (headers: PlatformHeaders.Headers, extra: Record<string, string> = {}): Headers => {
-  const out = new Headers()
-  for (const [name, value] of Object.entries(headers)) out.set(name, value)
-  out.delete("content-encoding")
-  out.delete("content-length")
-  out.delete(explain.HEADER)
-  for (const [name, value] of Object.entries(extra)) out.set(name, value)
-  return out
-}
-
-const copy = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => {
-  const out = new Uint8Array(bytes.length)
-  out.set(bytes)
-  return out
-}
-
-/**
- * The inner client, once per attempt: counts the attempt and keeps a failed response's body (read
- * once, bounded) for the error @effect/ai will read, handing the classifier a fresh copy.
- */
-const capturing = (client: HttpClient.HttpClient.With<unknown, unknown>, maxBody: number) =>
-  HttpClient.transformResponse(client, (effect) =>
-    Effect.flatMap(Effect.serviceOption(AiCall), (call) => {
-      if (Option.isNone(call)) return effect
-      const state = call.value
-      state.attempts++
-      state.failed = undefined
-      return Effect.flatMap(effect, (response) => {
-        if (middleware.isSuccess(response.status)) return Effect.succeed(response)
-        const nullBody = NULL_BODY.has(response.status)
-        return Effect.map(nullBody ? Effect.succeed(new Uint8Array()) : middleware.readBounded(response, maxBody), (body) => {
-          state.failed = { status: response.status, headers: response.headers, body: copy(body), stream: false }
-          return HttpClientResponse.fromWeb(
-            response.request,
-            new Response(nullBody ? null : copy(body), { status: response.status, headers: webHeaders(response.headers) })
-          )
-        })
-      })
-    }))
 
 const isEventStream = (response: HttpClientResponse.HttpClientResponse): boolean =>
   (response.headers["content-type"] ?? "").toLowerCase().includes("text/event-stream")
@@ -103,7 +46,7 @@ const errorData = (event: Sse.Event): string | undefined => {
 }
 
 interface CallContext {
-  readonly call: Call
+  readonly call: capture.Call
   readonly id: string
   readonly secrets: ReadonlyArray<string>
 }
@@ -163,7 +106,7 @@ const firstEvent = (response: HttpClientResponse.HttpClientResponse, context: Ca
           const { error, keep } = scan.feed(bytes)
           if (keep.length > 0) buffered.push(keep)
           if (error !== undefined && scan.good === 0) {
-            context.call.failed = { status: response.status, headers: response.headers, body: copy(encoder.encode(error)), stream: true }
+            context.call.failed = { status: response.status, headers: response.headers, body: capture.copy(encoder.encode(error)), stream: true }
             return yield* Effect.flatMap(classifyEvent(error, response, context.secrets), Effect.fail)
           }
           // The first event has come: what follows is the caller's to read.
@@ -176,7 +119,7 @@ const firstEvent = (response: HttpClientResponse.HttpClientResponse, context: Ca
     const body = handOver(response, context, { scan, buffered, pull, scope, ended, pending, runtime })
     return HttpClientResponse.fromWeb(
       response.request,
-      new Response(body, { status: response.status, headers: webHeaders(response.headers, { [explain.HEADER]: context.id }) })
+      new Response(body, { status: response.status, headers: capture.webHeaders(response.headers, { [explain.HEADER]: context.id }) })
     )
   })
 
@@ -246,20 +189,14 @@ const handOver = (
 const toPlatformError = (
   error: explain.Failure,
   request: HttpClientRequest.HttpClientRequest,
-  call: Call
+  call: capture.Call
 ): HttpClientError.HttpClientError => {
   const explanation = explain.explanationOf(error, call)
   const safe = middleware.withoutSecrets(request)
   const description = `${error._tag}: ${error.message}`
   const failed = call.failed
   if (OpenAiError.isOpenAiError(error) && failed !== undefined && (Option.isSome(error.status) || failed.stream)) {
-    const id = explain.register(explanation, [])
-    const headers = webHeaders(failed.headers, {
-      [explain.HEADER]: id,
-      ...(failed.stream ? { "content-type": "application/json" } : {})
-    })
-    const body = NULL_BODY.has(failed.status) ? null : failed.body
-    const response = HttpClientResponse.fromWeb(safe, new Response(body, { status: failed.status, headers }))
+    const response = HttpClientResponse.fromWeb(safe, capture.failedResponse(failed, explain.register(explanation, [])))
     const reason = failed.stream ? "Decode" : "StatusCode"
     const platformError = new HttpClientError.ResponseError({ request: safe, response, reason, cause: error, description })
     explain.attach(explanation, platformError)
@@ -280,13 +217,13 @@ export const resilient = (options: Resilience.Options<unknown>) =>
   client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, unknown>
 ): HttpClient.HttpClient.With<HttpClientError.HttpClientError, unknown> => {
   const maxBody = options.maxErrorBodyBytes ?? middleware.MAX_ERROR_BODY_BYTES
-  const retryPolicy = explain.recordingDecisions(options.retryPolicy ?? RetryPolicy.default)
-  const stack = Resilience.make(capturing(client, maxBody), { ...options, retryPolicy })
+  const retryPolicy = capture.recordingDecisions(options.retryPolicy ?? RetryPolicy.default)
+  const stack = Resilience.make(capture.capturing(client, maxBody), { ...options, retryPolicy })
   const secrets = reveal(options.secrets)
   return HttpClient.makeWith(
     (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
       Effect.flatMap(requestEffect, (request) => {
-        const call: Call = { attempts: 0, decisions: [], failed: undefined }
+        const call = capture.makeCall()
         const context: CallContext = { call, id: explain.newId(), secrets }
         const consume = (response: HttpClientResponse.HttpClientResponse) =>
           isEventStream(response)
@@ -294,14 +231,13 @@ export const resilient = (options: Resilience.Options<unknown>) =>
             : Effect.map(response.arrayBuffer, (bytes) =>
               HttpClientResponse.fromWeb(
                 response.request,
-                new Response(NULL_BODY.has(response.status) ? null : bytes, {
+                new Response(capture.NULL_BODY.has(response.status) ? null : bytes, {
                   status: response.status,
-                  headers: webHeaders(response.headers)
+                  headers: capture.webHeaders(response.headers)
                 })
               ))
         return stack.run(request, consume).pipe(
-          Effect.provideService(AiCall, call),
-          Effect.provideService(explain.CurrentCall, call),
+          Effect.provideService(capture.CurrentCall, call),
           Effect.mapError((error) => toPlatformError(error as explain.Failure, request, call))
         )
       }),

@@ -6,12 +6,9 @@
  * headers into their own errors (the Vercel AI SDK, @effect/ai).
  * @internal
  */
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "../Bulkhead.js"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import * as OpenAiError from "../OpenAiError.js"
@@ -121,35 +118,11 @@ export const explain = (u: unknown): Option.Option<Explanation> => {
 export const isDecision = (u: unknown): u is RetryPolicy.Decision =>
   Predicate.isRecord(u) && (u._tag === "Retry" || u._tag === "Stop") && typeof u.attempt === "number"
 
-/**
- * What one call through an adapter has done so far: the requests it sent and the policy's
- * decisions, read back when it ends.
- * @internal
- */
-export interface CallLog {
-  attempts: number
-  readonly decisions: Array<RetryPolicy.Decision>
-}
-
 /** @internal */
-export class CurrentCall extends Context.Tag("effect-openai-resilience/explain/CurrentCall")<CurrentCall, CallLog>() {}
-
-/**
- * The policy, writing each of its decisions to the {@link CurrentCall} it runs for.
- * @internal
- */
-export const recordingDecisions = <R>(
-  policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, R>
-): Schedule.Schedule<unknown, OpenAiError.OpenAiError, R> =>
-  Schedule.tapOutput(policy, (out) =>
-    Effect.serviceOption(CurrentCall).pipe(
-      Effect.map((call) => {
-        if (Option.isSome(call) && isDecision(out)) call.value.decisions.push(out)
-      })
-    ))
-
-/** @internal */
-export const explanationOf = (error: Failure, call: CallLog): Explanation => ({
+export const explanationOf = (
+  error: Failure,
+  call: { readonly attempts: number; readonly decisions: ReadonlyArray<RetryPolicy.Decision> }
+): Explanation => ({
   error,
   attempts: call.attempts,
   decisions: call.decisions

@@ -1,6 +1,6 @@
 /**
  * The implementation behind `ResilientFetch`: a WHATWG `fetch` whose every call is one
- * `Resilience` run over @effect/platform's fetch client.
+ * `Resilience` run over @effect/platform's fetch client (or the `HttpClient` in context).
  * @internal
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -11,13 +11,16 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as PlatformHeaders from "@effect/platform/Headers"
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Bulkhead from "../Bulkhead.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import * as OpenAiError from "../OpenAiError.js"
@@ -26,175 +29,110 @@ import * as Resilience from "../Resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import type * as ResilientFetch from "../ResilientFetch.js"
-import { concat } from "./bytes.js"
+import * as capture from "./capture.js"
 import * as explain from "./explain.js"
 import { MAX_ERROR_BODY_BYTES } from "./httpMiddleware.js"
 import { withTracing } from "./openAiClient.js"
 
 type Fetch = ResilientFetch.Fetch
 
-/** What one call learned, filled in by its attempts. */
-interface Call extends explain.CallLog {
-  /** The latest 2xx, as the underlying fetch returned it (its body unread). */
-  raw: Response | undefined
-  /** The latest non-2xx, its body read (bounded), to hand the client when retries run out. */
-  failed: Failed | undefined
-}
-
-interface Failed {
-  readonly status: number
-  readonly statusText: string
-  readonly headers: Headers
-  readonly body: Uint8Array<ArrayBuffer> | null
-}
-
-const NULL_BODY = new Set([101, 103, 204, 205, 304])
-
-// What the SDKs must not be given: a body size or encoding that no longer matches the bytes we
-// hand back (fetch has decoded them), or an id header a server made up.
-const cleanHeaders = (headers: Headers): Headers => {
-  const out = new Headers(headers)
-  out.delete("content-encoding")
-  out.delete("content-length")
-  out.delete(explain.HEADER)
-  return out
-}
-
-const readBounded = async (response: Response, max: number): Promise<Uint8Array<ArrayBuffer>> => {
-  if (response.body === null) return new Uint8Array()
-  const reader = response.body.getReader()
-  const parts: Array<Uint8Array> = []
-  let size = 0
-  try {
-    while (size < max) {
-      const { done, value } = await reader.read()
-      if (done) break
-      const part = value.length > max - size ? value.subarray(0, max - size) : value
-      parts.push(part)
-      size += part.length
-    }
-  } catch {
-    // A cut error body is still worth classifying: keep what arrived.
-  } finally {
-    reader.cancel().catch(ignore)
-  }
-  // `concat` allocates a fresh ArrayBuffer: the type only forgets it.
-  return concat(parts) as Uint8Array<ArrayBuffer>
-}
-
-/** The fetch the platform client calls for one call: records what the call needs to answer. */
-const recording = (underlying: () => Fetch, call: Call, maxBody: number): typeof globalThis.fetch =>
-  (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    call.attempts++
-    const response = await underlying()(input, init)
-    if (response.ok) {
-      call.raw = response
-      return response
-    }
-    const body = NULL_BODY.has(response.status) ? null : await readBounded(response, maxBody)
-    call.failed = { status: response.status, statusText: response.statusText, headers: response.headers, body }
-    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
-  }) as typeof globalThis.fetch
-
 const isEventStream = (response: HttpClientResponse.HttpClientResponse): boolean =>
   (response.headers["content-type"] ?? "").toLowerCase().includes("text/event-stream")
 
-const decodeError = (response: HttpClientResponse.HttpClientResponse, cause: unknown) =>
-  new HttpClientError.ResponseError({ request: response.request, response, reason: "Decode", cause })
+type Pull = Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpClientError.ResponseError>>
 
 /**
  * A stream is retried until its first bytes arrive, then handed over as the server sends it:
  * nothing that reached the client is ever replayed, and an error event or a cut after that
  * reaches the client exactly as it would without the adapter.
  */
-const firstBytes = (response: HttpClientResponse.HttpClientResponse, raw: Response, signal: AbortSignal | undefined) =>
-  Effect.async<Response, HttpClientError.ResponseError>((resume) => {
-    const body = raw.body
-    if (body === null) {
-      resume(Effect.succeed(new Response(null, { status: raw.status, statusText: raw.statusText, headers: cleanHeaders(raw.headers) })))
-      return
-    }
-    const reader = body.getReader()
-    let settled = false
-    reader.read().then(
-      (first) => {
-        settled = true
-        resume(Effect.succeed(handOver(response, raw, reader, first, signal)))
-      },
-      (cause: unknown) => {
-        settled = true
-        resume(Effect.fail(decodeError(response, cause)))
+const firstBytes = (response: HttpClientResponse.HttpClientResponse, signal: AbortSignal | undefined) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const opened = Effect.gen(function*() {
+      const pull: Pull = yield* Scope.extend(Stream.toPull(response.stream), scope)
+      while (true) {
+        const chunk = yield* Effect.catchAll(pull, (e) => Option.isSome(e) ? Effect.fail(e.value) : Effect.succeed(undefined))
+        if (chunk === undefined) return { pull, first: [] as Array<Uint8Array>, ended: true }
+        if (Chunk.isNonEmpty(chunk)) return { pull, first: Chunk.toArray(chunk), ended: false }
       }
-    )
-    // Interrupted (timeout, abort) before the first bytes: cancelling the body closes the socket.
-    return Effect.sync(() => {
-      if (!settled) reader.cancel().catch(ignore)
+    })
+    // Failed or interrupted (timeout, abort) before the first bytes: closing the scope closes the socket.
+    const { ended, first, pull } = yield* Effect.onError(opened, () => Scope.close(scope, Exit.void))
+    const runtime = yield* Effect.runtime<never>()
+    return new Response(handOver({ pull, first, ended, scope, runtime }, signal), {
+      status: response.status,
+      headers: capture.webHeaders(response.headers)
     })
   })
 
 const handOver = (
-  response: HttpClientResponse.HttpClientResponse,
-  raw: Response,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: ReadableStreamReadResult<Uint8Array>,
+  state: {
+    readonly pull: Pull
+    readonly first: Array<Uint8Array>
+    readonly ended: boolean
+    readonly scope: Scope.CloseableScope
+    readonly runtime: Runtime.Runtime<never>
+  },
   signal: AbortSignal | undefined
-): Response => {
-  // The platform aborts a response's request once the response object is collected: holding it
-  // until the stream ends keeps the socket open for as long as the client reads.
-  let held: HttpClientResponse.HttpClientResponse | undefined = response
-  let pending: ReadableStreamReadResult<Uint8Array> | undefined = first
-  const release = () => {
-    held = undefined
+): ReadableStream<Uint8Array> => {
+  const run = Runtime.runPromiseExit(state.runtime)
+  const queued = state.first
+  let ended = state.ended
+  let closed = false
+  const close = () => {
+    if (closed) return Promise.resolve()
+    closed = true
     signal?.removeEventListener("abort", onAbort)
+    return run(Scope.close(state.scope, Exit.void)).then(ignore)
   }
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined
   // After the response, the caller's signal still ends the body, as fetch does.
   const onAbort = () => {
     controller?.error(signal?.reason)
-    reader.cancel(signal?.reason).catch(ignore)
-    release()
+    void close()
   }
   signal?.addEventListener("abort", onAbort, { once: true })
-  const stream = new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     start(c) {
       controller = c
     },
     async pull(c) {
-      try {
-        const result = pending ?? (await reader.read())
-        pending = undefined
-        if (result.done) {
-          release()
-          c.close()
-        } else {
-          c.enqueue(result.value)
-        }
-      } catch (error) {
-        release()
-        c.error(error)
+      const next = queued.shift()
+      if (next !== undefined) return c.enqueue(next)
+      if (ended) {
+        await close()
+        return c.close()
       }
+      const exit = await run(state.pull)
+      if (Exit.isSuccess(exit)) {
+        for (const bytes of exit.value) c.enqueue(bytes)
+        return
+      }
+      const failure = Option.flatten(Cause.failureOption(exit.cause))
+      ended = true
+      await close()
+      if (Option.isNone(failure)) return c.close()
+      // What fetch itself would have thrown (undici's "terminated"), not the platform's wrapper.
+      const error = failure.value
+      c.error(error.cause ?? error)
     },
-    cancel(reason) {
-      release()
-      return reader.cancel(reason)
+    cancel() {
+      return close()
     }
   })
-  void held
-  return new Response(stream, { status: raw.status, statusText: raw.statusText, headers: cleanHeaders(raw.headers) })
 }
 
 /** What a call resolves or rejects with when retries run out. */
 const settle = (
   explanation: explain.Explanation,
-  call: Call
+  call: capture.Call
 ): { readonly resolve: Response } | { readonly reject: Error } => {
   const error = explanation.error
   const failed = call.failed
   if (OpenAiError.isOpenAiError(error) && Option.isSome(error.status) && failed !== undefined) {
     // The client raises its own class from the server's last answer; the id leads back here.
-    const headers = cleanHeaders(failed.headers)
-    headers.set(explain.HEADER, explain.register(explanation, []))
-    const response = new Response(failed.body, { status: failed.status, statusText: failed.statusText, headers })
+    const response = capture.failedResponse(failed, explain.register(explanation, []))
     explain.attach(explanation, response)
     explain.attach(explanation, response.headers)
     return { resolve: response }
@@ -317,37 +255,40 @@ export const make = (
   options: ResilientFetch.Options<unknown>
 ): Effect.Effect<ResilientFetch.ResilientFetch, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const runFork = yield* FiberSet.makeRuntime<never>()
-    const contextFetch = Option.getOrUndefined(yield* Effect.serviceOption(FetchHttpClient.Fetch))
-    const given = options.fetch ?? contextFetch
-    // Read at call time when not given, so that a fetch installed later (a test's interceptor) is used.
-    const underlying = (): Fetch => given ?? globalThis.fetch
+    // The transport: the fetch given, else an HttpClient in context (NodeHttpClient's undici, say),
+    // else @effect/platform's FetchHttpClient over the global fetch, read at call time so that a
+    // fetch installed later (a test's interceptor) is used.
+    const contextClient = options.fetch === undefined ? yield* Effect.serviceOption(HttpClient.HttpClient) : Option.none()
+    const overFetch = Option.isNone(contextClient)
+    const fetchService = options.fetch ??
+      Option.getOrElse(yield* Effect.serviceOption(FetchHttpClient.Fetch), () => globalFetch)
+    const runFork = yield* (overFetch
+      ? Effect.provideService(FiberSet.makeRuntime<never>(), FetchHttpClient.Fetch, fetchService as typeof globalThis.fetch)
+      : FiberSet.makeRuntime<never>())
+    const base = Option.isSome(contextClient)
+      ? contextClient.value
+      : yield* Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer)
     const maxBody = options.maxErrorBodyBytes ?? MAX_ERROR_BODY_BYTES
     const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, unknown> = options.retryPolicy ??
       RetryPolicy.default
-    const recordDecisions = explain.recordingDecisions(policy)
-    const client = withTracing(yield* Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer), options.tracing)
-    const resilient = Resilience.make(client, { ...options, retryPolicy: recordDecisions })
+    const resilient = Resilience.make(capture.capturing(withTracing(base, options.tracing), maxBody), {
+      ...options,
+      retryPolicy: capture.recordingDecisions(policy)
+    })
     const warn = options.onWarning ?? ((message: string) => void runFork(Effect.logWarning(message)))
     const watch = retryWatch(warn)
 
     const call = (request: HttpClientRequest.HttpClientRequest, init: RequestInit | undefined, signal: AbortSignal | undefined) => {
-      const state: Call = { attempts: 0, raw: undefined, failed: undefined, decisions: [] }
-      const consume = (response: HttpClientResponse.HttpClientResponse) => {
-        const raw = state.raw
-        if (raw !== undefined && isEventStream(response)) return firstBytes(response, raw, signal)
-        return Effect.map(response.arrayBuffer, (bytes) =>
-          new Response(NULL_BODY.has(response.status) ? null : bytes, {
+      const state = capture.makeCall()
+      const consume = (response: HttpClientResponse.HttpClientResponse) =>
+        isEventStream(response) ? firstBytes(response, signal) : Effect.map(response.arrayBuffer, (bytes) =>
+          new Response(capture.NULL_BODY.has(response.status) ? null : bytes, {
             status: response.status,
-            statusText: raw?.statusText ?? "",
-            // As the server sent them: no copy on the hot path (a server cannot forge an id that
-            // explain would find, and the content-encoding of decoded bytes is ignored by readers).
-            headers: raw?.headers ?? new Headers(response.headers)
+            headers: capture.webHeaders(response.headers)
           }))
-      }
-      const extra = extraInit(init)
+      const extra = overFetch ? extraInit(init) : undefined
       return Effect.mapInputContext(resilient.run(request, consume), (context) => {
-        const withCall = Context.add(Context.add(context, explain.CurrentCall, state), FetchHttpClient.Fetch, recording(underlying, state, maxBody))
+        const withCall = Context.add(context, capture.CurrentCall, state)
         return extra === undefined ? withCall : Context.add(withCall, FetchHttpClient.RequestInit, extra)
       }).pipe(
         Effect.catchAll((error) => {
@@ -421,3 +362,5 @@ export const fromOptions = (options: ResilientFetch.PlainOptions): ResilientFetc
 }
 
 const ignore = () => {}
+
+const globalFetch: Fetch = (input, init) => globalThis.fetch(input, init)
