@@ -180,7 +180,8 @@ const retryWatch = (warn: (message: string) => void) => {
     if (warned) return
     warned = true
     warn(
-      `ResilientFetch: ${why}: the client is retrying on its own around this fetch, which multiplies the requests sent. ` +
+      `ResilientFetch: ${why}: something around this fetch (the client's own retries, or a loop of yours) is retrying, ` +
+        "which multiplies the requests its policy already sends. " +
         "Turn its retries off (openai: new OpenAI({ fetch, maxRetries: 0 }); Vercel AI: generateText({ maxRetries: 0 }); " +
         "LangChain: new ChatOpenAI({ maxRetries: 0 }))."
     )
