@@ -32,8 +32,6 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import OpenAI from "openai"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
@@ -43,71 +41,7 @@ import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
-
-const API_KEY = "sk-bench-0000000000000000000000000000"
-
-const completion = JSON.stringify({
-  id: "chatcmpl-bench",
-  object: "chat.completion",
-  created: 1727346142,
-  model: "gpt-4o-mini-2024-07-18",
-  choices: [{
-    index: 0,
-    message: {
-      role: "assistant",
-      content: "The quick brown fox jumps over the lazy dog. ".repeat(8).trim(),
-      refusal: null
-    },
-    logprobs: null,
-    finish_reason: "stop"
-  }],
-  usage: { prompt_tokens: 19, completion_tokens: 80, total_tokens: 99 },
-  system_fingerprint: "fp_bench"
-})
-
-const body = {
-  model: "gpt-4o-mini",
-  messages: [{ role: "user" as const, content: "Write one sentence about a fox." }]
-}
-
-const startServer = () =>
-  new Promise<{ server: http.Server; url: string }>((resolve) => {
-    let n = 0
-    const server = http.createServer((req, res) => {
-      req.resume()
-      req.on("end", () => {
-        res.writeHead(200, {
-          "content-type": "application/json",
-          "x-request-id": `req_${++n}`,
-          "x-ratelimit-limit-requests": "10000",
-          "x-ratelimit-remaining-requests": "9999",
-          "x-ratelimit-reset-requests": "6ms"
-        })
-        res.end(completion)
-      })
-    })
-    server.keepAliveTimeout = 60_000
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolve({ server, url: `http://127.0.0.1:${port}/v1` })
-    })
-  })
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
-}
-
-type Call = () => Promise<unknown>
-
-const latencies = async (call: Call, n: number, out: Array<number>) => {
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now()
-    await call()
-    out.push(performance.now() - t0)
-  }
-}
+import { API_KEY, body, type Call, fmt, latencies, median, startServer } from "./support/loopback.js"
 
 const throughput = async (call: Call, total: number, concurrency: number): Promise<number> => {
   let next = 0
@@ -118,7 +52,6 @@ const throughput = async (call: Call, total: number, concurrency: number): Promi
   return total / ((performance.now() - t0) / 1000)
 }
 
-const fmt = (x: number, digits = 3) => x.toFixed(digits)
 
 const percentile = (xs: ReadonlyArray<number>, p: number): number => {
   const s = [...xs].sort((a, b) => a - b)

@@ -106,7 +106,8 @@ fs.writeFileSync(
         paths: {
           "effect-openai-resilience": ["./src/index.ts"],
           "effect-openai-resilience/testing": ["./src/testing/index.ts"],
-          "effect-openai-resilience/redis": ["./src/redis.ts"]
+          "effect-openai-resilience/redis": ["./src/redis.ts"],
+          "effect-openai-resilience/effect-ai": ["./src/effect-ai/index.ts"]
         }
       },
       include: ["./*.ts"]

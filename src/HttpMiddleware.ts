@@ -412,7 +412,8 @@ export const toHttpClientError: <R>(
 
 /**
  * The typed error inside an `HttpClientError` made by {@link toHttpClientError} (or the error
- * itself when it is typed already).
+ * itself when it is typed already), found at any depth of a `cause` chain: an @effect/ai
+ * `HttpRequestError` holds the platform error, which holds the typed one.
  *
  * @example
  * ```ts

@@ -140,6 +140,12 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Bulkhead from "./Bulkhead.js"
 
 /**
+ * The whole stack as a WHATWG `fetch`, for the official SDK, the Vercel AI SDK and LangChain.
+ * @since 0.1.0
+ */
+export * as ResilientFetch from "./ResilientFetch.js"
+
+/**
  * What to send support when an error persists, with every secret redacted.
  * @since 0.1.0
  */

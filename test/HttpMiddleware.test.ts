@@ -394,6 +394,13 @@ describe("HttpMiddleware.resilient", () => {
       const typed = HttpMiddleware.fromHttpClientError(error)
       assert.isTrue(Option.isSome(typed) && typed.value._tag === "QuotaExceeded")
       assert.isTrue(Option.isNone(HttpMiddleware.fromHttpClientError(new Error("other"))))
+      // As @effect/ai's HttpRequestError keeps it: one wrapper more, at error.cause.cause.
+      const wrapped = { _tag: "HttpRequestError", cause: error }
+      const deep = HttpMiddleware.fromHttpClientError(wrapped)
+      assert.isTrue(Option.isSome(deep) && deep.value._tag === "QuotaExceeded")
+      const cyclic: { cause?: unknown } = {}
+      cyclic.cause = cyclic
+      assert.isTrue(Option.isNone(HttpMiddleware.fromHttpClientError(cyclic)))
     }))
 
   it.effect("without a policy nothing is retried by HttpMiddleware.noRetry", () =>

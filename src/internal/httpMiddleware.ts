@@ -360,7 +360,8 @@ export const requestId = (
 
 
 // `modify` and `setHeaders` merge headers, so the copy is rebuilt from its parts.
-const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
+/** @internal */
+export const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
   HttpClientRequest.make(request.method)(request.url, {
     urlParams: request.urlParams,
     headers: Headers.remove(request.headers, secretHeaderNames)
@@ -388,7 +389,12 @@ export const toHttpClientError = <R>(
 
 /** @internal */
 export const fromHttpClientError = (error: unknown): Option.Option<OpenAiError.OpenAiError> => {
-  if (OpenAiError.isOpenAiError(error)) return Option.some(error)
-  if (isHttpClientError(error) && OpenAiError.isOpenAiError(error.cause)) return Option.some(error.cause)
+  // Wrappers nest it at any depth (an @effect/ai `AiError` holds the platform error, which holds
+  // the typed one); the walk is bounded so that a cyclic `cause` chain cannot loop.
+  let current = error
+  for (let depth = 0; depth < 16 && current !== null && typeof current === "object"; depth++) {
+    if (OpenAiError.isOpenAiError(current)) return Option.some(current)
+    current = (current as { readonly cause?: unknown }).cause
+  }
   return Option.none()
 }

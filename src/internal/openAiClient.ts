@@ -90,7 +90,8 @@ const always = () => true
 // nobody receives spans. Unless told otherwise, each request checks the Tracer in place: with
 // Effect's default one, which records nothing, the span (a large share of the client's own cost)
 // is skipped; with any other (OpenTelemetry, a test's), it is kept.
-const withTracing = (client: HttpClient.HttpClient, tracing: boolean | undefined): HttpClient.HttpClient => {
+/** @internal */
+export const withTracing = (client: HttpClient.HttpClient, tracing: boolean | undefined): HttpClient.HttpClient => {
   if (tracing === true) return client
   if (tracing === false) return HttpClient.withTracerDisabledWhen(client, always)
   return HttpClient.transform(client, (effect) =>

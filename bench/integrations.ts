@@ -1,0 +1,104 @@
+/**
+ * What `ResilientFetch` costs the official SDK, against a local server.
+ *
+ *   npx tsx bench/integrations.ts
+ *
+ * A node:http server on 127.0.0.1 (port 0, keep-alive) serves the same canned chat completion to
+ * (a) `new OpenAI({ maxRetries: 0 })` on its own fetch, the baseline, and (b) the same SDK with
+ * `fetch: ResilientFetch.fromOptions()` (the default stack: classification, the default retry
+ * policy, per-attempt timeout, idempotency key, attempt header). For reading the figures: (c) (b)
+ * with a breaker, a limiter and a bulkhead as well, (b') the default stack built by
+ * `ResilientFetch.make()` over the `HttpClient` in context, `NodeHttpClient.layerUndici`, and the
+ * bare global `fetch`.
+ *
+ * After a warm-up, latency is the median (p50) of sequential requests measured in short
+ * interleaved blocks (a, b, c, ... then again, the order rotated every round), so that load from
+ * elsewhere on a shared machine falls on every client alike. Ratios come from this one run.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
+import OpenAI from "openai"
+import * as ResilientFetch from "../src/ResilientFetch.js"
+import { API_KEY, body, type Call, fmt, latencies, median, startServer } from "./support/loopback.js"
+
+const percentile = (xs: ReadonlyArray<number>, p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0
+}
+
+const main = async () => {
+  const { server, url } = await startServer()
+
+  const plain = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0 })
+  const defaultFetch = ResilientFetch.fromOptions()
+  const resilient = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0, fetch: defaultFetch })
+  const fullFetch = ResilientFetch.fromOptions({
+    breaker: {},
+    bulkhead: { maxConcurrent: 64, maxQueue: 256 },
+    limiter: { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 }
+  })
+  const full = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0, fetch: fullFetch })
+  // The same stack over the HttpClient in context: NodeHttpClient's undici, as on Node the docs advise.
+  const undiciRuntime = ManagedRuntime.make(NodeHttpClient.layerUndici)
+  const undiciScope = Effect.runSync(Scope.make())
+  const undiciFetch = await undiciRuntime.runPromise(Scope.extend(ResilientFetch.make(), undiciScope))
+  const overUndici = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0, fetch: undiciFetch })
+  const requestBody = JSON.stringify(body)
+  const headers = { "content-type": "application/json", authorization: `Bearer ${API_KEY}` }
+
+  const calls = {
+    sdk: () => plain.chat.completions.create(body),
+    resilient: () => resilient.chat.completions.create(body),
+    undici: () => overUndici.chat.completions.create(body),
+    full: () => full.chat.completions.create(body),
+    fetch: async () => (await fetch(`${url}/chat/completions`, { method: "POST", headers, body: requestBody })).json()
+  } satisfies Record<string, Call>
+  type Name = keyof typeof calls
+  const names = Object.keys(calls) as Array<Name>
+
+  for (const name of names) {
+    const r = (await calls[name]()) as { id?: string }
+    if (r.id !== "chatcmpl-bench") throw new Error(`unexpected response from ${name}`)
+  }
+  for (const name of names) await latencies(calls[name], 300, [])
+
+  const lat = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<Name, Array<number>>
+  const ROUNDS = 40
+  const BLOCK = 20
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length] ?? "sdk"
+      await latencies(calls[name], BLOCK, lat[name])
+    }
+  }
+
+  const p50 = Object.fromEntries(names.map((n) => [n, median(lat[n])])) as Record<Name, number>
+  const p99 = Object.fromEntries(names.map((n) => [n, percentile(lat[n], 0.99)])) as Record<Name, number>
+  const row = (label: string, n: Name) =>
+    console.log(`  ${label.padEnd(60)} p50 ${fmt(p50[n])} ms  p99 ${fmt(p99[n])} ms`)
+  console.log(`official SDK chat completion against 127.0.0.1, ${ROUNDS * BLOCK} sequential requests each (interleaved)`)
+  row("(a) openai, maxRetries: 0, its own fetch", "sdk")
+  row("(b) openai, maxRetries: 0, ResilientFetch.fromOptions()", "resilient")
+  console.log("  for reading the figures:")
+  row("(b') ResilientFetch.make() over NodeHttpClient.layerUndici", "undici")
+  row("(c) (b) with breaker, limiter and bulkhead", "full")
+  row("bare global fetch + json()", "fetch")
+  const ratio = p50.resilient / p50.sdk
+  console.log(`  (b')/(a) at p50 = ${fmt(p50.undici / p50.sdk)}, (c)/(a) = ${fmt(p50.full / p50.sdk)}`)
+  console.log(`target resilient-fetch-sdk-p50: ${fmt(ratio)}x (goal <= 1.2) ${ratio <= 1.2 ? "met" : "missed"}`)
+
+  await Effect.runPromise(Scope.close(undiciScope, Exit.void))
+  await undiciRuntime.dispose()
+  await defaultFetch.close()
+  await fullFetch.close()
+  server.close()
+  server.closeAllConnections()
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
