@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as OpenAiError from "./OpenAiError.js"
 import { bound, scrub } from "./internal/secrets.js"
+import { concat } from "./internal/bytes.js"
 
 /**
  * One dispatched server-sent event.
@@ -433,17 +434,6 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
       return data
     }
   }
-}
-
-const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
-  if (parts.length === 1 && parts[0] !== undefined) return parts[0]
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
 }
 
 /**

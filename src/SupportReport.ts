@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as GoDuration from "./GoDuration.js"
 import { type HeadersInput, normalize } from "./internal/headers.js"
-import { isSecretQueryName, scrub, secretHeaderNames } from "./internal/secrets.js"
+import { isSecretQueryName, revealAll, scrub, secretHeaderNames } from "./internal/secrets.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 
@@ -170,7 +170,7 @@ const opt = <A>(o: Option.Option<A>): A | null => Option.getOrNull(o)
  * @category constructors
  */
 export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options: Options = {}): SupportReport => {
-  const secrets = (options.secrets ?? []).map((s) => (Redacted.isRedacted(s) ? Redacted.value(s) : s))
+  const secrets = revealAll(options.secrets)
   const clean = (s: string) => scrub(s, secrets)
   const max = options.maxBodyLength ?? 4096
   const request = options.request

@@ -14,7 +14,6 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -27,6 +26,7 @@ import * as capture from "./capture.js"
 import * as explain from "./explain.js"
 import * as middleware from "./httpMiddleware.js"
 import { chatSpec, responsesSpec } from "./stream.js"
+import { revealAll } from "./secrets.js"
 
 const encoder = new TextEncoder()
 
@@ -208,9 +208,6 @@ const toPlatformError = (
   return platformError
 }
 
-const reveal = (secrets: Resilience.Options<unknown>["secrets"]): ReadonlyArray<string> =>
-  (secrets ?? []).map((s) => (typeof s === "string" ? s : Redacted.value(s)))
-
 /** @internal */
 export const resilient = (options: Resilience.Options<unknown>) =>
 (
@@ -219,7 +216,7 @@ export const resilient = (options: Resilience.Options<unknown>) =>
   const maxBody = options.maxErrorBodyBytes ?? middleware.MAX_ERROR_BODY_BYTES
   const retryPolicy = capture.recordingDecisions(options.retryPolicy ?? RetryPolicy.default)
   const stack = Resilience.make(capture.capturing(client, maxBody), { ...options, retryPolicy })
-  const secrets = reveal(options.secrets)
+  const secrets = revealAll(options.secrets)
   return HttpClient.makeWith(
     (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
       Effect.flatMap(requestEffect, (request) => {

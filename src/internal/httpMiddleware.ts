@@ -17,8 +17,9 @@ import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
+import { concat } from "./bytes.js"
 import { requestIdOf } from "./headers.js"
-import { secretHeaderNames } from "./secrets.js"
+import { revealAll, secretHeaderNames } from "./secrets.js"
 import { timeoutEffect } from "./timeout.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RetryPolicy from "../RetryPolicy.js"
@@ -193,7 +194,7 @@ export interface ClassifyOptions {
 }
 
 const reveal = (secrets: ClassifyOptions["secrets"]): ReadonlyArray<string> =>
-  (secrets ?? []).map((s) => (typeof s === "string" ? s : Redacted.value(s)))
+  revealAll(secrets)
 
 /**
  * Reads at most `max` bytes of a body, keeping what arrived if the read fails midway: a cut error
@@ -218,15 +219,7 @@ export const readBounded = (
         })
       ),
       Effect.catchAllCause(() => Effect.void),
-      Effect.map(() => {
-        const out = new Uint8Array(size)
-        let at = 0
-        for (const part of parts) {
-          out.set(part, at)
-          at += part.length
-        }
-        return out
-      })
+      Effect.map(() => concat(parts, size))
     )
   })
 

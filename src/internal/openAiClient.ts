@@ -10,7 +10,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Bulkhead from "../Bulkhead.js"
@@ -25,6 +24,7 @@ import * as Responses from "../Schemas/Responses.js"
 import { bodyDecoder, type BodyDecoder, decodeBody } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
 import * as resilience from "./resilience.js"
+import { revealAll } from "./secrets.js"
 import * as stream from "./stream.js"
 
 /** @internal */
@@ -126,10 +126,7 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
     if (nonEmpty(options.organization)) fixedHeaders["openai-organization"] = options.organization.trim()
     if (nonEmpty(options.project)) fixedHeaders["openai-project"] = options.project.trim()
     const extraSecrets = options.resilience?.secrets ?? []
-    const secrets = [
-      Redacted.value(options.apiKey),
-      ...extraSecrets.map((s) => typeof s === "string" ? s : Redacted.value(s))
-    ]
+    const secrets = revealAll([options.apiKey, ...extraSecrets])
 
     // URL, auth and account headers go on the request before the stack sees it: the limiter keys
     // its limits by the API key and model it reads there.

@@ -3,6 +3,8 @@
  * @internal
  */
 
+import * as Redacted from "effect/Redacted"
+
 // OpenAI (`sk-`, `sk-proj-`, `sk-svcacct-`), Anthropic-style and generic bearer tokens. Servers
 // usually mask keys themselves, but proxies and compatible servers have echoed them whole.
 // The key's body is matched as one greedy run and its last four characters found by `maskKey`:
@@ -72,6 +74,11 @@ export const scrub = (text: string, extra: ReadonlyArray<string> = []): string =
   }
   return out
 }
+
+/** The text of each secret, `Redacted` or not: what the scrubbers compare against. */
+export const revealAll = (
+  secrets: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
+): ReadonlyArray<string> => (secrets ?? []).map((s) => (typeof s === "string" ? s : Redacted.value(s)))
 
 /** Cuts text to `max` characters, saying how much was left out. */
 export const bound = (text: string, max: number): string =>
