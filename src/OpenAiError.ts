@@ -629,13 +629,15 @@ export type AuthenticationError = InvalidAuthentication | IncorrectApiKey | NoOr
  */
 export type PermissionDeniedError = UnsupportedRegion | PermissionDenied
 /**
- * The guide's RateLimitError (429). An {@link EngineOverloaded} sent as a 429 also has this category.
+ * The tags that always have the guide's RateLimitError category (429). An {@link EngineOverloaded}
+ * sent as a 429 also has this category, which is why {@link isRateLimitError} is a predicate.
  * @since 0.1.0
  * @category models
  */
 export type RateLimitError = RateLimitReached | QuotaExceeded | RequestTooLarge
 /**
- * The guide's InternalServerError (5xx).
+ * The tags of the guide's InternalServerError category (5xx); an {@link EngineOverloaded} sent as a
+ * 429 is a RateLimitError instead, which is why {@link isInternalServerError} is a predicate.
  * @since 0.1.0
  * @category models
  */
@@ -667,11 +669,19 @@ export const isOpenAiError = (u: unknown): u is OpenAiError =>
   Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && tagSet.has(u._tag) &&
   Predicate.hasProperty(u, "category")
 
+// A refinement narrows both ways: where it answers `false`, TypeScript removes its type from the
+// union. So a guard may claim a set of tags only when it accepts every instance of those tags and
+// nothing else. That holds for the categories whose tags never change category; membership that
+// depends on the instance (an overload's status, a server's `x-should-retry`) gets a plain
+// `boolean` predicate, which leaves the error type as it was.
 const categoryIs = <E extends OpenAiError>(category: Category) => (u: unknown): u is E =>
   isOpenAiError(u) && u.category === category
 
+const hasCategory = (category: Category) => (u: unknown): boolean => isOpenAiError(u) && u.category === category
+
 /**
- * Refinements by category, matching openai-node's `instanceof` checks.
+ * Refinements by category, matching openai-node's `instanceof` checks. Each narrows to the tags
+ * that always have its category, so `Effect.catchIf` removes exactly those from the error type.
  *
  * @example
  * ```ts
@@ -679,6 +689,7 @@ const categoryIs = <E extends OpenAiError>(category: Category) => (u: unknown): 
  * import { Effect } from "effect"
  *
  * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * // Effect<string, Exclude<OpenAiError.OpenAiError, OpenAiError.AuthenticationError>>
  * const handled = call.pipe(
  *   Effect.catchIf(OpenAiError.isAuthenticationError, () => Effect.succeed("check your key"))
  * )
@@ -694,16 +705,40 @@ export const isAuthenticationError: (u: unknown) => u is AuthenticationError = c
  */
 export const isPermissionDeniedError: (u: unknown) => u is PermissionDeniedError = categoryIs("PermissionDeniedError")
 /**
- * A 429 of any kind (an overload sent as 429 included).
+ * Whether an error has the guide's `RateLimitError` category: any 429, an {@link EngineOverloaded}
+ * sent as a 429 included. A predicate, not a refinement: an `EngineOverloaded` is in this category
+ * only when its status is 429 (a 503 overload is an `InternalServerError`), so no set of tags is
+ * removed from the error type. Handle the tags you mean with `Effect.catchTags` when the type
+ * must change.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Effect, Option } from "effect"
+ *
+ * declare const call: Effect.Effect<string, OpenAiError.OpenAiError>
+ * // The error type stays OpenAiError.OpenAiError: a 503 EngineOverloaded still gets through.
+ * const handled = call.pipe(
+ *   Effect.catchIf(OpenAiError.isRateLimitError, (e) => Effect.succeed(`slow down: ${e.message}`))
+ * )
+ *
+ * OpenAiError.isRateLimitError(new OpenAiError.EngineOverloaded({ message: "m", status: Option.some(429) })) // true
+ * OpenAiError.isRateLimitError(new OpenAiError.EngineOverloaded({ message: "m", status: Option.some(503) })) // false
+ * ```
+ *
  * @since 0.1.0
- * @category refinements
+ * @category predicates
  */
-export const isRateLimitError: (u: unknown) => u is RateLimitError | EngineOverloaded = categoryIs("RateLimitError")
+export const isRateLimitError: (u: unknown) => boolean = hasCategory("RateLimitError")
 /**
+ * Whether an error has the guide's `InternalServerError` category (5xx). A predicate, not a
+ * refinement, for the reason given at {@link isRateLimitError}: an {@link EngineOverloaded} sent
+ * as a 429 is not in this category.
+ *
  * @since 0.1.0
- * @category refinements
+ * @category predicates
  */
-export const isInternalServerError: (u: unknown) => u is InternalServerError = categoryIs("InternalServerError")
+export const isInternalServerError: (u: unknown) => boolean = hasCategory("InternalServerError")
 /**
  * @since 0.1.0
  * @category refinements
@@ -738,7 +773,9 @@ export const isConnectionError: (u: unknown) => u is ConnectionError = categoryI
 export const isTimeoutError: (u: unknown) => u is TimeoutError = categoryIs("APITimeoutError")
 
 /**
- * Whether the default policy would retry this error (honouring `x-should-retry`).
+ * Whether the default policy would retry this error (honouring `x-should-retry`). A predicate,
+ * not a refinement: the answer depends on the instance (its status, the server's verdict), so
+ * `Effect.catchIf(OpenAiError.isRetryable, ...)` leaves every tag in the error type.
  *
  * @example
  * ```ts
@@ -748,9 +785,9 @@ export const isTimeoutError: (u: unknown) => u is TimeoutError = categoryIs("API
  * ```
  *
  * @since 0.1.0
- * @category refinements
+ * @category predicates
  */
-export const isRetryable = (u: unknown): u is OpenAiError => isOpenAiError(u) && u.retryable
+export const isRetryable = (u: unknown): boolean => isOpenAiError(u) && u.retryable
 
 /**
  * The guide's text for a tag, without an instance: category, default decision, cause, solution.
