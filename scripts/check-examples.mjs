@@ -3,11 +3,15 @@
 // docs/**/*.md, and the @example blocks of the JSDoc in src/. Each block becomes its own module
 // under .examples/ (git-ignored), importing the package by name, which a tsconfig `paths` entry
 // maps to src/, so no build is needed. Then `tsc` checks them all at once.
+//
+// `node scripts/check-examples.mjs FILE.md...` checks only those Markdown files, in a directory of
+// its own (test/checkExamples.test.ts uses it to prove the checker catches what a user would hit).
 import * as fs from "node:fs"
 import * as path from "node:path"
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
-const out = path.join(root, ".examples")
+const only = process.argv.slice(2).map((file) => path.resolve(file))
+const out = path.join(root, only.length === 0 ? ".examples" : `.examples-${process.pid}`)
 fs.rmSync(out, { recursive: true, force: true })
 fs.mkdirSync(out, { recursive: true })
 
@@ -19,63 +23,28 @@ const walk = (dir, ext) =>
     })
     : []
 
-// A block of a Markdown file may rely on the imports shown in the file's earlier blocks (docs
-// often list imports once), and a block fenced ```ts continued also sees the previous block's
-// code. JSDoc examples stand alone.
-const IMPORT = /^import\s+(type\s+)?([\s\S]*?)\s+from\s+["']([^"']+)["'];?[ \t]*$/gm
-
-const splitImports = (code) => {
-  const imports = []
-  const body = code.replace(IMPORT, (whole, typeOnly, clause, source) => {
-    imports.push({ typeOnly: Boolean(typeOnly), clause: clause.trim(), source })
-    return ""
-  })
-  return { imports, body }
-}
-
-// One import line per binding, first binding of a name wins, so merged blocks never clash.
-const renderImports = (imports) => {
-  const seen = new Set()
-  const lines = []
-  for (const { typeOnly, clause, source } of imports) {
-    const named = /^\{([\s\S]*)\}$/.exec(clause)
-    if (named) {
-      for (const spec of named[1].split(",").map((x) => x.trim()).filter(Boolean)) {
-        const local = spec.split(/\s+as\s+/).pop().replace(/^type\s+/, "")
-        if (seen.has(local)) continue
-        seen.add(local)
-        lines.push(`import ${typeOnly ? "type " : ""}{ ${spec} } from "${source}"`)
-      }
-      continue
-    }
-    const local = clause.replace(/^\*\s+as\s+/, "").trim()
-    if (seen.has(local)) continue
-    seen.add(local)
-    lines.push(`import ${typeOnly ? "type " : ""}${clause} from "${source}"`)
-  }
-  return lines.join("\n")
-}
-
+// Every block must compile as a user pastes it: alone, or, for a block fenced ```ts continued, in
+// one file after the block it continues (and that block's own predecessors), text for text. Imports
+// are never merged or deduplicated: a continued block that imports `Effect` again fails here as it
+// fails in the user's editor.
 const blocks = []
 const fence = /```(?:ts|typescript)([^\n]*)\n([\s\S]*?)```/g
 
-for (const file of [path.join(root, "README.md"), ...walk(path.join(root, "docs"), ".md")]) {
+const markdown = only.length > 0 ? only : [path.join(root, "README.md"), ...walk(path.join(root, "docs"), ".md")]
+for (const file of markdown) {
   if (!fs.existsSync(file)) continue
   const text = fs.readFileSync(file, "utf8")
-  const fileImports = []
-  let previous = { imports: [], body: "" }
+  let previous = ""
   for (const match of text.matchAll(fence)) {
     const line = text.slice(0, match.index).split("\n").length
-    const { imports, body } = splitImports(match[2])
     const continued = /\bcontinued\b/.test(match[1])
-    const own = { imports: [...(continued ? previous.imports : []), ...imports], body: `${continued ? previous.body : ""}\n${body}` }
-    fileImports.push(...imports)
-    blocks.push({ source: `${path.relative(root, file)}:${line}`, code: `${renderImports([...own.imports, ...fileImports])}\n${own.body}` })
-    previous = own
+    const code = continued ? `${previous}\n${match[2]}` : match[2]
+    blocks.push({ source: `${path.relative(root, file)}:${line}`, code })
+    previous = code
   }
 }
 
-for (const file of walk(path.join(root, "src"), ".ts")) {
+for (const file of only.length > 0 ? [] : walk(path.join(root, "src"), ".ts")) {
   const text = fs.readFileSync(file, "utf8")
   for (const comment of text.matchAll(/\/\*\*[\s\S]*?\*\//g)) {
     const body = comment[0].split("\n").map((l) => l.replace(/^\s*\* ?/, "")).join("\n")
@@ -122,7 +91,8 @@ console.log(`check-examples: ${blocks.length} examples extracted to .examples/`)
 import { spawnSync } from "node:child_process"
 const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc")
 const result = spawnSync(process.execPath, [tsc, "-p", path.join(out, "tsconfig.json")], { encoding: "utf8" })
-const output = `${result.stdout}${result.stderr}`.replace(/\.examples\/example_(\d{4})\.ts\((\d+),(\d+)\)/g, (_m, n, l, c) =>
+if (only.length > 0) fs.rmSync(out, { recursive: true, force: true })
+const output = `${result.stdout}${result.stderr}`.replace(/\.examples[-\d]*\/example_(\d{4})\.ts\((\d+),(\d+)\)/g, (_m, n, l, c) =>
   `${blocks[Number(n)].source} (example line ${Number(l) - 1}, col ${c})`
 )
 if (result.status !== 0) {
