@@ -38,10 +38,10 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { createHash } from "node:crypto"
 import { normalize } from "./internal/headers.js"
 import type * as internal from "./internal/rateLimiter.js"
 import * as service from "./internal/rateLimiterService.js"
+import { sha256Hex } from "./internal/sha256.js"
 import * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -244,7 +244,7 @@ const accountHashes = new Map<string, string>()
 const accountHash = (account: string): string => {
   let hash = accountHashes.get(account)
   if (hash === undefined) {
-    hash = createHash("sha256").update(account).digest("hex").slice(0, 16)
+    hash = sha256Hex(account).slice(0, 16)
     if (accountHashes.size >= 64) accountHashes.clear()
     accountHashes.set(account, hash)
   }

@@ -1,0 +1,48 @@
+/**
+ * The main entry bundles for a browser: no `node:` module, no Node global, in its import graph.
+ * esbuild bundles dist/index.js for `platform: "browser"` (a Node built-in there is a build error),
+ * and the bundle then runs in a bare V8 context without `process`, `require` or `Buffer`.
+ */
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import * as esbuild from "esbuild"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as vm from "node:vm"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const entry = path.join(root, "dist", "index.js")
+
+beforeAll(() => {
+  if (!fs.existsSync(entry)) {
+    execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
+      cwd: root,
+      stdio: "inherit"
+    })
+  }
+}, 180_000)
+
+describe("browser bundle of the main entry", () => {
+  it("bundles with esbuild for the browser and runs without Node globals", async () => {
+    const result = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: "browser",
+      format: "iife",
+      globalName: "EffectOpenAiResilience",
+      write: false,
+      logLevel: "silent",
+      metafile: true
+    })
+    const inputs = Object.keys(result.metafile.inputs)
+    expect(inputs.filter((input) => input.startsWith("node:") || input.includes("@effect/platform-node"))).toEqual([])
+    const code = result.outputFiles[0]?.text ?? ""
+    const context = vm.createContext({ TextEncoder, TextDecoder, URL, URLSearchParams, AbortController, console, setTimeout, clearTimeout, queueMicrotask })
+    vm.runInContext(`${code}\nglobalThis.lib = EffectOpenAiResilience`, context)
+    const lib = (context as { lib: typeof import("../src/index.js") }).lib
+    // The rate limiter's key hashes the API key: it must not need node:crypto.
+    expect(lib.RateLimiter.keyFor({ apiKey: "sk-example", model: "gpt-4o-mini" })).toMatch(/^[0-9a-f]{16}:gpt-4o-mini$/)
+    expect(lib.OpenAiError.isRetryable(new lib.OpenAiError.ServerError({ message: "m" }))).toBe(true)
+  }, 60_000)
+})
