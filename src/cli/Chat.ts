@@ -17,7 +17,7 @@ import * as Stream from "effect/Stream"
 import * as OpenAiClient from "../OpenAiClient.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as SupportReport from "../SupportReport.js"
-import { color } from "./Render.js"
+import { color, ms } from "./Render.js"
 import * as Setup from "./Setup.js"
 
 /**
@@ -46,7 +46,7 @@ export const run = (options: {
           Ref.update(decisions, (all) => [...all, d]),
           d._tag === "Retry"
             ? Console.error(
-              color.dim(`(${d.tag}: retrying in ${Duration.format(d.delay)}, ${d.source === "backoff" ? "backoff" : `server hint from ${d.source}`})`)
+              color.dim(`(${d.tag}: retrying in ${ms(Duration.toMillis(d.delay))}, ${d.source === "backoff" ? "backoff" : `server hint from ${d.source}`})`)
             )
             : Effect.void
         )
@@ -69,6 +69,9 @@ export const run = (options: {
           }
         })
       ),
+      // Effect's stream runner reports a failed run at Debug as "Fiber terminated with an
+      // unhandled error" plus a stack trace; this one is handled just below.
+      Effect.withUnhandledErrorLogLevel(Option.none()),
       Effect.either
     )
     yield* Console.log("")

@@ -12,6 +12,7 @@ import * as Chat from "./Chat.js"
 import * as Demo from "./Demo.js"
 import * as Doctor from "./Doctor.js"
 import * as Setup from "./Setup.js"
+import type * as Usage from "./Usage.js"
 
 /**
  * The package version the command line reports.
@@ -45,10 +46,36 @@ export const exitCodeOf = (error: unknown): number => {
   return 1
 }
 
+// Every flag once: its name, alias and whether it takes a value feed both @effect/cli and the
+// pre-parse check (Usage.check), so the two cannot disagree.
+const flag = (name: string, takesValue: boolean): Usage.Flag => ({ name, takesValue })
+const only_ = flag("only", true)
+const model_ = { name: "model", alias: "m", takesValue: true } as const
+const mock_ = flag("mock", false)
+const fault_ = flag("fault", true)
+const port_ = flag("port", true)
+const rpm_ = flag("rpm", true)
+const tpm_ = flag("tpm", true)
+const faultRate_ = flag("fault-rate", true)
+const seed_ = flag("seed", true)
+
+/**
+ * The flags of each command, for {@link Usage.check}.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const flags: Readonly<Record<string, ReadonlyArray<Usage.Flag>>> = {
+  demo: [only_],
+  doctor: [model_, mock_, fault_],
+  chat: [model_, mock_, fault_],
+  "mock-server": [port_, rpm_, tpm_, fault_, faultRate_, seed_]
+}
+
 const demo = Command.make(
   "demo",
   {
-    only: Options.choice("only", ["walkthrough", "burst"]).pipe(
+    only: Options.choice(only_.name, ["walkthrough", "burst"]).pipe(
       Options.optional,
       Options.withDescription("Run one section only: the error-guide walkthrough or the rate-limit burst.")
     )
@@ -60,16 +87,16 @@ const demo = Command.make(
   )
 )
 
-const model = Options.text("model").pipe(
-  Options.withAlias("m"),
+const model = Options.text(model_.name).pipe(
+  Options.withAlias(model_.alias),
   Options.withDefault("gpt-4o-mini"),
   Options.withDescription("The model to use.")
 )
 
 // `--mock` and `--fault`, shared by the commands that talk to the API.
 const target = (mockText: string, faultText: string) => ({
-  mock: Options.boolean("mock").pipe(Options.withDescription(mockText)),
-  fault: Options.text("fault").pipe(Options.optional, Options.withDescription(faultText))
+  mock: Options.boolean(mock_.name).pipe(Options.withDescription(mockText)),
+  fault: Options.text(fault_.name).pipe(Options.optional, Options.withDescription(faultText))
 })
 
 // A command's `false` (it printed why) becomes exit code 1.
@@ -120,15 +147,15 @@ const chat = Command.make(
 const mockServer = Command.make(
   "mock-server",
   {
-    port: Options.integer("port").pipe(Options.withDefault(0), Options.withDescription("Port (0: any free port).")),
-    rpm: Options.integer("rpm").pipe(Options.optional, Options.withDescription("Requests per minute per API key.")),
-    tpm: Options.integer("tpm").pipe(Options.optional, Options.withDescription("Tokens per minute per API key.")),
-    fault: Options.text("fault").pipe(Options.optional, Options.withDescription("A fault to serve.")),
-    faultRate: Options.float("fault-rate").pipe(
+    port: Options.integer(port_.name).pipe(Options.withDefault(0), Options.withDescription("Port (0: any free port).")),
+    rpm: Options.integer(rpm_.name).pipe(Options.optional, Options.withDescription("Requests per minute per API key.")),
+    tpm: Options.integer(tpm_.name).pipe(Options.optional, Options.withDescription("Tokens per minute per API key.")),
+    fault: Options.text(fault_.name).pipe(Options.optional, Options.withDescription("A fault to serve.")),
+    faultRate: Options.float(faultRate_.name).pipe(
       Options.optional,
       Options.withDescription("Probability of --fault per request, 0 to 1 (default 1).")
     ),
-    seed: Options.integer("seed").pipe(Options.optional, Options.withDescription("Seed for the fault draws."))
+    seed: Options.integer(seed_.name).pipe(Options.optional, Options.withDescription("Seed for the fault draws."))
   },
   (o) =>
     MockServer.run({

@@ -119,11 +119,23 @@ const safeHost = (url: string): string => {
  */
 export const run = (options: { readonly model: string; readonly mock: boolean; readonly fault?: string | undefined }) =>
   Effect.scoped(Effect.gen(function*() {
-    const target = yield* Setup.target(options).pipe(
-      Effect.catchAll((e) => Effect.zipRight(Console.error(e.message), Effect.fail(e)))
+    const resolved = yield* Setup.target({ ...options, fallbackToMock: false }).pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("MissingApiKey", () => Effect.succeed(Option.none())),
+      Effect.catchTag("UsageError", (e) => Effect.zipRight(Console.error(e.message), Effect.fail(e)))
     )
-    let ok = true
     yield* Console.log(color.bold("effect-openai-resilience doctor"))
+    if (Option.isNone(resolved)) {
+      // doctor checks a real configuration: a CI step whose secret is missing must not go green.
+      yield* line(
+        "fail",
+        "OPENAI_API_KEY is not set, so there is no configuration to check. Set it (and OPENAI_BASE_URL for a compatible server), or pass --mock to check against the embedded mock server."
+      )
+      yield* Console.log(color.red("\nSome checks failed; see above."))
+      return false
+    }
+    const target = resolved.value
+    let ok = true
     if (target.kind === "mock") {
       yield* line(
         "info",

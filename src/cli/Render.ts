@@ -39,7 +39,94 @@ const ANSI = /\x1b\[[0-9;]*m/g
 const width = (text: string): number => text.replace(ANSI, "").length
 
 /**
- * Renders rows as an aligned text table with a header rule. Cells wider than `maxWidth` wrap.
+ * The width tables must fit: the terminal's columns on a TTY, else `COLUMNS` when set, else
+ * `undefined` (a pipe or a log file: plain rows, one line each, easy to grep).
+ *
+ * @since 0.1.0
+ * @category terminal
+ */
+export const outputWidth = (): number | undefined => {
+  const env = Number(process.env.COLUMNS)
+  if (Number.isInteger(env) && env > 0) return env
+  if (process.stdout.isTTY === true && (process.stdout.columns ?? 0) > 0) return process.stdout.columns
+  return undefined
+}
+
+/**
+ * How {@link table} fits its width.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export interface TableOptions {
+  /** The width to fit; `undefined`: plain rows, never wrapped (see {@link outputWidth}). */
+  readonly width?: number | undefined
+  /** Column indexes that may be dropped, first to go first, when wrapping alone cannot fit. */
+  readonly drop?: ReadonlyArray<number> | undefined
+}
+
+const GAP = 2
+// A column is never wrapped narrower than this, its header's words, or its longest word up to
+// MAX_WORD characters; only a longer word, or a width too small for every floor, gets cut.
+const MIN_COLUMN = 8
+const MAX_WORD = 24
+
+// A cell painted whole (see `color`) wraps as plain text, each line painted again, so that no
+// escape sequence is cut or spills into the next column.
+const PAINTED = /^(\x1b\[[0-9;]*m)([\s\S]*)\x1b\[0m$/
+
+const wrapCell = (text: string, max: number): Array<string> => {
+  if (width(text) <= max) return [text]
+  const painted = PAINTED.exec(text)
+  if (painted !== null) return wrapPlain(painted[2] ?? "", max).map((line) => `${painted[1]}${line}\x1b[0m`)
+  return wrapPlain(text.replace(ANSI, ""), max)
+}
+
+const wrapPlain = (text: string, max: number): Array<string> => {
+  const lines: Array<string> = []
+  let line = ""
+  for (const word of text.split(" ")) {
+    let rest = word
+    // A word longer than the column (a long error code) is cut, so the table still fits.
+    while (width(rest) > max) {
+      if (line.length > 0) {
+        lines.push(line)
+        line = ""
+      }
+      lines.push(rest.slice(0, max))
+      rest = rest.slice(max)
+    }
+    if (line.length > 0 && width(line) + 1 + width(rest) > max) {
+      lines.push(line)
+      line = rest
+    } else {
+      line = line.length === 0 ? rest : `${line} ${rest}`
+    }
+  }
+  if (line.length > 0 || lines.length === 0) lines.push(line)
+  return lines
+}
+
+// Column widths that fit `total`: the widest column gives up a character at a time, down to its
+// floor (its header, at least MIN_COLUMN); `undefined` when even the floors do not fit.
+const fitWidths = (natural: ReadonlyArray<number>, floors: ReadonlyArray<number>, total: number) => {
+  const widths = [...natural]
+  const used = () => widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1)
+  while (used() > total) {
+    let widest = -1
+    for (let i = 0; i < widths.length; i++) {
+      if ((widths[i] ?? 0) > (floors[i] ?? 0) && (widest < 0 || (widths[i] ?? 0) > (widths[widest] ?? 0))) widest = i
+    }
+    if (widest < 0) return undefined
+    widths[widest] = (widths[widest] ?? 0) - 1
+  }
+  return widths
+}
+
+/**
+ * Renders rows as an aligned text table with a header rule. Given a width, cells wrap (and, when
+ * that is not enough, the columns in `drop` go) so that no line is wider; without one, each row
+ * is one plain line.
  *
  * @since 0.1.0
  * @category rendering
@@ -47,40 +134,64 @@ const width = (text: string): number => text.replace(ANSI, "").length
 export const table = (
   header: ReadonlyArray<string>,
   rows: ReadonlyArray<ReadonlyArray<string>>,
-  maxWidth: ReadonlyArray<number> = []
+  options: TableOptions = {}
 ): string => {
-  const wrap = (text: string, max: number | undefined): Array<string> => {
-    if (max === undefined || width(text) <= max) return [text]
-    const words = text.split(" ")
-    const lines: Array<string> = []
-    let line = ""
-    for (const word of words) {
-      if (line.length > 0 && width(line) + 1 + width(word) > max) {
-        lines.push(line)
-        line = word
-      } else {
-        line = line.length === 0 ? word : `${line} ${word}`
+  let columns = header.map((_, i) => i)
+  const natural = (i: number) => Math.max(width(header[i] ?? ""), ...rows.map((row) => width(row[i] ?? "")))
+  // A column narrower than its longest word would cut words: drop a column before that.
+  const hardFloor = (i: number) => Math.min(natural(i), Math.max(MIN_COLUMN, ...(header[i] ?? "").split(" ").map(width)))
+  const floor = (i: number) =>
+    Math.min(
+      natural(i),
+      Math.max(
+        MIN_COLUMN,
+        ...(header[i] ?? "").split(" ").map(width),
+        ...rows.flatMap((row) => (row[i] ?? "").replace(ANSI, "").split(" ").map((word) => Math.min(MAX_WORD, word.length)))
+      )
+    )
+  let widths = columns.map(natural)
+  if (options.width !== undefined) {
+    const dropQueue = [...(options.drop ?? [])]
+    for (;;) {
+      const fitted = fitWidths(columns.map(natural), columns.map(floor), options.width)
+      const next = dropQueue.shift()
+      if (fitted !== undefined || next === undefined) {
+        // Nothing left to drop: cut long words rather than overflow.
+        widths = fitted ?? fitWidths(columns.map(natural), columns.map(hardFloor), options.width) ?? columns.map(hardFloor)
+        break
       }
+      columns = columns.filter((c) => c !== next)
     }
-    if (line.length > 0) lines.push(line)
-    return lines
   }
-  const wrapped = rows.map((row) => row.map((cell, i) => wrap(cell, maxWidth[i])))
-  const widths = header.map((h, i) =>
-    Math.max(width(h), ...wrapped.map((row) => Math.max(0, ...(row[i] ?? []).map(width))))
-  )
+  const wrapped = rows.map((row) => columns.map((c, i) => wrapCell(row[c] ?? "", widths[i] ?? 0)))
   const pad = (text: string, i: number) => text + " ".repeat(Math.max(0, (widths[i] ?? 0) - width(text)))
   const out: Array<string> = []
-  out.push(header.map((h, i) => pad(color.bold(h), i)).join("  ").trimEnd())
-  out.push(widths.map((w) => "-".repeat(w)).join("  "))
+  const headers = columns.map((c, i) => wrapCell(header[c] ?? "", widths[i] ?? 0))
+  const headerHeight = Math.max(1, ...headers.map((h) => h.length))
+  for (let line = 0; line < headerHeight; line++) {
+    out.push(headers.map((h, i) => pad(color.bold(h[line] ?? ""), i)).join(" ".repeat(GAP)).trimEnd())
+  }
+  out.push(widths.map((w) => "-".repeat(w)).join(" ".repeat(GAP)))
   for (const row of wrapped) {
     const height = Math.max(1, ...row.map((cell) => cell.length))
     for (let line = 0; line < height; line++) {
-      out.push(row.map((cell, i) => pad(cell[line] ?? "", i)).join("  ").trimEnd())
+      out.push(row.map((cell, i) => pad(cell[line] ?? "", i)).join(" ".repeat(GAP)).trimEnd())
     }
   }
   return out.join("\n")
 }
+
+/**
+ * Wraps prose to the output width (at most 100 columns, which reads best; 100 in a pipe), each
+ * line after `indent`.
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const paragraph = (text: string, indent = ""): string =>
+  wrapPlain(text.replace(/\s+/g, " ").trim(), Math.max(20, Math.min(outputWidth() ?? 100, 100) - indent.length))
+    .map((line) => `${indent}${line}`)
+    .join("\n")
 
 /**
  * A progress bar: `update(done, detail)` redraws it. On a TTY it redraws in place; otherwise it
@@ -92,9 +203,12 @@ export const table = (
 export const progress = (total: number, label: string) => {
   let lastQuarter = -1
   const render = (done: number, detail: string): string => {
-    const size = 30
+    const size = 20
     const filled = total === 0 ? size : Math.round((done / total) * size)
-    return `${label} [${"#".repeat(filled)}${".".repeat(size - filled)}] ${done}/${total} ${detail}`
+    const text = `${label} [${"#".repeat(filled)}${".".repeat(size - filled)}] ${done}/${total} ${detail}`
+    // On a terminal, a line wider than it would wrap, and the next redraw would not erase it.
+    const max = outputWidth()
+    return max === undefined || !isTty() ? text : text.slice(0, Math.max(0, max - 1))
   }
   return {
     update: (done: number, detail: string): Effect.Effect<void> =>

@@ -42,8 +42,18 @@ export interface Target {
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 /**
- * Resolves the target: the mock when `mock` is set or no key is configured, else the environment.
- * The mock server lives as long as the scope.
+ * A command that checks a real configuration found no `OPENAI_API_KEY` (and was not asked for the
+ * mock).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MissingApiKey extends Data.TaggedError("MissingApiKey")<{}> {}
+
+/**
+ * Resolves the target: the mock when `mock` is set (or a fault asked for), else the environment.
+ * Without a key, `fallbackToMock` (the default) picks the mock; otherwise it fails with
+ * {@link MissingApiKey}. The mock server lives as long as the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -51,7 +61,8 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly messag
 export const target = (options: {
   readonly mock: boolean
   readonly fault?: string | undefined
-}): Effect.Effect<Target, UsageError, Scope.Scope> =>
+  readonly fallbackToMock?: boolean | undefined
+}): Effect.Effect<Target, UsageError | MissingApiKey, Scope.Scope> =>
   Effect.gen(function*() {
     // The client's own configuration (OPENAI_API_KEY, OPENAI_BASE_URL, ...): absent when no key
     // is set; a value that is there but invalid is a usage error.
@@ -59,7 +70,9 @@ export const target = (options: {
       Effect.mapError((e) => new UsageError({ message: `Invalid configuration: ${String(e)}` }))
     )
     const http = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
-    const useMock = options.mock || Option.isNone(env) || options.fault !== undefined
+    const asked = options.mock || options.fault !== undefined
+    if (!asked && Option.isNone(env) && options.fallbackToMock === false) return yield* Effect.fail(new MissingApiKey())
+    const useMock = asked || Option.isNone(env)
     if (options.fault !== undefined && !Faults.isFaultName(options.fault)) {
       return yield* Effect.fail(
         new UsageError({

@@ -1,82 +1,25 @@
 #!/usr/bin/env node
 /**
- * The command line: `effect-openai-resilience demo | doctor | chat PROMPT | mock-server`.
- *
- * Exit codes: 0 success, 1 an API error (doctor found a problem, chat failed for good),
- * 2 a usage error (bad flag or argument), 70 an unexpected internal error.
+ * The package's `bin`. The commands need `@effect/cli` and `@effect/platform-node`, optional peer
+ * dependencies (a library install should not carry a CLI framework and Node's server stack), so
+ * this entry only loads the program and, when one of them is missing, says what to install
+ * instead of a module-not-found stack trace.
  *
  * @since 0.1.0
  */
-import { Command } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import * as Cause from "effect/Cause"
-import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import { ValidationError } from "@effect/cli"
-import { bound, scrub } from "../internal/secrets.js"
-import * as Cli from "./Cli.js"
+const OPTIONAL_PEERS = ["@effect/cli", "@effect/platform-node"] as const
 
-const tagOf = (u: unknown): unknown => typeof u === "object" && u !== null ? (u as { _tag?: unknown })._tag : undefined
-const messageOf = (u: unknown): string => {
-  if (typeof u === "object" && u !== null) {
-    const message = (u as { message?: unknown }).message
-    if (typeof message === "string" && message.length > 0) return message
-  }
-  return String(u)
+const missingPeer = (error: unknown): string | undefined => {
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
+  const message = error instanceof Error ? error.message : ""
+  return code === "ERR_MODULE_NOT_FOUND" ? OPTIONAL_PEERS.find((name) => message.includes(`'${name}`)) : undefined
 }
 
-// Failures a command already explained before failing; anything else (a port already in use, a
-// configuration error) would otherwise end with a bare exit code and no word why.
-const alreadyReported = (error: unknown): boolean =>
-  error instanceof Cli.CommandFailed || ValidationError.isValidationError(error) ||
-  tagOf(error) === "UsageError" || tagOf(error) === "MockServerOptionError"
-
-const describeFailure = (error: unknown): string => {
-  const tag = tagOf(error)
-  const cause = typeof error === "object" && error !== null ? (error as { cause?: unknown }).cause : undefined
-  const message = messageOf(error)
-  const head = typeof tag === "string" && tag !== message ? `${tag}: ${message}` : message
-  const text = `${head}${cause === undefined ? "" : ` (${messageOf(cause)})`}`
-  return bound(scrub(text), 1000)
-}
-
-// @effect/cli renders help and errors with ANSI styles whatever the output is; a log file or a
-// pipe gets plain text (as does NO_COLOR).
-// eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;]*m/g
-for (const stream of [process.stdout, process.stderr]) {
-  if (stream.isTTY !== true || process.env.NO_COLOR !== undefined) {
-    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: Array<unknown>) => boolean
-    stream.write = ((chunk: unknown, ...rest: Array<unknown>) =>
-      write(typeof chunk === "string" ? chunk.replace(ANSI, "") : chunk, ...rest)) as typeof stream.write
-  }
-}
-
-const program = Effect.suspend(() =>
-  Command.run(Cli.root, { name: "effect-openai-resilience", version: Cli.version })(process.argv)
-).pipe(
-  Effect.provide(NodeContext.layer),
-  Effect.exit,
-  Effect.flatMap((exit) => {
-    if (Exit.isSuccess(exit)) return Effect.succeed(0)
-    const failure = Cause.failureOption(exit.cause)
-    if (failure._tag === "Some") {
-      const error = failure.value
-      const code = Cli.exitCodeOf(error)
-      return alreadyReported(error) ? Effect.succeed(code) : Console.error(describeFailure(error)).pipe(Effect.as(code))
-    }
-    if (Cause.isInterruptedOnly(exit.cause)) return Effect.succeed(130)
-    return Console.error(`Unexpected internal error:\n${Cause.pretty(exit.cause)}`).pipe(Effect.as(70))
-  })
-)
-
-NodeRuntime.runMain(
-  Effect.flatMap(program, (code) =>
-    Effect.sync(() => {
-      // Exit now rather than when idle keep-alive sockets time out (seconds later). Writes to a
-      // terminal, file or pipe are synchronous on Linux, so no output is lost.
-      process.exit(code)
-    })),
-  { disableErrorReporting: true }
-)
+import("./Program.js").catch((error: unknown) => {
+  const missing = missingPeer(error)
+  if (missing === undefined) throw error
+  console.error(
+    `effect-openai-resilience: the command line needs ${missing}, which is not installed. Install its peers: npm install -D @effect/cli@^0.77.2 @effect/platform-node@^0.108.2 (or run it with npx -p effect-openai-resilience -p @effect/cli@^0.77.2 -p @effect/platform-node@^0.108.2 effect-openai-resilience).`
+  )
+  process.exit(1)
+})

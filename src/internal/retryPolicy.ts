@@ -248,7 +248,9 @@ const sourceText = (source: RetryPolicy.DelaySource): string =>
 const messageOf = (decision: RetryPolicy.Decision): string => {
   const rule = decision.rule === "default" ? "" : `, ${decision.rule}`
   return decision._tag === "Retry"
-    ? `${decision.tag} on attempt ${decision.attempt}; retrying in ${Duration.format(decision.delay)} (${
+    ? `${decision.tag} on attempt ${decision.attempt}; retrying in ${
+      // Whole milliseconds: a jittered delay would print as "257ms 151050ns".
+      Duration.format(Duration.millis(Math.round(Duration.toMillis(decision.delay))))} (${
       sourceText(decision.source)
     }${decision.capped ? ", capped" : ""}${rule})`
     : `${decision.tag} on attempt ${decision.attempt}; not retrying (${decision.reason}${rule})`

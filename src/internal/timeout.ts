@@ -68,9 +68,11 @@ const liveTimeout = <A, E, R, E2>(
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(startNow(restore(effect)), (child) =>
+    // The child returns its outcome as a value: a child that failed would log "Fiber terminated
+    // with an unhandled error" at Debug for every failed attempt, although the parent handles it.
+    Effect.flatMap(startNow(restore(Effect.exit(effect))), (child) =>
       Effect.flatMap(
-        restore(Effect.async<Exit.Exit<A, E> | undefined>((resume) => {
+        restore(Effect.async<Exit.Exit<Exit.Exit<A, E>> | undefined>((resume) => {
           let settled = false
           const timer = setTimeout(() => {
             if (settled) return
@@ -90,8 +92,10 @@ const liveTimeout = <A, E, R, E2>(
         (exit): Effect.Effect<A, E | E2> =>
           exit === undefined
             ? Effect.zipRight(Fiber.interrupt(child), Effect.fail(onTimeout()))
-            : Exit.isSuccess(exit)
-            ? Effect.as(Fiber.inheritAll(child), exit.value)
-            : exit
+            : Exit.isFailure(exit)
+            ? Exit.failCause(exit.cause) // the child was interrupted
+            : Exit.isSuccess(exit.value)
+            ? Effect.as(Fiber.inheritAll(child), exit.value.value)
+            : exit.value
       )))
 
