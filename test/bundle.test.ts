@@ -5,22 +5,13 @@
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import * as esbuild from "esbuild"
-import { execFileSync } from "node:child_process"
-import * as fs from "node:fs"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as vm from "node:vm"
+import { built } from "./utils/build.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const entry = path.join(root, "dist", "index.js")
+let entry = ""
 
 beforeAll(() => {
-  if (!fs.existsSync(entry)) {
-    execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-      cwd: root,
-      stdio: "inherit"
-    })
-  }
+  entry = built("index.js")
 }, 180_000)
 
 describe("browser bundle of the main entry", () => {

@@ -5,24 +5,17 @@
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { built, root } from "./utils/build.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 // The package's `bin`: the built entry point, as an installed user runs it. `npm test` builds
 // first; run alone, this file builds what is missing.
 const entry = path.join(root, "dist", "cli", "main.js")
 
 beforeAll(() => {
-  if (!fs.existsSync(entry)) {
-    execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-      cwd: root,
-      stdio: "inherit"
-    })
-  }
+  built("cli/main.js")
 }, 180_000)
 
 interface Run {
@@ -273,6 +266,7 @@ describe("command line", () => {
       }
       expect(up).toBe(false)
     } finally {
+      if (npx.exitCode === null) npx.kill("SIGKILL")
       for (const pid of tree) {
         try {
           process.kill(pid, "SIGKILL")

@@ -8,15 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as MockServer from "../src/testing/MockServer.js"
+import { built, root, tsc } from "./utils/build.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc")
 const versionOf = (name: string): string =>
   (JSON.parse(fs.readFileSync(path.join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version
 
@@ -38,9 +36,7 @@ const readmeExample = (): string => {
 let scratch = ""
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(root, "dist", "index.js"))) {
-    execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" })
-  }
+  built("index.js")
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), "eor-install-"))
   // dist/ is fresh (npm test builds before the suite): pack it as is, without running prepack.
   const packed = JSON.parse(npm(["pack", "--json", "--ignore-scripts", "--pack-destination", scratch], root)) as Array<
