@@ -46,7 +46,7 @@ export const run = (options: {
           Ref.update(decisions, (all) => [...all, d]),
           d._tag === "Retry"
             ? Console.error(
-              color.dim(`(${d.tag}: retrying in ${ms(Duration.toMillis(d.delay))}, ${d.source === "backoff" ? "backoff" : `server hint from ${d.source}`})`)
+              color.dim(`(${d.tag}: retrying in ${ms(Duration.toMillis(d.delay))}, ${d.source === "backoff" || d.source === "schedule" ? d.source : `server hint from ${d.source}`})`)
             )
             : Effect.void
         )
@@ -95,7 +95,7 @@ export const run = (options: {
         attempt: d.attempt,
         outcome: d.tag,
         ...(d._tag === "Retry"
-          ? { delayMs: Duration.toMillis(d.delay), reason: d.source === "backoff" ? "backoff" : `server hint (${d.source})` }
+          ? { delayMs: Duration.toMillis(d.delay), reason: d.source === "backoff" || d.source === "schedule" ? d.source : `server hint (${d.source})` }
           : { reason: `stopped: ${d.reason}` })
       })),
       secrets: [target.apiKey]
