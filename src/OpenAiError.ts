@@ -13,6 +13,7 @@ import type * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { defaultRetryable, guide } from "./internal/guide.js"
+import { jsonSafe } from "./internal/printable.js"
 import type { RateLimitHeaders } from "./RateLimitHeaders.js"
 import type { HintSource } from "./RetryAfter.js"
 
@@ -155,6 +156,12 @@ const Base = <Extra extends object = {}>() =>
     }
     get docs(): string {
       return `${DOCS_ROOT}/${tag}.md`
+    }
+    // `JSON.stringify` of an error must never throw: a `cause` is whatever the transport (or a
+    // caller) gave, and may be cyclic or hold a BigInt.
+    override toJSON(): unknown {
+      const cause: unknown = (this as { readonly cause?: unknown }).cause
+      return jsonSafe({ ...this, message: this.message, ...(cause === undefined ? {} : { cause }) })
     }
   }
   return ErrorBase as unknown as new(input: Input & Extra) => ErrorInstance<T> & Readonly<Extra>
