@@ -13,7 +13,7 @@ import type * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { defaultRetryable, guide } from "./internal/guide.js"
-import { jsonSafe } from "./internal/printable.js"
+import { jsonSafe, renderableCause } from "./internal/printable.js"
 import type { RateLimitHeaders } from "./RateLimitHeaders.js"
 import type { HintSource } from "./RetryAfter.js"
 
@@ -140,7 +140,8 @@ const Base = <Extra extends object = {}>() =>
 <T extends Tag>(tag: T): new(input: Input & Extra) => ErrorInstance<T> & Readonly<Extra> => {
   class ErrorBase extends Data.TaggedError(tag)<Fields> {
     constructor(input: Input) {
-      super({ ...input, ...fill(input) })
+      const cause: unknown = (input as { readonly cause?: unknown }).cause
+      super({ ...input, ...fill(input), ...(cause === undefined ? {} : { cause: renderableCause(cause) }) })
     }
     get category(): Category {
       return categoryOf(tag, this.status)

@@ -3,6 +3,7 @@
  * whatever its caller put in it (a cyclic cause, a `BigInt`, a throwing getter or `toJSON`).
  * @internal
  */
+import { stringifyCircular } from "effect/Inspectable"
 
 const MAX_DEPTH = 8
 const MAX_KEYS = 100
@@ -61,3 +62,29 @@ const convert = (u: unknown, depth: number, seen: Set<object>): unknown => {
  * @internal
  */
 export const jsonSafe = (u: unknown): unknown => convert(u, 0, new Set())
+
+/**
+ * A cause that Effect's `Cause.pretty` (hence its default logger) can render: it prints a
+ * non-Error cause, and every `cause` under an Error, with `JSON.stringify`, which throws on a
+ * `BigInt` or a throwing `toJSON`/getter. Such a link is replaced by its {@link jsonSafe} copy
+ * (an Error above it is copied with its prototype); anything else is returned as it is.
+ * @internal
+ */
+export const renderableCause = (u: unknown, depth = 0): unknown => {
+  if (typeof u === "bigint") return jsonSafe(u)
+  if (typeof u !== "object" || u === null || depth > MAX_DEPTH) return u
+  try {
+    if (u instanceof Error) {
+      const inner: unknown = u.cause
+      const fixed = renderableCause(inner, depth + 1)
+      if (fixed === inner) return u
+      const descriptors = Object.getOwnPropertyDescriptors(u)
+      descriptors.cause = { value: fixed, writable: true, enumerable: false, configurable: true }
+      return Object.create(Object.getPrototypeOf(u), descriptors) as unknown
+    }
+    stringifyCircular(u)
+    return u
+  } catch {
+    return jsonSafe(u)
+  }
+}
