@@ -5,8 +5,6 @@
  * `<title` (57 s on one 256 KiB body).
  * @internal
  */
-import { bound, scrub } from "./secrets.js"
-
 // The text between the first `<name ...>` and the first `</name>` after it (case-insensitive), as
 // the old lazy regular expression found it: a later opening tag can only see the same closing tag,
 // so the first one decides. Each search is a forward scan from where the previous one stopped.
@@ -31,20 +29,6 @@ export const pageTitle = (html: string): string | undefined => {
   const found = element(html, "title") ?? element(html, "h1")
   const folded = found === undefined ? undefined : fold(found)
   return folded === undefined || folded.length === 0 ? undefined : folded
-}
-
-/**
- * A page title fit to quote in an error message: scrubbed of `secrets` and anything key-shaped,
- * then bounded to `max` characters (scrubbed first, so that a cut cannot leave a key's head).
- * @internal
- */
-export const quotedPageTitle = (
-  html: string,
-  secrets: ReadonlyArray<string>,
-  max: number
-): string | undefined => {
-  const title = pageTitle(html)
-  return title === undefined ? undefined : bound(scrub(title, secrets), max)
 }
 
 /**

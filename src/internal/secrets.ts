@@ -311,14 +311,15 @@ const scrubbingTracer = (tracer: Tracer.Tracer, secrets: ReadonlyArray<string>):
  * is redacted by the platform itself. Free when no tracer is installed: the default tracer
  * records nothing, so it is not wrapped.
  *
- * Apply it to the client the platform's span is made by (the base `HttpClient`, before any
- * `mapRequest`): `withScrubbedSpans(base, [Redacted.value(apiKey)])`.
+ * Apply it once around everything that sends (any transform above the platform's client sees the
+ * platform's span): `withScrubbedSpans(client, [apiKey])`.
  */
 export const withScrubbedSpans = <E, R>(
   client: HttpClient.HttpClient.With<E, R>,
-  secrets: ReadonlyArray<string> = []
-): HttpClient.HttpClient.With<E, R> =>
-  HttpClient.transform(client, (effect) =>
+  secretValues: ReadonlyArray<string | Redacted.Redacted<string>> = []
+): HttpClient.HttpClient.With<E, R> => {
+  const secrets = secretValues.map((s) => typeof s === "string" ? s : Redacted.value(s))
+  return HttpClient.transform(client, (effect) =>
     Effect.tracerWith((tracer) =>
       Effect.locallyWith(
         tracer === defaultTracer ? effect : Effect.withTracer(effect, scrubbingTracer(tracer, secrets)),
@@ -326,6 +327,7 @@ export const withScrubbedSpans = <E, R>(
         (names) => [...names, ...secretHeaderNames]
       )
     ))
+}
 
 // The tracer installed when none is provided (it records nothing), found the way the platform's
 // own client sees it.
