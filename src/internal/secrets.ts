@@ -16,7 +16,7 @@ import * as Tracer from "effect/Tracer"
 // The key's body is matched as one greedy run and its last four characters found by `maskKey`:
 // a pattern that backtracks to find them (`{8,}([A-Za-z0-9]{4})\b`) is quadratic on a long run of
 // "sk-sk-sk-..." and let a hostile body stall the classifier for minutes.
-const KEY = /\b(sk-(?:proj-|svcacct-|admin-|ant-)?)([A-Za-z0-9_\-*]{12,})/g
+const KEY = /(?<![A-Za-z0-9])(sk-(?:proj-|svcacct-|admin-|ant-)?)([A-Za-z0-9_\-*]{12,})/g
 const BEARER = /(bearer\s+)[^\s"',;]{8,}/gi
 // Credentials inside a URL: its user-info (`https://user:pass@host`) and a key in its query
 // (`?api-key=...`, as Azure-style gateways take). Transport errors quote the URL they failed on
@@ -245,7 +245,12 @@ const scrubAttributes = (
   return out
 }
 
+// A header whose name says it holds a credential (`x-api-key`, an echoed `x-echo-authorization`,
+// `x-amz-security-token`): its value is not recorded, whatever its shape.
+const SECRET_HEADER_ATTRIBUTE = /^http\.(?:request|response)\.header\..*(?:api[-_]?key|subscription[-_]?key|authorization|token|secret|password|cookie|signature|credential)/i
+
 const scrubAttribute = (key: string, value: unknown, secrets: ReadonlyArray<string>): unknown => {
+  if (SECRET_HEADER_ATTRIBUTE.test(key)) return REDACTED
   if (typeof value !== "string") return scrubDeep(value, secrets)
   // `url.query` is the query without its `?`: scrubbed as a query so that `api-key=` is found.
   if (key === "url.query") return scrub(`?${value}`, secrets).slice(1)
