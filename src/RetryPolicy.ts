@@ -24,7 +24,7 @@ import type * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import type * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as O from "./internal/options.js"
 import * as internal from "./internal/retryPolicy.js"
@@ -340,17 +340,21 @@ export const make: {
 
 const InvalidId = Symbol.for("effect-openai-resilience/RetryPolicy/InvalidOptions")
 
-const isPerTag = (u: unknown): u is PerTag => {
-  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
-  return Object.entries(u).every(([tag, value]: [string, unknown]) => {
-    if (!OpenAiError.tags.includes(tag as OpenAiError.Tag)) return false
-    if (value === undefined) return true
-    if (typeof value !== "object" || value === null) return false
-    const times: unknown = (value as { readonly times?: unknown }).times
-    return times === undefined ||
-      (typeof times === "number" && times >= 0 && (Number.isInteger(times) || times === Number.POSITIVE_INFINITY))
-  })
+// A rule: `{ times }` (a whole number ≥ 0, or Infinity) or a Schedule.
+const isRule = (value: unknown): boolean => {
+  if (value === undefined || Schedule.isSchedule(value)) return true
+  if (typeof value !== "object" || value === null) return false
+  const times: unknown = (value as { readonly times?: unknown }).times
+  return times === undefined ||
+    (typeof times === "number" && times >= 0 && (Number.isInteger(times) || times === Number.POSITIVE_INFINITY))
 }
+
+const isRules = (keys: ReadonlyArray<string>) => <A>(u: unknown): u is A =>
+  typeof u === "object" && u !== null && !Array.isArray(u) &&
+  Object.entries(u).every(([key, value]: [string, unknown]) => keys.includes(key) && isRule(value))
+
+const categories: ReadonlyArray<string> = [...new Set(OpenAiError.tags.map((tag) => OpenAiError.describe(tag).category))]
+const RULE = "{ times: a whole number ≥ 0, or Infinity } or a Schedule"
 
 const OptionsSchema = Schema.Struct({
   maxRetries: O.optional(O.intOrInfinity(0)),
@@ -362,9 +366,14 @@ const OptionsSchema = Schema.Struct({
   maxServerDelay: O.optional(O.duration),
   onLongServerDelay: O.optional(O.literal("fail", "cap")),
   honorShouldRetry: O.optional(O.boolean),
+  hintJitter: O.optional(Schema.Struct({ ratio: O.optional(O.number(0)), max: O.optional(O.duration) })),
   perTag: O.optional(O.check(
-    isPerTag,
-    "an object from error tags (RateLimitReached, ServerError, ...) to { times: a whole number ≥ 0, or Infinity }"
+    isRules(OpenAiError.tags)<PerTag>,
+    `an object from error tags (RateLimitReached, ServerError, ...) to ${RULE}`
+  )),
+  perCategory: O.optional(O.check(
+    isRules(categories)<PerCategory>,
+    `an object from error categories (${categories.join(", ")}) to ${RULE}`
   )),
   budget: O.optional(O.boolean)
 })

@@ -44,7 +44,7 @@ const constructors: Record<string, { readonly make: Constructor; readonly fields
   },
   RetryPolicy: {
     make: (o) => outcome(RetryPolicy.validate(untyped(o))),
-    fields: ["maxRetries", "base", "factor", "maxDelay", "jitter", "deadline", "maxServerDelay", "honorShouldRetry", "perTag"]
+    fields: ["maxRetries", "base", "factor", "maxDelay", "jitter", "deadline", "maxServerDelay", "honorShouldRetry", "perTag", "perCategory", "hintJitter"]
   },
   MockApi: {
     make: (o) => outcome(MockApi.make(untyped(o))),
@@ -71,7 +71,9 @@ const garbage = FastCheck.constantFrom<unknown>(
 const accepted = (field: string, value: unknown): boolean =>
   (field === "name" && typeof value === "string") ||
   ((field === "scenario" || field === "models") && Array.isArray(value) && value.length === 0) ||
-  ((field === "perTag" || field === "faultRates") && typeof value === "object" && value !== null &&
+  // Unknown keys inside an options object are ignored, as at the top level.
+  (field === "hintJitter" && typeof value === "object" && value !== null && !Array.isArray(value)) ||
+  ((field === "perTag" || field === "perCategory" || field === "faultRates") && typeof value === "object" && value !== null &&
     !Array.isArray(value) && Object.keys(value).length === 0) ||
   (/Pause|Duration|Delay|deadline|base|chunkDelay/.test(field) && typeof value === "bigint")
 

@@ -198,10 +198,9 @@ describe("RetryPolicy server hints", () => {
       const exact = yield* failingThen([error])
       const b = yield* run(exact.call, RetryPolicy.make({ hintJitter: { ratio: 0 } }), { random: [1] })
       expect(delays(b.decisions)).toEqual([10_000])
-      // Nonsense reads as the default, as for every option.
-      const bad = yield* failingThen([error])
-      const c = yield* run(bad.call, RetryPolicy.make({ hintJitter: { ratio: -1, max: Number.NaN } }), { random: [1] })
-      expect(delays(c.decisions)).toEqual([10_250])
+      // Nonsense is an InvalidOptions naming the field, as for every option.
+      const bad = RetryPolicy.make({ hintJitter: { ratio: -1, max: Number.NaN } })
+      expect(Option.map(RetryPolicy.invalidOptions(bad), (e) => e.field)).toEqual(Option.some("hintJitter.ratio"))
     }))
 
   it.effect.prop(
