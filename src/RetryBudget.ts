@@ -163,11 +163,12 @@ export const make = (options: Options = {}): Effect.Effect<Service, InvalidOptio
     return Effect.map(Ref.make(resolved.capacity), (ref) => service(resolved, ref))
   })
 
+// Zero is meaningful everywhere: an empty budget allows no retry, a free retry costs nothing.
 const OptionsSchema = Schema.Struct({
-  capacity: O.optional(O.above(0)),
-  retryCost: O.optional(O.above(0)),
-  transportRetryCost: O.optional(O.above(0)),
-  successRefund: O.optional(O.above(0))
+  capacity: O.optional(O.number(0)),
+  retryCost: O.optional(O.number(0)),
+  transportRetryCost: O.optional(O.number(0)),
+  successRefund: O.optional(O.number(0))
 })
 
 const service = (resolved: Settings, ref: Ref.Ref<number>): Service => {
