@@ -323,7 +323,7 @@ export const withScrubbedSpans = <E, R>(
   client: HttpClient.HttpClient.With<E, R>,
   secretValues: ReadonlyArray<string | Redacted.Redacted<string>> = []
 ): HttpClient.HttpClient.With<E, R> => {
-  const secrets = secretValues.map((s) => typeof s === "string" ? s : Redacted.value(s))
+  const secrets = revealAll(secretValues)
   return HttpClient.transform(client, (effect) =>
     Effect.tracerWith((tracer) =>
       Effect.locallyWith(
