@@ -208,7 +208,8 @@ const retryWith = (policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError>):
  * configured) and reports its response's headers or its typed 429; RetryPolicy.default outside.
  */
 const pacedWith = (estimateScale: number): Effect.Effect<Client> => Effect.map(
-  RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory)),
+  // No options, so nothing to refuse.
+  RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory), Effect.orDie),
   (limiter) => (attempt, demand, report) => {
     const once = Effect.flatMap(limiter.acquire({ ...demand, tokens: demand.tokens * estimateScale }), (permit) =>
       attempt.pipe(

@@ -10,6 +10,9 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import * as Schema from "effect/Schema"
+import type { InvalidOptions } from "./InvalidOptions.js"
+import * as O from "./internal/options.js"
 
 /**
  * The error of a call refused because every slot is busy and the queue is full.
@@ -44,6 +47,11 @@ export interface Options {
   /** Calls waiting for a slot; 0 refuses every call that cannot start at once. Default 0. */
   readonly maxQueue?: number | undefined
 }
+
+const OptionsSchema = Schema.Struct({
+  maxConcurrent: O.int(1),
+  maxQueue: O.optional(O.intOrInfinity(0))
+})
 
 /**
  * A bulkhead. Call it as a function to run an effect inside it, or use {@link withBulkhead}.
@@ -80,11 +88,11 @@ export interface Bulkhead {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options): Effect.Effect<Bulkhead> =>
+export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptions> =>
   Effect.gen(function*() {
-    // NaN reads as the smallest setting: a bulkhead that admits too little is safer than none.
-    const maxConcurrent = Math.max(1, Math.floor(options.maxConcurrent) || 1)
-    const maxQueue = Math.max(0, Math.floor(options.maxQueue ?? 0) || 0)
+    const valid = yield* O.validate("Bulkhead", OptionsSchema, options)
+    const maxConcurrent = valid.maxConcurrent
+    const maxQueue = valid.maxQueue ?? 0
     const semaphore = yield* Effect.makeSemaphore(maxConcurrent)
     // Admission is decided synchronously on `inside` (running + waiting), so two callers can never
     // both take the last queue place.

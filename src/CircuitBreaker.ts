@@ -26,9 +26,12 @@ import * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as O from "./internal/options.js"
+import type { InvalidOptions } from "./InvalidOptions.js"
 import * as OpenAiError from "./OpenAiError.js"
 
 /**
@@ -139,6 +142,21 @@ export interface Options {
   readonly isFailure?: ((error: unknown) => boolean) | undefined
 }
 
+const OptionsSchema = Schema.Struct({
+  name: O.optional(O.string),
+  consecutiveFailures: O.optional(O.intOrInfinity(1)),
+  failureRatio: O.optional(Schema.Struct({
+    threshold: O.fraction,
+    window: O.duration,
+    minimumCalls: O.int(1)
+  })),
+  openDuration: O.optional(O.duration),
+  backoffFactor: O.optional(O.number(1)),
+  maxOpenDuration: O.optional(O.duration),
+  halfOpenProbes: O.optional(O.int(1)),
+  isFailure: O.optional(O.fn<(error: unknown) => boolean>())
+})
+
 /**
  * A circuit breaker. Call it as a function to protect an effect, or use {@link protect}.
  *
@@ -241,19 +259,18 @@ const describe = (state: State, now: number): string =>
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, never, Scope.Scope> =>
+export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, InvalidOptions, Scope.Scope> =>
   Effect.gen(function*() {
-    const name = options.name ?? "openai"
-    // Bad numbers (NaN, negative) read as the defaults rather than disabling the breaker.
-    const num = (n: number | undefined, fallback: number) => typeof n === "number" && !Number.isNaN(n) ? n : fallback
-    const consecutive = Math.max(1, num(options.consecutiveFailures, 5))
-    const ratio = options.failureRatio
+    const valid = yield* O.validate("CircuitBreaker", OptionsSchema, options)
+    const name = valid.name ?? "openai"
+    const consecutive = valid.consecutiveFailures ?? 5
+    const ratio = valid.failureRatio
     const ratioWindow = ratio === undefined ? 0 : Duration.toMillis(Duration.decode(ratio.window))
-    const baseOpen = Duration.toMillis(Duration.decode(options.openDuration ?? Duration.seconds(5)))
-    const maxOpen = Duration.toMillis(Duration.decode(options.maxOpenDuration ?? Duration.minutes(2)))
-    const factor = Math.max(1, num(options.backoffFactor, 2))
-    const probes = Math.max(1, Math.floor(num(options.halfOpenProbes, 1)))
-    const isFailure = options.isFailure ?? isUpstreamFailure
+    const baseOpen = Duration.toMillis(Duration.decode(valid.openDuration ?? Duration.seconds(5)))
+    const maxOpen = Duration.toMillis(Duration.decode(valid.maxOpenDuration ?? Duration.minutes(2)))
+    const factor = valid.backoffFactor ?? 2
+    const probes = valid.halfOpenProbes ?? 1
+    const isFailure = valid.isFailure ?? isUpstreamFailure
 
     const scope = yield* Effect.scope
     const ref = yield* SubscriptionRef.make<State>(State.Closed({ failures: 0 }))

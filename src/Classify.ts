@@ -7,13 +7,12 @@
  *
  * @since 0.1.0
  */
-import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { type HeadersInput, normalize, requestIdOf } from "./internal/headers.js"
-import { pageTitle } from "./internal/html.js"
-import { bound, scrub } from "./internal/secrets.js"
+import { foldedHead, pageText, pageTitle } from "./internal/html.js"
+import { keepable, scrubHead } from "./internal/secrets.js"
 import * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -227,7 +226,9 @@ const safeJson = (raw: string): unknown => {
 // A string or number value of `"name":` in JSON text that may be cut off mid-way. A cut-off string
 // value is taken up to where the text ends.
 const rawField = (raw: string, name: string): Option.Option<string> => {
-  const m = new RegExp(`"${name}"\\s*:\\s*(?:"((?:[^"\\\\]|\\\\.)*)|(-?\\d{1,15}))`).exec(raw)
+  // The string's body as an unrolled loop (`[^"\\]*(?:\\.[^"\\]*)*`): the same language as
+  // `(?:[^"\\]|\\.)*`, without an alternation per character (a 256 KiB message cost 5 ms).
+  const m = new RegExp(`"${name}"\\s*:\\s*(?:"([^"\\\\]*(?:\\\\.[^"\\\\]*)*)|(-?\\d{1,15}))`).exec(raw)
   if (m === null) return Option.none()
   if (m[2] !== undefined) return Option.some(m[2])
   const body = m[1] ?? ""
@@ -271,19 +272,24 @@ const statusText = (status: number): string => {
 
 // A message for bodies that carry no JSON error: HTML pages (their <title>, else their text),
 // plain text, or nothing.
-const messageFromRaw = (status: number | undefined, raw: string, parsed = false): string => {
+const messageFromRaw = (
+  status: number | undefined,
+  raw: string,
+  parsed: boolean,
+  secrets: ReadonlyArray<string>
+): string => {
   const prefix = status === undefined ? "Error" : `HTTP ${status} ${statusText(status)}`
   const trimmed = raw.trim()
   if (trimmed.length === 0) return `${prefix} with an empty body`
   if (/^<(!doctype|html|head|body|\?xml)/i.test(trimmed) || /<\/(html|body|title|h1)>/i.test(trimmed)) {
-    const words = pageTitle(trimmed) ?? trimmed.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim()
-    return `${prefix}: an HTML page (${bound(words, 200)}), probably from a proxy or load balancer`
+    const words = pageTitle(trimmed) ?? pageText(trimmed)
+    return `${prefix}: an HTML page (${scrubHead(words, 200, secrets)}), probably from a proxy or load balancer`
   }
-  if (parsed) return `${prefix}: a JSON body with no error in it (${bound(trimmed, 200)})`
+  if (parsed) return `${prefix}: a JSON body with no error in it (${scrubHead(trimmed, 200, secrets)})`
   if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
-    return `${prefix}: a cut-off or invalid JSON body (${bound(trimmed, 200)})`
+    return `${prefix}: a cut-off or invalid JSON body (${scrubHead(trimmed, 200, secrets)})`
   }
-  return `${prefix}: ${bound(trimmed.replace(/\s+/g, " "), 500)}`
+  return `${prefix}: ${scrubHead(foldedHead(trimmed, 1024), 500, secrets)}`
 }
 
 const has = (o: Option.Option<string>, ...values: ReadonlyArray<string>): boolean =>
@@ -417,20 +423,20 @@ const build = (
         [Option.map(p.code, (c) => `code ${c}`), Option.map(p.type, (t) => `type ${t}`)]
           .filter(Option.isSome).map((o) => o.value).join(", ")
       })`
-      : messageFromRaw(status, raw, parsed))
-  const message = bound(scrub(serverMessage, secrets), MAX_MESSAGE_LENGTH)
+      : messageFromRaw(status, raw, parsed, secrets))
+  const message = scrubHead(serverMessage, MAX_MESSAGE_LENGTH, secrets)
   const hint = RetryAfter.fromResponse({ headers, message: serverMessage, status, now })
   // Azure sends its own ids beside (or instead of) x-request-id; support asks for either.
-  const requestId = requestIdOf(headers)
+  const requestId = requestIdOf(headers, secrets)
   // Anything we keep from the server goes through `scrub`: a proxy may echo the key anywhere.
-  const keep = (value: string) => bound(scrub(value, secrets), 200)
+  const keep = (value: string) => scrubHead(value, 200, secrets)
   const fields: OpenAiError.Input = {
     message,
     status: status === undefined ? Option.none() : Option.some(status),
     code: Option.map(p.code, keep),
     type: Option.map(p.type, keep),
     param: Option.map(p.param, keep),
-    requestId: requestId ? Option.some(keep(requestId)) : Option.none(),
+    requestId: Option.fromNullable(requestId),
     rateLimit: RateLimitHeaders.fromHeaders(headers),
     retryAfter: Option.map(hint, (h) => h.delay),
     retryAfterSource: Option.map(hint, (h) => h.source),
@@ -444,7 +450,7 @@ const secretsOf = (u: unknown): ReadonlyArray<string> =>
 
 const nowOf = (u: unknown): number => typeof u === "number" && Number.isFinite(u) ? u : Date.now()
 
-const describeThrown = (u: unknown): string => bound(scrub(describeCause(u)), 200)
+const describeThrown = (u: unknown): string => scrubHead(describeCause(u), 200)
 
 /**
  * Classifies a non-2xx response. Total: any status, any headers, any bytes give a typed error.
@@ -486,8 +492,20 @@ export const classifyResponse = (input: ResponseInput): OpenAiError.OpenAiError 
 // The data of an SSE frame given as text: `event: error\ndata: {...}` or `data: {...}` lines.
 const sseData = (text: string): string => {
   if (!/^(data|event|id|retry):/m.test(text)) return text
-  const lines = text.split(/\r\n|\r|\n/).filter((line) => line.startsWith("data:"))
-  return lines.length === 0 ? text : lines.map((line) => line.slice(line.startsWith("data: ") ? 6 : 5)).join("\n")
+  const lines: Array<string> = []
+  // One forward pass; the next CR and LF are each searched for again only once passed.
+  let cr = text.indexOf("\r")
+  let lf = text.indexOf("\n")
+  // An error event has a line or two of data; the first 1000 are more than any server sends, and
+  // a hostile frame of a hundred thousand empty lines costs no more than that.
+  for (let at = 0; at <= text.length && lines.length < 1000;) {
+    if (cr >= 0 && cr < at) cr = text.indexOf("\r", at)
+    if (lf >= 0 && lf < at) lf = text.indexOf("\n", at)
+    const end = cr < 0 ? (lf < 0 ? text.length : lf) : lf < 0 ? cr : Math.min(cr, lf)
+    if (text.startsWith("data:", at)) lines.push(text.slice(at + (text.startsWith("data: ", at) ? 6 : 5), end))
+    at = end + (end === cr && lf === end + 1 ? 2 : 1)
+  }
+  return lines.length === 0 ? text : lines.join("\n")
 }
 
 /**
@@ -518,21 +536,25 @@ export const classifyStreamError = (
   }
 ): OpenAiError.OpenAiError => {
   try {
-    const raw = typeof data === "string" ? sseData(decodeBody(data)) : ""
-    const json = typeof data === "string" ? safeJson(raw) : data
-    const parsed = typeof data !== "string" || json !== undefined
-    const payload = parsed ? errorPayload(json) : salvage(raw)
-    const shown = raw.length > 0 ? raw : (safeStringify(json) ?? "")
+    const secrets = secretsOf(options?.secrets)
+    // Text (or bytes) is read as the response classifier reads a body: a bounded head, parsed or
+    // salvaged, and the tail of a longer one for the `code` and `type` that follow a huge message.
+    const isText = typeof data === "string" || data instanceof Uint8Array
+    const raw = isText ? sseData(decodeBody(data)) : ""
+    const json = isText ? safeJson(raw) : data
+    const parsed = !isText || json !== undefined
+    const payload = parsed ? errorPayload(json) : withTail(salvage(raw), tailOf(data))
+    const shown = raw.length > 0 ? raw : scrubHead(safeStringify(json) ?? "", MAX_BODY_LENGTH, secrets)
     return build(
       undefined,
       options?.headers,
       Option.isSome(payload)
         ? payload
-        : Option.some({ ...emptyPayload, message: Option.some(messageFromRaw(undefined, shown, parsed)) }),
+        : Option.some({ ...emptyPayload, message: Option.some(messageFromRaw(undefined, shown, parsed, secrets)) }),
       raw,
       parsed,
       nowOf(options?.now),
-      secretsOf(options?.secrets)
+      secrets
     )
   } catch (thrown) {
     return new OpenAiError.ServerError({
@@ -629,22 +651,9 @@ export const classifyTransportError = (
   }
 }
 
-/**
- * What a `ConnectionError` keeps as its cause. A platform `HttpClientError` is replaced by its own
- * cause (the transport error: `ECONNRESET`, undici's `UND_ERR_*`, fetch's TypeError): it holds the
- * request, whose headers (`Authorization`, `api-key`) show in `JSON.stringify` and `inspect` of
- * the error that keeps it.
- */
-const keptCause = (cause: unknown): unknown => {
-  try {
-    if (!HttpClientError.isHttpClientError(cause)) return cause
-    if (cause.cause !== undefined && cause.cause !== null) return cause.cause
-    return new Error(`${cause.reason}: ${cause.description ?? "no further detail"}`)
-  } catch {
-    // A hostile cause (a Proxy whose traps throw) cannot be inspected, so it is not kept either.
-    return new Error("an unreadable cause")
-  }
-}
+// What a `ConnectionError` keeps as its cause: scrubbed, and never a platform error that holds
+// the request (see `keepable`).
+const keptCause = (cause: unknown): unknown => keepable(cause)
 
 const transport = (
   cause: unknown,
@@ -663,7 +672,7 @@ const transport = (
     tags.includes("TimeoutException")
   const errorCode = codes.find((c) => !c.startsWith("ERR_INVALID")) ?? codes[0]
   // The innermost message is usually the most specific ("read ECONNRESET" over "fetch failed").
-  const detail = bound(scrub(describeCause(links[links.length - 1] ?? cause)), 500)
+  const detail = scrubHead(describeCause(links[links.length - 1] ?? cause), 500)
   if (isTimeout && options?.received === undefined) {
     const timeout = Duration.decode(options?.timeout ?? Duration.zero)
     return new OpenAiError.TimeoutError({

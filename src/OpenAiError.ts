@@ -13,6 +13,7 @@ import type * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import { defaultRetryable, guide } from "./internal/guide.js"
+import { jsonSafe, renderableCause } from "./internal/printable.js"
 import type { RateLimitHeaders } from "./RateLimitHeaders.js"
 import type { HintSource } from "./RetryAfter.js"
 
@@ -139,7 +140,8 @@ const Base = <Extra extends object = {}>() =>
 <T extends Tag>(tag: T): new(input: Input & Extra) => ErrorInstance<T> & Readonly<Extra> => {
   class ErrorBase extends Data.TaggedError(tag)<Fields> {
     constructor(input: Input) {
-      super({ ...input, ...fill(input) })
+      const cause: unknown = (input as { readonly cause?: unknown }).cause
+      super({ ...input, ...fill(input), ...(cause === undefined ? {} : { cause: renderableCause(cause) }) })
     }
     get category(): Category {
       return categoryOf(tag, this.status)
@@ -155,6 +157,12 @@ const Base = <Extra extends object = {}>() =>
     }
     get docs(): string {
       return `${DOCS_ROOT}/${tag}.md`
+    }
+    // `JSON.stringify` of an error must never throw: a `cause` is whatever the transport (or a
+    // caller) gave, and may be cyclic or hold a BigInt.
+    override toJSON(): unknown {
+      const cause: unknown = (this as { readonly cause?: unknown }).cause
+      return jsonSafe({ ...this, message: this.message, ...(cause === undefined ? {} : { cause }) })
     }
   }
   return ErrorBase as unknown as new(input: Input & Extra) => ErrorInstance<T> & Readonly<Extra>

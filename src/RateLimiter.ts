@@ -38,10 +38,13 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { normalize } from "./internal/headers.js"
+import * as O from "./internal/options.js"
 import type * as internal from "./internal/rateLimiter.js"
 import * as service from "./internal/rateLimiterService.js"
 import { sha256Hex } from "./internal/sha256.js"
+import type { InvalidOptions } from "./InvalidOptions.js"
 import * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as RetryAfter from "./RetryAfter.js"
@@ -482,17 +485,35 @@ export class RateLimiter extends Context.Tag("effect-openai-resilience/RateLimit
 export const make: {
   (options: FailClosedOptions): Effect.Effect<
     Service<RateLimiterStoreError>,
-    never,
+    InvalidOptions,
     RateLimiterStore
   >
-  (options?: Options): Effect.Effect<Service, never, RateLimiterStore>
-} = (options: Options | FailClosedOptions = {}): Effect.Effect<Service<never>, never, RateLimiterStore> =>
+  (options?: Options): Effect.Effect<Service, InvalidOptions, RateLimiterStore>
+} = (options: Options | FailClosedOptions = {}): Effect.Effect<Service<never>, InvalidOptions, RateLimiterStore> =>
   // Outside "fail" mode a store failure is answered by the local fallback and never reaches
   // `acquire`'s error channel, which the overloads above express.
-  Effect.flatMap(
-    RateLimiterStore,
-    (store) => service.make(store, options, outcomeOfExit) as Effect.Effect<Service<never>>
+  Effect.zipRight(
+    O.validate("RateLimiter", OptionsSchema, options),
+    Effect.flatMap(
+      RateLimiterStore,
+      (store) => service.make(store, options, outcomeOfExit) as Effect.Effect<Service<never>>
+    )
   )
+
+// Checked once, before the service is built: a value given is never read as the default.
+const OptionsSchema = Schema.Struct({
+  requestsPerMinute: O.optional(O.above(0)),
+  tokensPerMinute: O.optional(O.above(0)),
+  burst: O.optional(O.fraction),
+  headroom: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u < 1, "a number from 0 up to (not including) 1")),
+  defaultPause: O.optional(O.duration),
+  maxPause: O.optional(O.duration),
+  estimate: O.optional(Schema.Struct({ defaultCompletionTokens: O.optional(O.int(0)) })),
+  onStoreFailure: O.optional(O.literal("local", "fail")),
+  storeTimeout: O.optional(O.duration),
+  storeRetryAfter: O.optional(O.duration),
+  clockSkew: O.optional(O.duration)
+})
 
 /**
  * The limiter as a layer, over the store in context.
@@ -508,7 +529,7 @@ export const make: {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<RateLimiter, never, RateLimiterStore> =>
+export const layer = (options: Options = {}): Layer.Layer<RateLimiter, InvalidOptions, RateLimiterStore> =>
   Layer.effect(RateLimiter, make(options))
 
 /**
@@ -524,7 +545,7 @@ export const layer = (options: Options = {}): Layer.Layer<RateLimiter, never, Ra
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory = (options: Options = {}): Layer.Layer<RateLimiter> =>
+export const layerMemory = (options: Options = {}): Layer.Layer<RateLimiter, InvalidOptions> =>
   layer(options).pipe(Layer.provide(layerStoreMemory))
 
 // ---------------------------------------------------------------------------------------------

@@ -39,10 +39,69 @@ export const parseRetryAfterMs = (value: string | undefined): Option.Option<Dura
   return bounded(Number(text))
 }
 
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+const DAY = "(?:mon|tue|wed|thu|fri|sat|sun)"
+const LONG_DAY = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+const MONTH = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+const TIME = "(\\d{2}):(\\d{2}):(\\d{2})"
+// RFC 9110 section 5.6.7: IMF-fixdate, the obsolete RFC 850 form (two-digit year) and asctime.
+const IMF_FIXDATE = new RegExp(`^${DAY},\\s+(\\d{1,2})\\s+${MONTH}\\s+(\\d{4})\\s+${TIME}\\s+GMT$`, "i")
+const RFC_850 = new RegExp(`^${LONG_DAY},\\s+(\\d{1,2})-${MONTH}-(\\d{2})\\s+${TIME}\\s+GMT$`, "i")
+const ASCTIME = new RegExp(`^${DAY}\\s+${MONTH}\\s+(\\d{1,2})\\s+${TIME}\\s+(\\d{4})$`, "i")
+
+// A two-digit year is the one within 50 years of `now` (RFC 9110: a year that appears to be more
+// than 50 years in the future is the most recent past year with the same last two digits).
+const fullYear = (twoDigits: number, now: number): number => {
+  const current = new Date(now).getUTCFullYear()
+  const candidate = current - (current % 100) + twoDigits
+  return candidate > current + 50 ? candidate - 100 : candidate
+}
+
+// Epoch milliseconds of a UTC date and time, or NaN when a field is out of range (no rollover:
+// "31 Feb" is not "3 Mar").
+const utc = (year: number, month: string, day: number, h: number, m: number, s: number): number => {
+  const index = MONTHS.indexOf(month.toLowerCase())
+  if (index < 0 || h > 23 || m > 59 || s > 60) return Number.NaN
+  const at = Date.UTC(year, index, day, h, m, Math.min(s, 59))
+  const check = new Date(at)
+  return check.getUTCDate() === day && check.getUTCMonth() === index ? at : Number.NaN
+}
+
 /**
- * Parses `retry-after`: whole (or fractional) seconds, or an HTTP-date, which is read relative to
- * `now` (epoch milliseconds; pass `Clock.currentTimeMillis` so it works under TestClock). A date
- * in the past means "now" (zero).
+ * Parses an HTTP-date in any of RFC 9110's three formats, all of them GMT whatever the machine's
+ * time zone: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37
+ * GMT`, its two-digit year read as the one within 50 years of `now`) and asctime (`Sun Nov  6
+ * 08:49:37 1994`). Returns epoch milliseconds; none for anything else.
+ *
+ * @example
+ * ```ts
+ * import { RetryAfter } from "effect-openai-resilience"
+ *
+ * RetryAfter.parseHttpDate("Sun Nov  6 08:49:37 1994", Date.now()) // Some(784111777000)
+ * ```
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseHttpDate = (value: string, now: number): Option.Option<number> => {
+  const text = value.trim()
+  if (text.length > 64) return Option.none()
+  const n = Number
+  let at = Number.NaN
+  let m = IMF_FIXDATE.exec(text)
+  if (m !== null) at = utc(n(m[3]), m[2] ?? "", n(m[1]), n(m[4]), n(m[5]), n(m[6]))
+  else if ((m = RFC_850.exec(text)) !== null) {
+    if (Number.isFinite(now)) at = utc(fullYear(n(m[3]), now), m[2] ?? "", n(m[1]), n(m[4]), n(m[5]), n(m[6]))
+  } else if ((m = ASCTIME.exec(text)) !== null) {
+    at = utc(n(m[6]), m[1] ?? "", n(m[2]), n(m[3]), n(m[4]), n(m[5]))
+  }
+  return Number.isFinite(at) ? Option.some(at) : Option.none()
+}
+
+/**
+ * Parses `retry-after`: whole (or fractional) seconds, or an HTTP-date (see {@link parseHttpDate}),
+ * which is read relative to `now` (epoch milliseconds; pass `Clock.currentTimeMillis` so it works
+ * under TestClock). A date in the past means "now" (zero).
  *
  * @example
  * ```ts
@@ -56,16 +115,12 @@ export const parseRetryAfterMs = (value: string | undefined): Option.Option<Dura
  * @category parsing
  */
 export const parseRetryAfter = (value: string | undefined, now: number): Option.Option<Duration.Duration> => {
-  if (value === undefined) return Option.none()
+  if (typeof value !== "string") return Option.none()
   const text = value.trim()
   if (text.length === 0 || text.length > 64) return Option.none()
   if (/^\d{1,9}(\.\d+)?$/.test(text)) return bounded(Number(text) * 1000)
-  // HTTP-dates always name a weekday or month; refusing bare numbers-with-junk avoids Date's
-  // permissive parsing ("1 2" is a valid Date in V8).
-  if (!/[a-z]{3}/i.test(text)) return Option.none()
-  const at = Date.parse(text)
-  if (!Number.isFinite(at) || !Number.isFinite(now)) return Option.none()
-  return bounded(Math.max(0, at - now))
+  if (!Number.isFinite(now)) return Option.none()
+  return Option.flatMap(parseHttpDate(text, now), (at) => bounded(Math.max(0, at - now)))
 }
 
 const TRY_AGAIN = /(?:try again in|retry after)\s+((?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|sec|secs|seconds?|minutes?)\s*)+)/i

@@ -20,6 +20,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as O from "./internal/options.js"
+import type { InvalidOptions } from "./InvalidOptions.js"
 import type * as OpenAiError from "./OpenAiError.js"
 
 /**
@@ -154,24 +157,36 @@ export const settings = (options: Options = {}): Settings => ({
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<Service> =>
-  Effect.map(Ref.make(settings(options).capacity), (ref) => {
-    const resolved = settings(options)
-    const costOf = (error: OpenAiError.OpenAiError): number =>
-      error._tag === "ConnectionError" || error._tag === "TimeoutError"
-        ? resolved.transportRetryCost
-        : resolved.retryCost
-    return {
-      settings: resolved,
-      tokens: Ref.get(ref),
-      costOf,
-      tryAcquire: (error) => {
-        const cost = costOf(error)
-        return Ref.modify(ref, (tokens) => tokens >= cost ? [true, tokens - cost] : [false, tokens])
-      },
-      recordSuccess: Ref.update(ref, (tokens) => Math.min(resolved.capacity, tokens + resolved.successRefund))
-    }
+export const make = (options: Options = {}): Effect.Effect<Service, InvalidOptions> =>
+  Effect.flatMap(O.validate("RetryBudget", OptionsSchema, options), (valid) => {
+    const resolved = settings(valid)
+    return Effect.map(Ref.make(resolved.capacity), (ref) => service(resolved, ref))
   })
+
+// Zero is meaningful everywhere: an empty budget allows no retry, a free retry costs nothing.
+const OptionsSchema = Schema.Struct({
+  capacity: O.optional(O.number(0)),
+  retryCost: O.optional(O.number(0)),
+  transportRetryCost: O.optional(O.number(0)),
+  successRefund: O.optional(O.number(0))
+})
+
+const service = (resolved: Settings, ref: Ref.Ref<number>): Service => {
+  const costOf = (error: OpenAiError.OpenAiError): number =>
+    error._tag === "ConnectionError" || error._tag === "TimeoutError"
+      ? resolved.transportRetryCost
+      : resolved.retryCost
+  return {
+    settings: resolved,
+    tokens: Ref.get(ref),
+    costOf,
+    tryAcquire: (error) => {
+      const cost = costOf(error)
+      return Ref.modify(ref, (tokens) => tokens >= cost ? [true, tokens - cost] : [false, tokens])
+    },
+    recordSuccess: Ref.update(ref, (tokens) => Math.min(resolved.capacity, tokens + resolved.successRefund))
+  }
+}
 
 /**
  * A layer providing one budget shared by everything that runs under it.
@@ -190,7 +205,8 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<RetryBudget> => Layer.effect(RetryBudget, make(options))
+export const layer = (options: Options = {}): Layer.Layer<RetryBudget, InvalidOptions> =>
+  Layer.effect(RetryBudget, make(options))
 
 /**
  * Records a success in the budget when `effect` succeeds, if a budget is provided (otherwise it

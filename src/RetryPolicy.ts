@@ -19,13 +19,17 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import type * as Metric from "effect/Metric"
-import type * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as O from "./internal/options.js"
 import * as internal from "./internal/retryPolicy.js"
-import type * as OpenAiError from "./OpenAiError.js"
+import type * as InvalidOptions from "./InvalidOptions.js"
+import * as OpenAiError from "./OpenAiError.js"
 import type * as RetryAfter from "./RetryAfter.js"
 import type * as RetryBudget from "./RetryBudget.js"
 
@@ -129,8 +133,9 @@ export interface HintJitter {
 }
 
 /**
- * How to build a policy. Every field is optional; invalid values (negative, `NaN`, an unparsable
- * duration) read as the default.
+ * How to build a policy. Every field is optional; a value given that is not accepted (negative,
+ * `NaN`, an unparsable duration, an unknown tag) is an {@link InvalidOptions.InvalidOptions}, never
+ * the default (see {@link make}).
  *
  * | option | default | meaning |
  * | --- | --- | --- |
@@ -321,9 +326,95 @@ export const make: {
   (options?: Options & { readonly budget?: false | undefined }): RetryPolicy
   (options: Options): RetryPolicy<RetryBudget.RetryBudget>
 } = (options: Options = {}): RetryPolicy<never> => {
-  const schedule = internal.make(internal.resolve(options), options.budget === true)
+  const checked = O.validateEither("RetryPolicy", OptionsSchema, options)
+  // A Schedule cannot fail, so bad options give a policy that retries nothing and carries the
+  // error: every constructor that takes a policy fails with it (see `invalidOptions`).
+  const valid = Either.getOrElse(checked, (): Options => ({ maxRetries: 0 }))
+  const schedule = internal.make(internal.resolve(valid), valid.budget === true)
   // The schedule is a fresh object: attaching the options keeps it a Schedule (same prototype).
-  return Object.assign(schedule, { options: { ...options } }) as RetryPolicy<never>
+  return Object.assign(schedule, {
+    options: Either.isRight(checked) ? { ...options } : valid,
+    [InvalidId]: Either.getLeft(checked)
+  }) as unknown as RetryPolicy<never>
+}
+
+const InvalidId = Symbol.for("effect-openai-resilience/RetryPolicy/InvalidOptions")
+
+// A rule: `{ times }` (a whole number ≥ 0, or Infinity) or a Schedule.
+const isRule = (value: unknown): boolean => {
+  if (value === undefined || Schedule.isSchedule(value)) return true
+  if (typeof value !== "object" || value === null) return false
+  const times: unknown = (value as { readonly times?: unknown }).times
+  return times === undefined ||
+    (typeof times === "number" && times >= 0 && (Number.isInteger(times) || times === Number.POSITIVE_INFINITY))
+}
+
+const isRules = (keys: ReadonlyArray<string>) => <A>(u: unknown): u is A =>
+  typeof u === "object" && u !== null && !Array.isArray(u) &&
+  Object.entries(u).every(([key, value]: [string, unknown]) => keys.includes(key) && isRule(value))
+
+const categories: ReadonlyArray<string> = [...new Set(OpenAiError.tags.map((tag) => OpenAiError.describe(tag).category))]
+const RULE = "{ times: a whole number ≥ 0, or Infinity } or a Schedule"
+
+const OptionsSchema = Schema.Struct({
+  maxRetries: O.optional(O.intOrInfinity(0)),
+  base: O.optional(O.duration),
+  factor: O.optional(O.number(1)),
+  maxDelay: O.optional(O.duration),
+  jitter: O.optional(O.literal("full", "none")),
+  deadline: O.optional(O.duration),
+  maxServerDelay: O.optional(O.duration),
+  onLongServerDelay: O.optional(O.literal("fail", "cap")),
+  honorShouldRetry: O.optional(O.boolean),
+  hintJitter: O.optional(Schema.Struct({ ratio: O.optional(O.number(0)), max: O.optional(O.duration) })),
+  perTag: O.optional(O.check(
+    isRules(OpenAiError.tags)<PerTag>,
+    `an object from error tags (RateLimitReached, ServerError, ...) to ${RULE}`
+  )),
+  perCategory: O.optional(O.check(
+    isRules(categories)<PerCategory>,
+    `an object from error categories (${categories.join(", ")}) to ${RULE}`
+  )),
+  budget: O.optional(O.boolean)
+})
+
+/**
+ * Checks policy options as {@link make} does, as an Effect: the options, or the
+ * {@link InvalidOptions.InvalidOptions} naming the first one refused.
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const policy = RetryPolicy.validate({ maxRetries: 3 }).pipe(Effect.map(RetryPolicy.make))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const validate = (options: Options): Effect.Effect<Options, InvalidOptions.InvalidOptions> =>
+  O.validate("RetryPolicy", OptionsSchema, options)
+
+/**
+ * The error of a policy built by {@link make} from options it refused; none for a valid policy
+ * (or any other Schedule). Such a policy retries nothing: a client or middleware given it fails
+ * with this error when it is built.
+ *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "effect-openai-resilience"
+ *
+ * RetryPolicy.invalidOptions(RetryPolicy.make({ maxRetries: Number.NaN })) // Some(InvalidOptions)
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const invalidOptions = (policy: unknown): Option.Option<InvalidOptions.InvalidOptions> => {
+  if (typeof policy !== "object" || policy === null || !(InvalidId in policy)) return Option.none()
+  const found: unknown = (policy as { readonly [InvalidId]: unknown })[InvalidId]
+  return Option.isOption(found) ? found as Option.Option<InvalidOptions.InvalidOptions> : Option.none()
 }
 
 /**

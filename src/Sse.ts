@@ -23,8 +23,8 @@ import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as OpenAiError from "./OpenAiError.js"
-import { bound, scrub } from "./internal/secrets.js"
 import { concat } from "./internal/bytes.js"
+import { scrubHead } from "./internal/secrets.js"
 
 /**
  * One dispatched server-sent event.
@@ -118,6 +118,11 @@ export interface DecodeOptions {
   readonly maxEventSize?: number | undefined
   /** Updated in place with the bytes and events seen (see {@link Progress}). */
   readonly progress?: Progress | undefined
+  /**
+   * Strings to scrub from the excerpt an oversized event's error keeps, besides anything shaped
+   * like a key (the API key in use).
+   */
+  readonly secrets?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -243,8 +248,9 @@ const fieldOf = (buf: Uint8Array, start: number, end: number): number => {
  * @since 0.1.0
  * @category constructors
  */
-export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parser => {
+export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secrets">): Parser => {
   const maxEventSize = options?.maxEventSize ?? defaultMaxEventSize
+  const secrets = options?.secrets ?? []
   // `fatal: false`: an invalid byte becomes U+FFFD rather than failing the whole stream; the JSON
   // decoder downstream reports a damaged payload with its path.
   const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
@@ -351,8 +357,13 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
     return name
   }
 
+  // The excerpt is read from the head of the event only, and copied (see `scrubHead`): the error
+  // must neither cost nor keep alive the megabytes that made it.
   const tooLarge = (): never => {
-    const excerpt = bound(scrub(data + decoder.decode(concat(partial, partialLength))), 512)
+    const head = data.length >= EXCERPT_SOURCE
+      ? data.slice(0, EXCERPT_SOURCE)
+      : data + new TextDecoder("utf-8", { fatal: false }).decode(headOf(partial, EXCERPT_SOURCE - data.length))
+    const excerpt = scrubHead(head, 512, secrets)
     partial = []
     partialLength = 0
     data = ""
@@ -434,6 +445,21 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize">): Parse
       return data
     }
   }
+}
+
+const EXCERPT_SOURCE = 4096
+
+// The first `max` bytes of `parts`.
+const headOf = (parts: ReadonlyArray<Uint8Array>, max: number): Uint8Array => {
+  const out: Array<Uint8Array> = []
+  let length = 0
+  for (const part of parts) {
+    if (length >= max) break
+    const piece = part.subarray(0, max - length)
+    out.push(piece)
+    length += piece.length
+  }
+  return concat(out, length).slice()
 }
 
 /**
@@ -579,7 +605,7 @@ export const decodeText = (options?: DecodeOptions) =>
  */
 export const parseAll = (
   body: string | Uint8Array,
-  options?: Pick<DecodeOptions, "maxEventSize">
+  options?: Pick<DecodeOptions, "maxEventSize" | "secrets">
 ): Effect.Effect<Array<Event>, OpenAiError.ResponseDecodeError> =>
   Effect.suspend(() => {
     const parser = makeParser(options)

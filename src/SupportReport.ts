@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as GoDuration from "./GoDuration.js"
 import { type HeadersInput, normalize } from "./internal/headers.js"
-import { isSecretQueryName, revealAll, scrub, secretHeaderNames } from "./internal/secrets.js"
+import { redactUrl, revealAll, scrub, secretHeaderNames } from "./internal/secrets.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import * as RateLimitHeaders from "./RateLimitHeaders.js"
 
@@ -111,20 +111,6 @@ export const secretHeaders: ReadonlySet<string> = new Set(secretHeaderNames)
 
 const REDACTED = "<redacted>"
 
-const redactUrl = (url: string, secrets: ReadonlyArray<string>): string => {
-  try {
-    const parsed = new URL(url)
-    if (parsed.username) parsed.username = REDACTED
-    if (parsed.password) parsed.password = REDACTED
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (isSecretQueryName(key)) parsed.searchParams.set(key, REDACTED)
-    }
-    return scrub(parsed.toString(), secrets)
-  } catch {
-    return scrub(url, secrets)
-  }
-}
-
 const bodyText = (body: unknown): string | null => {
   if (body === undefined || body === null) return null
   if (typeof body === "string") return body
@@ -172,6 +158,7 @@ const opt = <A>(o: Option.Option<A>): A | null => Option.getOrNull(o)
 export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options: Options = {}): SupportReport => {
   const secrets = revealAll(options.secrets)
   const clean = (s: string) => scrub(s, secrets)
+  const cleanOpt = (o: Option.Option<string>) => Option.getOrNull(Option.map(o, clean))
   const max = options.maxBodyLength ?? 4096
   const request = options.request
   // Scrubbed before it is cut: cutting first would leave the head of a key that straddles the cut,
@@ -193,12 +180,12 @@ export const make = (error: OpenAiError.OpenAiError, nowMillis: number, options:
       tag: error._tag,
       category: error.category,
       status: opt(error.status),
-      code: opt(error.code),
-      type: opt(error.type),
-      param: opt(error.param),
+      code: cleanOpt(error.code),
+      type: cleanOpt(error.type),
+      param: cleanOpt(error.param),
       message: clean(error.message)
     },
-    requestId: opt(error.requestId),
+    requestId: cleanOpt(error.requestId),
     timestamp: DateTime.formatIso(utc),
     timeZone: DateTime.zoneToString(zone),
     localTime: DateTime.formatIsoZoned(zoned),

@@ -134,6 +134,12 @@ export * as Spend from "./Spend.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 
 /**
+ * The one error for bad configuration: the option, the value given, what is accepted.
+ * @since 0.1.0
+ */
+export * as InvalidOptions from "./InvalidOptions.js"
+
+/**
  * A concurrency limit with a bounded queue.
  * @since 0.1.0
  */

@@ -90,10 +90,11 @@ describe("Bulkhead", () => {
       assert.strictEqual((yield* Fiber.join(first)).status, 200)
     }))
 
-  it.effect("bad numbers read as the smallest bulkhead, never as none", () =>
+  it.effect("bad numbers are an InvalidOptions, never a guessed bulkhead", () =>
     Effect.gen(function*() {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: Number.NaN, maxQueue: -3 })
-      assert.strictEqual(bulkhead.maxConcurrent, 1)
-      assert.strictEqual(bulkhead.maxQueue, 0)
+      const error = yield* Effect.flip(Bulkhead.make({ maxConcurrent: Number.NaN, maxQueue: -3 }))
+      assert.deepStrictEqual([error._tag, error.module, error.field], ["InvalidOptions", "Bulkhead", "maxConcurrent"])
+      const queue = yield* Effect.flip(Bulkhead.make({ maxConcurrent: 2, maxQueue: -3 }))
+      assert.strictEqual(queue.field, "maxQueue")
     }))
 })

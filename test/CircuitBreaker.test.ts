@@ -196,12 +196,16 @@ describe("CircuitBreaker", () => {
       assert.strictEqual((yield* breaker.state)._tag, "Closed")
     }))
 
-  it.scoped("bad numbers read as the defaults", () =>
+  it.scoped("bad numbers are an InvalidOptions, never the defaults", () =>
     Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ consecutiveFailures: Number.NaN, openDuration: "1 second" })
-      for (let i = 0; i < 4; i++) yield* fail(breaker)
-      assert.strictEqual((yield* breaker.state)._tag, "Closed")
-      yield* fail(breaker)
-      assert.strictEqual((yield* breaker.state)._tag, "Open")
+      const error = yield* Effect.flip(CircuitBreaker.make({ consecutiveFailures: Number.NaN, openDuration: "1 second" }))
+      assert.deepStrictEqual([error._tag, error.module, error.field, error.value], [
+        "InvalidOptions",
+        "CircuitBreaker",
+        "consecutiveFailures",
+        "NaN"
+      ])
+      const duration = yield* Effect.flip(CircuitBreaker.make({ openDuration: Number.NaN }))
+      assert.strictEqual(duration.field, "openDuration")
     }))
 })

@@ -180,17 +180,17 @@ describe("RateLimiter", () => {
       assert.deepStrictEqual(order, [1, 2, 3])
     }))
 
-  it.effect("a limit that is not a positive number is learned instead", () =>
+  it.effect("a limit that is not a positive number is an InvalidOptions, not a limit to learn", () =>
     Effect.gen(function*() {
-      const limiter = yield* make({ requestsPerMinute: Number.NaN, tokensPerMinute: -5, burst: Number.NaN })
-      const probe = yield* limiter.acquire({ key: "k", tokens: 10 })
-      yield* limiter.release(probe, outcome({ "x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "0" }))
-      assert.deepStrictEqual(Option.getOrThrow(yield* limiter.snapshot("k")).limitRequests, Option.some(60))
-      const next = yield* grantedAfter(limiter, { key: "k", tokens: 10 })
-      yield* TestClock.adjust("999 millis")
-      assert.isFalse(yield* isDone(next))
-      yield* TestClock.adjust("1 millis")
-      assert.isTrue(yield* isDone(next))
+      for (const [options, field] of [
+        [{ requestsPerMinute: Number.NaN }, "requestsPerMinute"],
+        [{ tokensPerMinute: -5 }, "tokensPerMinute"],
+        [{ burst: Number.NaN }, "burst"],
+        [{ headroom: 1 }, "headroom"]
+      ] as const) {
+        const error = yield* Effect.flip(make(options))
+        assert.deepStrictEqual([error._tag, error.module, error.field], ["InvalidOptions", "RateLimiter", field])
+      }
     }))
 
   it.effect("a request above the usable burst but within the limit waits for a full bucket, not forever", () =>

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Option, TestClock } from "effect"
 import * as FastCheck from "effect/FastCheck"
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
 import * as GoDuration from "../src/GoDuration.js"
 import * as RetryAfter from "../src/RetryAfter.js"
 
@@ -207,4 +210,61 @@ describe("fromResponse", () => {
       }
     }
   )
+})
+
+describe("HTTP-dates (RFC 9110: every format is GMT)", () => {
+  const now = Date.UTC(2026, 10, 25, 20, 59, 30)
+
+  it.each([
+    ["IMF-fixdate", "Wed, 25 Nov 2026 21:00:00 GMT"],
+    ["RFC 850", "Wednesday, 25-Nov-26 21:00:00 GMT"],
+    ["asctime", "Wed Nov 25 21:00:00 2026"],
+    ["asctime with a padded day", "Sun Nov  6 08:49:37 1994"]
+  ])("%s is read in GMT", (_name, value) => {
+    const expected = value.includes("1994") ? Date.UTC(1994, 10, 6, 8, 49, 37) : Date.UTC(2026, 10, 25, 21, 0, 0)
+    expect(RetryAfter.parseHttpDate(value, now)).toEqual(Option.some(expected))
+  })
+
+  it("a 30 s asctime hint is 30 s", () => {
+    expect(ms(RetryAfter.parseRetryAfter("Wed Nov 25 21:00:00 2026", now))).toEqual(Option.some(30_000))
+  })
+
+  it.each([
+    ["94", 1994],
+    ["26", 2026],
+    ["76", 2076],
+    ["77", 1977],
+    ["00", 2000]
+  ])("an RFC 850 year %s, seen in 2026, is %d (within 50 years)", (yy, year) => {
+    expect(RetryAfter.parseHttpDate(`Sunday, 06-Nov-${yy} 08:49:37 GMT`, now)).toEqual(
+      Option.some(Date.UTC(year, 10, 6, 8, 49, 37))
+    )
+  })
+
+  it.each([
+    "Wed, 31 Feb 2026 21:00:00 GMT",
+    "Wed, 25 Nov 2026 25:00:00 GMT",
+    "Wed, 25 Nov 2026 21:00:00 PST",
+    "Wed, 25 Nov 2026 21:00:00",
+    "2026-11-25T21:00:00",
+    "Wed Nov 25 21:00:00 2026 GMT+0900",
+    "Nov 25 2026"
+  ])("%j is not an HTTP-date", (value) => {
+    expect(RetryAfter.parseHttpDate(value, now)).toEqual(Option.none())
+  })
+
+  // Date's local-time constructors read process.env.TZ once, so each zone gets its own process.
+  const script = fileURLToPath(new URL("./support/retryAfterZones.ts", import.meta.url))
+  const tsx = fileURLToPath(new URL("../node_modules/tsx/dist/cli.mjs", import.meta.url))
+  it("every format gives the same delay in every time zone", async () => {
+    const zones = ["UTC", "America/New_York", "Asia/Tokyo", "Asia/Kathmandu", "Pacific/Kiritimati"]
+    const results = await Promise.all(zones.map(async (TZ) => {
+      const { stdout } = await promisify(execFile)(process.execPath, [tsx, script], { env: { ...process.env, TZ } })
+      return JSON.parse(stdout) as { readonly offset: number; readonly delays: ReadonlyArray<number | null> }
+    }))
+    // The zones really differ (else the check proves nothing)...
+    expect(new Set(results.map((r) => r.offset)).size).toBe(zones.length)
+    // ...and the answer does not.
+    for (const r of results) expect(r.delays).toEqual([30_000, 30_000, 30_000])
+  }, 60_000)
 })

@@ -198,10 +198,9 @@ describe("RetryPolicy server hints", () => {
       const exact = yield* failingThen([error])
       const b = yield* run(exact.call, RetryPolicy.make({ hintJitter: { ratio: 0 } }), { random: [1] })
       expect(delays(b.decisions)).toEqual([10_000])
-      // Nonsense reads as the default, as for every option.
-      const bad = yield* failingThen([error])
-      const c = yield* run(bad.call, RetryPolicy.make({ hintJitter: { ratio: -1, max: Number.NaN } }), { random: [1] })
-      expect(delays(c.decisions)).toEqual([10_250])
+      // Nonsense is an InvalidOptions naming the field, as for every option.
+      const bad = RetryPolicy.make({ hintJitter: { ratio: -1, max: Number.NaN } })
+      expect(Option.map(RetryPolicy.invalidOptions(bad), (e) => e.field)).toEqual(Option.some("hintJitter.ratio"))
     }))
 
   it.effect.prop(
@@ -527,19 +526,15 @@ describe("RetryPolicy limits", () => {
       expect(realMillis).toBeLessThan(5_000)
     }))
 
-  it.effect("invalid options read as the defaults instead of crashing", () =>
+  it.effect("invalid options are an InvalidOptions naming the field, and the policy retries nothing", () =>
     Effect.gen(function*() {
       const { call, calls } = yield* alwaysFailing(serverError())
-      const policy = RetryPolicy.make({
-        maxRetries: -3,
-        factor: Number.NaN,
-        base: Number.NaN,
-        maxDelay: -5,
-        perTag: { ServerError: { times: -1 }, RateLimitReached: { times: Number.NaN } }
-      })
-      const { decisions } = yield* run(call, policy, { random: [1] })
-      expect((yield* calls).length).toBe(6)
-      expect(delays(decisions)).toEqual([500, 1000, 2000, 4000, 8000])
+      const policy = RetryPolicy.make({ maxRetries: -3, factor: Number.NaN })
+      const invalid = Option.getOrThrow(RetryPolicy.invalidOptions(policy))
+      expect([invalid._tag, invalid.module, invalid.field, invalid.value]).toEqual(["InvalidOptions", "RetryPolicy", "maxRetries", "-3"])
+      yield* run(call, policy, { random: [1] })
+      expect((yield* calls).length).toBe(1)
+      expect(RetryPolicy.invalidOptions(RetryPolicy.make({ maxRetries: 3 }))).toEqual(Option.none())
     }))
 })
 

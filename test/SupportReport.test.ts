@@ -127,3 +127,21 @@ describe("SupportReport", () => {
     expect(report.request.url).toBe("unknown")
   })
 })
+
+describe("SupportReport with the secrets given", () => {
+  it("scrubs them from the request id, code, type and param it copies from the error", () => {
+    // An Azure-style key: no `sk-` shape, so only the exact value given as a secret finds it.
+    const key = "3f9a1c0e77d24b8e9c1a2b3c4d5e6f70"
+    const error = new OpenAiError.BadRequest({
+      message: "bad",
+      requestId: Option.some(`req-${key}`),
+      code: Option.some(key),
+      type: Option.some(`t-${key}`),
+      param: Option.some(key)
+    })
+    const report = SupportReport.make(error, 0, { secrets: [Redacted.make(key)] })
+    expect(JSON.stringify(report)).not.toContain(key)
+    expect(SupportReport.toText(report)).not.toContain(key)
+    expect(report.requestId).toBe("req-<redacted>")
+  })
+})

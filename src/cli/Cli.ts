@@ -166,8 +166,12 @@ const mockServer = Command.make(
       faultRate: Option.getOrUndefined(o.faultRate),
       seed: Option.getOrUndefined(o.seed)
     }).pipe(
-      Effect.catchTag("MockServerOptionError", (e) =>
-        Effect.zipRight(Effect.sync(() => console.error(e.message)), Effect.fail(new CommandFailed({ exitCode: 2 }))))
+      Effect.catchTags({
+        MockServerOptionError: (e) =>
+          Effect.zipRight(Effect.sync(() => console.error(e.message)), Effect.fail(new CommandFailed({ exitCode: 2 }))),
+        InvalidOptions: (e) =>
+          Effect.zipRight(Effect.sync(() => console.error(e.message)), Effect.fail(new CommandFailed({ exitCode: 2 })))
+      })
     )
 ).pipe(Command.withDescription("Run the fault-injecting mock OpenAI server on 127.0.0.1 until interrupted (Ctrl-C)."))
 

@@ -2,6 +2,7 @@
  * Header normalisation shared by the classifier, the hint parsers and the middleware.
  * @internal
  */
+import { scrubHead } from "./secrets.js"
 
 /** Anything a caller may hand us as headers: a plain record (any case), a WHATWG `Headers`, or entries. */
 export type HeadersInput =
@@ -45,9 +46,13 @@ export const normalize = (input: HeadersInput | undefined | null): Readonly<Reco
 
 /**
  * The id a server gave a request: OpenAI's `x-request-id`, else Azure's `apim-request-id` or
- * `x-ms-request-id` (support asks for either). One rule for successes and errors alike.
+ * `x-ms-request-id` (support asks for either). One rule for successes and errors alike. Scrubbed
+ * and bounded: a proxy may echo the key in any header, and errors keep the id.
  */
-export const requestIdOf = (headers: Readonly<Record<string, string | undefined>>): string | undefined => {
+export const requestIdOf = (
+  headers: Readonly<Record<string, string | undefined>>,
+  secrets: ReadonlyArray<string> = []
+): string | undefined => {
   const value = (headers["x-request-id"] ?? headers["apim-request-id"] ?? headers["x-ms-request-id"])?.trim()
-  return value === undefined || value.length === 0 ? undefined : value
+  return value === undefined || value.length === 0 ? undefined : scrubHead(value, 200, secrets)
 }

@@ -19,7 +19,7 @@ import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
 import { concat } from "./bytes.js"
 import { requestIdOf } from "./headers.js"
-import { revealAll, secretHeaderNames } from "./secrets.js"
+import { isSecretQueryName, redactUrl, revealAll, secretHeaderNames } from "./secrets.js"
 import { timeoutEffect } from "./timeout.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RetryPolicy from "../RetryPolicy.js"
@@ -355,8 +355,8 @@ export const requestId = (
 // `modify` and `setHeaders` merge headers, so the copy is rebuilt from its parts.
 /** @internal */
 export const withoutSecrets = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
-  HttpClientRequest.make(request.method)(request.url, {
-    urlParams: request.urlParams,
+  HttpClientRequest.make(request.method)(redactUrl(request.url), {
+    urlParams: request.urlParams.map(([name, value]) => [name, isSecretQueryName(name) ? "<redacted>" : value] as const),
     headers: Headers.remove(request.headers, secretHeaderNames)
   }).pipe(
     HttpClientRequest.setBody(request.body),

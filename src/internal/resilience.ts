@@ -22,6 +22,7 @@ import type * as Resilience from "../Resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import { withRequestId } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
+import { withScrubbedSpans } from "./secrets.js"
 import * as timeouts from "./timeout.js"
 
 type Failure = OpenAiError.OpenAiError
@@ -106,9 +107,11 @@ const retryUntilOpen = <A>(
 
 /** @internal */
 export const make = (
-  client: HttpClient.HttpClient.With<unknown, unknown>,
+  sender: HttpClient.HttpClient.With<unknown, unknown>,
   options: Resilience.Options<unknown>
 ): Resilient => {
+  // The platform's `http.client` span would record the URL's credentials and echoed keys.
+  const client = withScrubbedSpans(sender, options.secrets)
   const policy: Schedule.Schedule<unknown, Failure, unknown> = options.retryPolicy ?? RetryPolicy.default
   const timeout = options.timeout ?? DEFAULT_TIMEOUT
   const classifyOptions: middleware.ClassifyOptions = {

@@ -80,7 +80,7 @@ export const elements = <A, I>(
 ): Stream.Stream<A, Failure> =>
   Stream.unwrap(Effect.map(Effect.clock, (clock) => {
     const { idle, secrets } = context
-    const parser = Sse.makeParser()
+    const parser = Sse.makeParser({ secrets })
     const requestId = middleware.requestId(response)
     const decodeOptions: Decode.DecodeOptions = {
       status: response.status,

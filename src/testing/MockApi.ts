@@ -14,6 +14,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import type { InvalidOptions } from "../InvalidOptions.js"
 import type * as Faults from "./Faults.js"
 import * as E from "./internal/content.js"
 import * as internal from "./internal/mockApi.js"
@@ -201,7 +202,7 @@ export class MockApi extends Context.Tag("effect-openai-resilience/testing/MockA
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options?: MockOptions) => Effect.Effect<MockApiService> = internal.make
+export const make: (options?: MockOptions) => Effect.Effect<MockApiService, InvalidOptions> = internal.make
 
 /**
  * The mock as a layer, with fresh state.
@@ -216,7 +217,7 @@ export const make: (options?: MockOptions) => Effect.Effect<MockApiService> = in
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: MockOptions = {}): Layer.Layer<MockApi> => Layer.effect(MockApi, make(options))
+export const layer = (options: MockOptions = {}): Layer.Layer<MockApi, InvalidOptions> => Layer.effect(MockApi, make(options))
 
 /**
  * The token estimate the mock uses, for tests that assert on `usage` or on the tokens limit:

@@ -21,8 +21,11 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
+import * as O from "../internal/options.js"
+import type { InvalidOptions } from "../InvalidOptions.js"
 import * as Faults from "./Faults.js"
 import * as MockApi from "./MockApi.js"
 
@@ -119,6 +122,14 @@ const app = Effect.gen(function*() {
   )
 )
 
+const ListenSchema = Schema.Struct({
+  port: O.optional(O.check(
+    (u): u is number => typeof u === "number" && Number.isInteger(u) && u >= 0 && u <= 65535,
+    "a port from 0 to 65535 (0: any free port)"
+  )),
+  host: O.optional(O.string)
+})
+
 /**
  * The server as a scoped layer: listens on start, closes on release. Provides the address
  * ({@link MockServer}) and the mock ({@link MockApi.MockApi}), to read its request log.
@@ -135,11 +146,13 @@ const app = Effect.gen(function*() {
  */
 export const layer = (
   options: ServerOptions = {}
-): Layer.Layer<MockServer | MockApi.MockApi, HttpServerError.ServeError> => {
+): Layer.Layer<MockServer | MockApi.MockApi, HttpServerError.ServeError | InvalidOptions> => {
   const host = options.host ?? "127.0.0.1"
   const server = Layer.scoped(
     HttpServer.HttpServer,
     Effect.gen(function*() {
+      // Where to listen is checked here; the mock's own options by MockApi.layer below.
+      yield* O.validate("MockServer", ListenSchema, { port: options.port, host: options.host })
       const node = createServer()
       const httpServer = yield* NodeHttpServer.make(() => node, { port: options.port ?? 0, host })
       // Runs before the server's own close (finalizers run in reverse): without it, closing
@@ -260,7 +273,9 @@ export const serverOptions = (options: RunOptions): Effect.Effect<ServerOptions,
  * @since 0.1.0
  * @category standalone
  */
-export const run = (options: RunOptions = {}): Effect.Effect<never, MockServerOptionError | HttpServerError.ServeError> =>
+export const run = (
+  options: RunOptions = {}
+): Effect.Effect<never, MockServerOptionError | InvalidOptions | HttpServerError.ServeError> =>
   Effect.gen(function*() {
     const resolved = yield* serverOptions(options)
     return yield* Effect.gen(function*() {

@@ -23,6 +23,7 @@ import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import type { InvalidOptions } from "../InvalidOptions.js"
 import * as MockApi from "./MockApi.js"
 import { concat } from "../internal/bytes.js"
 
@@ -326,5 +327,5 @@ export const layerFromMock: Layer.Layer<HttpClient.HttpClient, never, MockApi.Mo
  */
 export const layer = (
   options: MockApi.MockOptions = {}
-): Layer.Layer<HttpClient.HttpClient | MockApi.MockApi> =>
+): Layer.Layer<HttpClient.HttpClient | MockApi.MockApi, InvalidOptions> =>
   layerFromMock.pipe(Layer.provideMerge(MockApi.layer(options)))

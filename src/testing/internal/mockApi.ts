@@ -13,7 +13,10 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import * as GoDuration from "../../GoDuration.js"
+import * as O from "../../internal/options.js"
+import type { InvalidOptions } from "../../InvalidOptions.js"
 import * as Faults from "../Faults.js"
 import type { LogEntry, MockApiService, MockOptions, MockRequest, MockResponse } from "../MockApi.js"
 import * as MockRateLimits from "../MockRateLimits.js"
@@ -385,8 +388,54 @@ const handle = (env: Env, raw: MockRequest): Effect.Effect<MockResponse> =>
   )
 
 
-export const make = (options: MockOptions = {}): Effect.Effect<MockApiService> =>
+const faultOrOk = (u: unknown): u is Faults.FaultName | "ok" => u === "ok" || Faults.isFaultName(u)
+
+const isHints = (u: unknown): u is ReadonlyArray<Faults.Hint> =>
+  Array.isArray(u) && u.every((h) => Faults.hints.includes(h as Faults.Hint))
+
+const OptionsSchema = Schema.Struct({
+  rpm: O.optional(O.int(1)),
+  tpm: O.optional(O.int(1)),
+  scenario: O.optional(O.check(
+    (u): u is ReadonlyArray<Faults.FaultName | "ok"> => Array.isArray(u) && u.every(faultOrOk),
+    `a list of fault names or "ok" (faults: ${Faults.names.join(", ")})`
+  )),
+  faultRates: O.optional(O.check(
+    (u): u is Partial<Record<Faults.FaultName, number>> =>
+      typeof u === "object" && u !== null && !Array.isArray(u) &&
+      Object.entries(u).every(([name, p]: [string, unknown]) =>
+        Faults.isFaultName(name) && typeof p === "number" && p >= 0 && p <= 1
+      ),
+    `an object from fault names to probabilities from 0 to 1 (faults: ${Faults.names.join(", ")})`
+  )),
+  seed: O.optional(O.number(Number.NEGATIVE_INFINITY)),
+  organization: O.optional(O.string),
+  requireApiKey: O.optional(O.boolean),
+  chunkDelay: O.optional(O.duration),
+  slowHeadersDelay: O.optional(O.duration),
+  retryAfter: O.optional(O.duration),
+  hints: O.optional(O.check(
+    (u): u is NonNullable<MockOptions["hints"]> =>
+      isHints(u) ||
+      (typeof u === "object" && u !== null && !Array.isArray(u) &&
+        Object.entries(u).every(([key, value]: [string, unknown]) =>
+          (key === "rate_limiter" || Faults.isFaultName(key)) && isHints(value)
+        )),
+    `a list of hints (${Faults.hints.join(", ")}), or an object from fault names (or "rate_limiter") to such lists`
+  )),
+  responsesErrorShape: O.optional(O.literal("nested", "flat")),
+  shouldRetry: O.optional(O.boolean),
+  models: O.optional(O.check(
+    (u): u is ReadonlyArray<string> => Array.isArray(u) && u.every((m) => typeof m === "string"),
+    "a list of model ids (strings)"
+  )),
+  maxLogEntries: O.optional(O.int(1))
+})
+
+/** @internal */
+export const make = (input: MockOptions = {}): Effect.Effect<MockApiService, InvalidOptions> =>
   Effect.gen(function*() {
+    const options: MockOptions = yield* O.validate("MockApi", OptionsSchema, input)
     const seed = options.seed ?? 0
     const organization = options.organization ?? "org-mock"
     const maxLog = Math.max(1, options.maxLogEntries ?? 10_000)
