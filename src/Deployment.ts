@@ -24,6 +24,7 @@ import * as internal from "./internal/deployment.js"
 import type * as OpenAiClient from "./OpenAiClient.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import type * as Resilience from "./Resilience.js"
+import type * as InvalidOptions from "./InvalidOptions.js"
 
 /**
  * Who serves a deployment.
@@ -240,7 +241,7 @@ export type RequirementsOf<O> = HttpClient.HttpClient | OpenAiClient.Requirement
  */
 export const openAi = <O extends OpenAiOptions<unknown>>(
   options: O
-): Effect.Effect<Deployment<FailureOf<O>>, never, RequirementsOf<O>> =>
+): Effect.Effect<Deployment<FailureOf<O>>, InvalidOptions.InvalidOptions, RequirementsOf<O>> =>
   internal.make<FailureOf<O>>(options.name, options.contextWindow, Effect.sync(() => internal.openAi(options))) as Effect.Effect<
     Deployment<FailureOf<O>>,
     never,
@@ -273,7 +274,7 @@ export const openAi = <O extends OpenAiOptions<unknown>>(
  */
 export const azure = <O extends AzureOptions<unknown>>(
   options: O
-): Effect.Effect<Deployment<FailureOf<O>>, never, RequirementsOf<O>> =>
+): Effect.Effect<Deployment<FailureOf<O>>, InvalidOptions.InvalidOptions, RequirementsOf<O>> =>
   internal.make<FailureOf<O>>(options.name, options.contextWindow, internal.azure(options)) as Effect.Effect<
     Deployment<FailureOf<O>>,
     never,
@@ -302,7 +303,7 @@ export const azure = <O extends AzureOptions<unknown>>(
  */
 export const compatible = <O extends CompatibleOptions<unknown>>(
   options: O
-): Effect.Effect<Deployment<FailureOf<O>>, never, RequirementsOf<O>> =>
+): Effect.Effect<Deployment<FailureOf<O>>, InvalidOptions.InvalidOptions, RequirementsOf<O>> =>
   internal.make<FailureOf<O>>(options.name, options.contextWindow, Effect.sync(() => internal.compatible(options))) as Effect.Effect<
     Deployment<FailureOf<O>>,
     never,

@@ -25,6 +25,8 @@ import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/openAiClient.js"
+import { validateClient } from "./internal/resilienceOptions.js"
+import type * as InvalidOptions from "./InvalidOptions.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import type * as RateLimitHeaders from "./RateLimitHeaders.js"
 import * as Resilience from "./Resilience.js"
@@ -339,8 +341,12 @@ export class OpenAiClient extends Context.Tag("effect-openai-resilience/OpenAiCl
  */
 export const make = <O extends Options<unknown>>(
   options: O
-): Effect.Effect<Service<Failure<O>>, never, HttpClient.HttpClient | Requirements<O>> =>
-  internal.make(options) as unknown as Effect.Effect<Service<Failure<O>>, never, HttpClient.HttpClient | Requirements<O>>
+): Effect.Effect<Service<Failure<O>>, InvalidOptions.InvalidOptions, HttpClient.HttpClient | Requirements<O>> =>
+  Effect.zipRight(validateClient(options), internal.make(options)) as unknown as Effect.Effect<
+    Service<Failure<O>>,
+    InvalidOptions.InvalidOptions,
+    HttpClient.HttpClient | Requirements<O>
+  >
 
 /**
  * Options of {@link layer}: those whose calls fail with `OpenAiError` alone, which is what the
@@ -376,8 +382,15 @@ export interface LayerOptions<R = never> extends Omit<Options<R>, "resilience"> 
  */
 export const layer = <R = never>(
   options: LayerOptions<R>
-): Layer.Layer<OpenAiClient, never, HttpClient.HttpClient | R> =>
-  Layer.effect(OpenAiClient, internal.make(options) as Effect.Effect<Service, never, HttpClient.HttpClient | R>)
+): Layer.Layer<OpenAiClient, InvalidOptions.InvalidOptions, HttpClient.HttpClient | R> =>
+  Layer.effect(
+    OpenAiClient,
+    Effect.zipRight(validateClient(options), internal.make(options)) as Effect.Effect<
+      Service,
+      InvalidOptions.InvalidOptions,
+      HttpClient.HttpClient | R
+    >
+  )
 
 const optionalText = (name: string): Config.Config<string | undefined> =>
   Config.string(name).pipe(
@@ -460,7 +473,11 @@ export const config: Config.Config<LayerOptions> = Config.all({
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> = Layer.effect(
+export const layerConfig: Layer.Layer<
+  OpenAiClient,
+  ConfigError.ConfigError | InvalidOptions.InvalidOptions,
+  HttpClient.HttpClient
+> = Layer.effect(
   OpenAiClient,
   Effect.flatMap(config, (options) => make(options))
 )

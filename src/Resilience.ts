@@ -34,12 +34,14 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as internal from "./internal/resilience.js"
+import { validateResilience } from "./internal/resilienceOptions.js"
+import type * as InvalidOptions from "./InvalidOptions.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import type * as Preflight from "./Preflight.js"
 import type * as RateLimiter from "./RateLimiter.js"
@@ -214,3 +216,28 @@ export const make = <E, R, O extends Options<unknown> = {}>(
 export const middleware = <O extends Options<unknown> = {}>(options?: O) =>
 <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<Failure<O>, R | Requirements<O>> =>
   make(client, options).httpClient
+
+/**
+ * Checks options once, as a JavaScript caller may pass anything: an unreadable duration, a
+ * policy `RetryPolicy.make` refused, a non-positive body bound. `OpenAiClient.make` does it for
+ * its `resilience` option; call it before {@link make} or {@link middleware}, which take their
+ * options as typed.
+ *
+ * @example
+ * ```ts
+ * import { Resilience } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * // Options read from a file or handed over by JavaScript code: typed, but not to be trusted.
+ * declare const fromConfigFile: Resilience.Options
+ * const checked = Resilience.validate(fromConfigFile).pipe(
+ *   Effect.catchTag("InvalidOptions", (e) => Effect.logError(`${e.field}: ${e.message}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const validate = <O extends Options<unknown>>(options: O): Effect.Effect<O, InvalidOptions.InvalidOptions> =>
+  Effect.as(validateResilience(options), options)
+

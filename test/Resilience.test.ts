@@ -258,3 +258,44 @@ describe("OpenAiClient.layer", () => {
       Effect.provideService(HttpClient.HttpClient, S.make([S.json(404, S.errorBody("no", "invalid_request_error", null))]).client)
     ))
 })
+
+describe("Resilience and OpenAiClient: bad options are one typed error at construction", () => {
+  const build = (options: unknown) =>
+    Effect.flip(
+      OpenAiClient.make(options as OpenAiClient.Options).pipe(
+        Effect.provideService(HttpClient.HttpClient, S.make([]).client)
+      )
+    )
+
+  it.effect("an unreadable timeout names its field", () =>
+    Effect.gen(function*() {
+      const error = yield* build({ apiKey: Redacted.make(API_KEY), resilience: { timeout: "banana" } })
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.strictEqual(error.field, "resilience.timeout")
+      assert.include(error.message, "banana")
+    }))
+
+  it.effect("a plain-string API key is refused without being printed", () =>
+    Effect.gen(function*() {
+      const error = yield* build({ apiKey: API_KEY })
+      assert.strictEqual(error.field, "apiKey")
+      assert.notInclude(`${error.message} ${JSON.stringify(error)}`, API_KEY)
+    }))
+
+  it.effect("a policy RetryPolicy.make refused fails the client that is given it", () =>
+    Effect.gen(function*() {
+      const bad = RetryPolicy.make({ maxRetries: "banana" as unknown as number })
+      const error = yield* build({ apiKey: Redacted.make(API_KEY), resilience: { retryPolicy: bad } })
+      assert.strictEqual(error.field, "resilience.retryPolicy")
+    }))
+
+  it.effect("Resilience.validate: a zero body bound and a non-Schedule policy", () =>
+    Effect.gen(function*() {
+      const bound = yield* Effect.flip(Resilience.validate({ maxErrorBodyBytes: 0 }))
+      assert.strictEqual(bound.field, "maxErrorBodyBytes")
+      const policy = yield* Effect.flip(Resilience.validate({ retryPolicy: 3 as never }))
+      assert.strictEqual(policy.field, "retryPolicy")
+      const fine = yield* Resilience.validate({ timeout: "30 seconds", attemptHeader: false })
+      assert.strictEqual(fine.attemptHeader, false)
+    }))
+})

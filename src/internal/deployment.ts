@@ -21,6 +21,7 @@ import type * as OpenAiError from "../OpenAiError.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import { millisOr } from "./retryPolicy.js"
+import type { InvalidOptions } from "../InvalidOptions.js"
 
 /** @internal */
 export const AZURE_API_VERSION = "2024-10-21"
@@ -260,7 +261,7 @@ export const make = <E>(
   name: string,
   contextWindow: number | undefined,
   built: Effect.Effect<Built>
-): Effect.Effect<Deployment.Deployment<E>, never, unknown> =>
+): Effect.Effect<Deployment.Deployment<E>, InvalidOptions, unknown> =>
   Effect.gen(function*() {
     const b = yield* built
     const client = yield* OpenAiClient.make(b.client)
