@@ -133,13 +133,15 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptions> 
           })))
         })
       )
-    return Object.assign(run, {
+    const bulkhead = Object.assign(run, {
       active: Effect.sync(() => active),
       queued: Effect.sync(() => inside - active),
       maxConcurrent,
-      maxQueue,
-      name
+      maxQueue
     })
+    // A function's own `name` is read-only for assignment but configurable.
+    Object.defineProperty(bulkhead, "name", { value: name })
+    return bulkhead as typeof bulkhead & { readonly name: string }
   })
 
 /**
