@@ -121,11 +121,17 @@ const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): D
 
 // What telemetry reads off a result: the decoded body, or a stream's first element.
 const decodedAnnotation: telemetry.Annotate<Decoded<unknown>> = {
-  response: (d) => telemetry.responseInfo(d.data)
+  response: (d) => ({ ...telemetry.responseInfo(d.data), rateLimit: d.rateLimit })
 }
-const openedAnnotation: telemetry.Annotate<{ readonly opened: stream.Opened<unknown> }> = {
+const openedAnnotation: telemetry.Annotate<{
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly opened: stream.Opened<unknown>
+}> = {
   stream: true,
-  response: (o) => telemetry.responseInfo(Option.getOrUndefined(Chunk.head(o.opened.first)))
+  response: (o) => ({
+    ...telemetry.responseInfo(Option.getOrUndefined(Chunk.head(o.opened.first))),
+    rateLimit: RateLimitHeaders.fromHeaders(o.response.headers)
+  })
 }
 
 /** @internal */

@@ -224,6 +224,8 @@ export interface ResponseInfo {
   readonly inputTokens?: number | undefined
   readonly outputTokens?: number | undefined
   readonly finishReasons?: ReadonlyArray<string> | undefined
+  /** The response's rate-limit headers, when the client parsed them already. */
+  readonly rateLimit?: Option.Option<RateLimitHeaders.RateLimitHeaders> | undefined
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
@@ -331,6 +333,59 @@ const providerName = "openai"
 type Labels = ReadonlyArray<readonly [string, string]>
 
 /**
+ * The series of one (operation, model, deployment): label sets built once, each metric looked up
+ * by a short constant slot name, so a call's dozen updates cost a dozen map lookups.
+ */
+class CallSeries {
+  readonly base: Labels
+  readonly model: Labels
+  readonly genAi: Labels
+  private readonly slots = new Map<string, Series>()
+  constructor(info: CallInfo) {
+    this.base = info.deployment === undefined
+      ? [["operation", info.operation], ["model", info.model]]
+      : [["operation", info.operation], ["model", info.model], ["deployment", info.deployment]]
+    this.model = this.base.slice(1)
+    this.genAi = [
+      ["gen_ai.operation.name", info.operation],
+      ["gen_ai.provider.name", providerName],
+      ["gen_ai.request.model", info.model]
+    ]
+  }
+  get(slot: string, key: AnyKey, labels: () => Labels): Series {
+    let metric = this.slots.get(slot)
+    if (metric === undefined) {
+      metric = series(key, labels())
+      this.slots.set(slot, metric)
+    }
+    return metric
+  }
+  // Outcome labels: `success`, or `failure` with the error's tag (a bounded set).
+  outcome(slot: string, key: AnyKey, tag: string | undefined): Series {
+    return tag === undefined
+      ? this.get(`${slot}:ok`, key, () => [...this.base, ["outcome", "success"]])
+      : this.get(`${slot}:${tag}`, key, () => [...this.base, ["outcome", "failure"], ["error_tag", tag]])
+  }
+}
+
+const callSeriesCache = new Map<string, CallSeries>()
+
+const callSeriesOf = (info: CallInfo): CallSeries => {
+  const id = `${info.operation}\u0000${info.model}\u0000${info.deployment ?? ""}`
+  let found = callSeriesCache.get(id)
+  if (found === undefined) {
+    found = new CallSeries(info)
+    callSeriesCache.set(id, found)
+  }
+  return found
+}
+
+const remainingOf = (headers: Readonly<Record<string, string | undefined>>): Option.Option<RateLimitHeaders.RateLimitHeaders> =>
+  headers["x-ratelimit-remaining-requests"] === undefined && headers["x-ratelimit-remaining-tokens"] === undefined
+    ? Option.none()
+    : RateLimitHeaders.fromHeaders(headers)
+
+/**
  * Runs one call under telemetry: `build` gets the probe its layers report through (or `undefined`
  * when metrics are off and no tracer records spans).
  * @internal
@@ -348,27 +403,21 @@ export const instrument = <A, E extends Failure, R>(
     const info = callInfo(request, annotate)
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const tags = fiber.getFiberRef(FiberRef.currentMetricLabels)
-    const base: Labels = info.deployment === undefined
-      ? [["operation", info.operation], ["model", info.model]]
-      : [["operation", info.operation], ["model", info.model], ["deployment", info.deployment]]
-    const genAi: Labels = [
-      ["gen_ai.operation.name", info.operation],
-      ["gen_ai.provider.name", providerName],
-      ["gen_ai.request.model", info.model]
-    ]
-    const modelLabels: Labels = base.slice(1)
-    const record = (key: AnyKey, labels: Labels, value: number) => {
-      if (metrics) series(key, labels).unsafeUpdate(value, tags)
+    const s = callSeriesOf(info)
+    const update = (metric: Series, value: number) => {
+      if (metrics) metric.unsafeUpdate(value, tags)
     }
+    // The client reads the rate-limit headers off its result already; a bare call reads them here.
+    const readHeaders = metrics && annotate?.response === undefined
 
     const attempt = <B, E2 extends Failure, R2>(n: number, effect: Effect.Effect<B, E2, R2>) => {
-      const measured = Effect.suspend(() => {
+      const measured = !metrics ? effect : Effect.suspend(() => {
         const start = clock.unsafeCurrentTimeMillis()
         return Effect.onExit(effect, (exit) =>
           Effect.sync(() => {
-            const outcome = outcomeLabels(base, exit)
-            record(keys.attempts, outcome, 1)
-            record(keys.attemptDuration, outcome, (clock.unsafeCurrentTimeMillis() - start) / 1000)
+            const tag = failureTag(exit)
+            update(s.outcome("attempts", keys.attempts, tag), 1)
+            update(s.outcome("attempt.duration", keys.attemptDuration, tag), (clock.unsafeCurrentTimeMillis() - start) / 1000)
           }))
       })
       if (!tracing) return measured
@@ -382,60 +431,58 @@ export const instrument = <A, E extends Failure, R>(
         ))
     }
 
+    const remaining = (headers: Option.Option<RateLimitHeaders.RateLimitHeaders>) => {
+      if (Option.isNone(headers)) return
+      const { remainingRequests, remainingTokens } = headers.value
+      if (Option.isSome(remainingRequests)) {
+        update(s.get("remaining.requests", keys.remainingRequests, () => s.model), remainingRequests.value)
+      }
+      if (Option.isSome(remainingTokens)) {
+        update(s.get("remaining.tokens", keys.remainingTokens, () => s.model), remainingTokens.value)
+      }
+    }
+
     const probe: Probe = {
       attempt,
       response: (response) => {
-        if (!metrics) return
-        const headers = RateLimitHeaders.fromHeaders(response.headers)
-        if (Option.isNone(headers)) return
-        const { remainingRequests, remainingTokens } = headers.value
-        if (Option.isSome(remainingRequests)) record(keys.remainingRequests, modelLabels, remainingRequests.value)
-        if (Option.isSome(remainingTokens)) record(keys.remainingTokens, modelLabels, remainingTokens.value)
+        if (readHeaders) remaining(remainingOf(response.headers))
       },
       queued: (delta) => {
-        if (metrics) series(keys.limiterQueued, modelLabels).unsafeModify(delta, tags)
+        if (metrics) s.get("limiter.queued", keys.limiterQueued, () => s.model).unsafeModify(delta, tags)
       },
       permit: (waitedMillis) => {
-        record(keys.limiterWait, modelLabels, waitedMillis / 1000)
-        if (waitedMillis > 0) record(keys.limiterDelayed, modelLabels, 1)
+        update(s.get("limiter.wait", keys.limiterWait, () => s.model), waitedMillis / 1000)
+        if (waitedMillis > 0) update(s.get("limiter.delayed", keys.limiterDelayed, () => s.model), 1)
       },
-      rateLimited: () => record(keys.rateLimited, modelLabels, 1)
+      rateLimited: () => update(s.get("limiter.429", keys.rateLimited, () => s.model), 1)
     }
 
+    const start = clock.unsafeCurrentTimeMillis()
     const finish = (exit: Exit.Exit<A, E>, span: Tracer.Span | undefined): Effect.Effect<void> => {
       const elapsed = (clock.unsafeCurrentTimeMillis() - start) / 1000
       const failure = failureTag(exit)
-      record(keys.calls, outcomeLabels(base, exit), 1)
-      record(keys.operationDuration, failure === undefined ? genAi : [...genAi, ["error.type", failure]], elapsed)
-      if (failure === undefined && annotate?.stream === true) record(keys.timeToFirstChunk, genAi, elapsed)
-      let usage: ResponseInfo = {}
-      if (Exit.isSuccess(exit) && annotate?.response !== undefined) {
-        usage = annotate.response(exit.value)
-        if (usage.inputTokens !== undefined) {
-          record(keys.tokenUsage, [...genAi, ["gen_ai.token.type", "input"]], usage.inputTokens)
-        }
-        if (usage.outputTokens !== undefined) {
-          record(keys.tokenUsage, [...genAi, ["gen_ai.token.type", "output"]], usage.outputTokens)
-        }
-        const used = (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0)
-        if (estimatedTokens > 0 && used > 0) record(keys.tokenEstimate, modelLabels, used / estimatedTokens)
+      update(s.outcome("calls", keys.calls, failure), 1)
+      update(
+        failure === undefined
+          ? s.get("duration", keys.operationDuration, () => s.genAi)
+          : s.get(`duration:${failure}`, keys.operationDuration, () => [...s.genAi, ["error.type", failure]]),
+        elapsed
+      )
+      const result = Exit.isSuccess(exit) && annotate?.response !== undefined ? annotate.response(exit.value) : undefined
+      if (result !== undefined) {
+        if (metrics) usage(s, result, estimatedTokens, annotate?.stream === true ? elapsed : undefined, update)
+        if (result.rateLimit !== undefined && metrics) remaining(result.rateLimit)
+        if (span !== undefined) responseAttributes(span, result)
       }
-      if (span !== undefined) {
-        if (usage.model !== undefined) span.attribute("gen_ai.response.model", usage.model)
-        if (usage.inputTokens !== undefined) span.attribute("gen_ai.usage.input_tokens", usage.inputTokens)
-        if (usage.outputTokens !== undefined) span.attribute("gen_ai.usage.output_tokens", usage.outputTokens)
-        if (usage.finishReasons !== undefined) span.attribute("gen_ai.response.finish_reasons", usage.finishReasons)
-        errorAttributes(span, exit)
-      }
+      if (span !== undefined) errorAttributes(span, exit)
       if (!metrics) return Effect.void
       // The budget's level after the call (its retries spent, its success earned back).
       const budget = Context.getOption(fiber.currentContext, RetryBudget.RetryBudget)
       return Option.isNone(budget)
         ? Effect.void
-        : Effect.map(budget.value.tokens, (tokens) => series(keys.retryBudget, []).unsafeUpdate(tokens, tags))
+        : Effect.map(budget.value.tokens, (tokens) => update(series(keys.retryBudget, []), tokens))
     }
 
-    const start = clock.unsafeCurrentTimeMillis()
     if (!tracing) return Effect.onExit(build(probe), (exit) => finish(exit, undefined))
     return Effect.useSpan(`${info.operation} ${info.model}`, {
       kind: "client",
@@ -447,6 +494,34 @@ export const instrument = <A, E extends Failure, R>(
       }
     }, (span) => Effect.withParentSpan(Effect.onExit(build(probe), (exit) => finish(exit, span)), span))
   })
+
+// What a successful call's result says: tokens used, time to its first chunk, the estimate's error.
+const usage = (
+  s: CallSeries,
+  result: ResponseInfo,
+  estimatedTokens: number,
+  firstChunkSeconds: number | undefined,
+  update: (metric: Series, value: number) => void
+): void => {
+  if (firstChunkSeconds !== undefined) update(s.get("ttfc", keys.timeToFirstChunk, () => s.genAi), firstChunkSeconds)
+  if (result.inputTokens !== undefined) {
+    update(s.get("tokens.input", keys.tokenUsage, () => [...s.genAi, ["gen_ai.token.type", "input"]]), result.inputTokens)
+  }
+  if (result.outputTokens !== undefined) {
+    update(s.get("tokens.output", keys.tokenUsage, () => [...s.genAi, ["gen_ai.token.type", "output"]]), result.outputTokens)
+  }
+  const used = (result.inputTokens ?? 0) + (result.outputTokens ?? 0)
+  if (estimatedTokens > 0 && used > 0) {
+    update(s.get("estimate", keys.tokenEstimate, () => s.model), used / estimatedTokens)
+  }
+}
+
+const responseAttributes = (span: Tracer.Span, result: ResponseInfo): void => {
+  if (result.model !== undefined) span.attribute("gen_ai.response.model", result.model)
+  if (result.inputTokens !== undefined) span.attribute("gen_ai.usage.input_tokens", result.inputTokens)
+  if (result.outputTokens !== undefined) span.attribute("gen_ai.usage.output_tokens", result.outputTokens)
+  if (result.finishReasons !== undefined) span.attribute("gen_ai.response.finish_reasons", result.finishReasons)
+}
 
 const failureTag = (exit: Exit.Exit<unknown, Failure>): string | undefined => {
   if (Exit.isSuccess(exit)) return undefined
@@ -467,11 +542,6 @@ const failureOfCause = (exit: Exit.Failure<unknown, Failure>): Option.Option<Fai
   }
   visit(exit.cause)
   return Option.fromNullable(found)
-}
-
-const outcomeLabels = (base: Labels, exit: Exit.Exit<unknown, Failure>): Labels => {
-  const tag = failureTag(exit)
-  return tag === undefined ? [...base, ["outcome", "success"]] : [...base, ["outcome", "failure"], ["error_tag", tag]]
 }
 
 const errorAttributes = (span: Tracer.Span, exit: Exit.Exit<unknown, Failure>): void => {
