@@ -18,6 +18,7 @@ import {
 } from "@opentelemetry/sdk-metrics"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Exit, Fiber, Layer, Redacted, Stream, TestClock } from "effect"
+import { program as exampleProgram, TelemetryLive } from "../docs/examples/observability.js"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
@@ -463,4 +464,28 @@ describe("Telemetry: the middleware form and the switch", () => {
       assert.strictEqual(value(yield* collect, "openai_calls_total", { model }), 0)
     }).pipe(Effect.provide(layer))
   })
+})
+
+// The in-memory exporter forgets its spans at shutdown, which the example's layer does on release.
+class KeptSpans extends InMemorySpanExporter {
+  override shutdown() {
+    return Promise.resolve()
+  }
+}
+
+describe("docs/examples/observability.ts", () => {
+  it.effect("its program, under its TelemetryLive layer, exports both calls' spans and the metrics at shutdown", () =>
+    Effect.gen(function*() {
+      const spans = new KeptSpans()
+      const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+      const fiber = yield* Effect.fork(exampleProgram.pipe(Effect.provide(TelemetryLive(spans, metrics))))
+      // The mock's 429 asks for a 1 s wait.
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.join(fiber)
+      const calls = byName(spans.getFinishedSpans(), "chat gpt-4o-mini")
+      assert.strictEqual(calls.length, 2)
+      assert.isDefined(calls[0]?.events.find((e) => e.name === "openai.retry"))
+      const exported = metrics.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((scope) => scope.metrics))
+      assert.isAtLeast(value(exported, "openai_calls_total", { model: "gpt-4o-mini", outcome: "success" }), 2)
+    }))
 })

@@ -423,6 +423,8 @@ export const instrument = <A, E extends Failure, R>(
       if (!tracing) return measured
       return Effect.useSpan("openai.attempt", {
         kind: "client",
+        // A stack trace per span is an Error built per call, for a frame inside this library.
+        captureStackTrace: false,
         attributes: { "openai.attempt": n, "gen_ai.operation.name": info.operation, "gen_ai.request.model": info.model }
       }, (span) =>
         Effect.withParentSpan(
@@ -486,6 +488,7 @@ export const instrument = <A, E extends Failure, R>(
     if (!tracing) return Effect.onExit(build(probe), (exit) => finish(exit, undefined))
     return Effect.useSpan(`${info.operation} ${info.model}`, {
       kind: "client",
+      captureStackTrace: false,
       attributes: {
         "gen_ai.operation.name": info.operation,
         "gen_ai.provider.name": providerName,
