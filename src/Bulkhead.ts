@@ -113,23 +113,22 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptions> 
       Effect.uninterruptibleMask((restore) =>
         Effect.withFiberRuntime((fiber): Effect.Effect<A, E | BulkheadFull, R> => {
           // Levels are reported after every change, from the fiber that made it.
-          const levels = () => telemetry.bulkheadLevels(fiber, name, active, inside - active)
           if (inside >= maxConcurrent + maxQueue) {
             telemetry.bulkheadRefused(fiber, name)
             return Effect.fail(full)
           }
           inside++
-          levels()
+          telemetry.bulkheadLevels(fiber, name, active, inside - active)
           return restore(semaphore.withPermits(1)(
             Effect.suspend(() => {
               active++
-              levels()
+              telemetry.bulkheadLevels(fiber, name, active, inside - active)
               // The levels are reported once the slot is given back, below.
               return Effect.ensuring(effect, Effect.sync(() => active--))
             })
           )).pipe(Effect.ensuring(Effect.sync(() => {
             inside--
-            levels()
+            telemetry.bulkheadLevels(fiber, name, active, inside - active)
           })))
         })
       )

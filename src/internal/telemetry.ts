@@ -386,6 +386,149 @@ const remainingOf = (headers: Readonly<Record<string, string | undefined>>): Opt
     : RateLimitHeaders.fromHeaders(headers)
 
 /**
+ * One call's telemetry: the probe its layers report through, and what it records when it ends. A
+ * class, so that a call allocates one object rather than a closure per hook.
+ */
+class Call<A> implements Probe {
+  readonly info: CallInfo
+  readonly series: CallSeries
+  readonly clock: Clock.Clock
+  readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
+  readonly start: number
+  // The client reads the rate-limit headers off its result already; a bare call reads them here.
+  readonly readHeaders: boolean
+  constructor(
+    readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    request: HttpClientRequest.HttpClientRequest,
+    readonly annotate: Annotate<A> | undefined,
+    readonly estimatedTokens: number,
+    readonly metrics: boolean,
+    readonly tracing: boolean
+  ) {
+    this.info = callInfo(request, annotate)
+    this.series = callSeriesOf(this.info)
+    this.clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    this.tags = fiber.getFiberRef(FiberRef.currentMetricLabels)
+    this.start = this.clock.unsafeCurrentTimeMillis()
+    this.readHeaders = metrics && annotate?.response === undefined
+  }
+
+  update(metric: Series, value: number): void {
+    if (this.metrics) metric.unsafeUpdate(value, this.tags)
+  }
+
+  attempt<B, E2 extends Failure, R2>(n: number, effect: Effect.Effect<B, E2, R2>): Effect.Effect<B, E2, R2> {
+    const measured = this.metrics ? this.measure(effect) : effect
+    if (!this.tracing) return measured
+    return Effect.useSpan("openai.attempt", {
+      kind: "client",
+      // A stack trace per span is an Error built per call, for a frame inside this library.
+      captureStackTrace: false,
+      attributes: { "openai.attempt": n, "gen_ai.operation.name": this.info.operation, "gen_ai.request.model": this.info.model }
+    }, (span) =>
+      Effect.withParentSpan(
+        Effect.onExit(measured, (exit) => Effect.sync(() => errorAttributes(span, exit))),
+        span
+      ))
+  }
+
+  measure<B, E2 extends Failure, R2>(effect: Effect.Effect<B, E2, R2>): Effect.Effect<B, E2, R2> {
+    return Effect.suspend(() => {
+      const start = this.clock.unsafeCurrentTimeMillis()
+      return Effect.onExit(effect, (exit) => {
+        const tag = failureTag(exit)
+        this.update(this.series.outcome("attempts", keys.attempts, tag), 1)
+        this.update(
+          this.series.outcome("attempt.duration", keys.attemptDuration, tag),
+          (this.clock.unsafeCurrentTimeMillis() - start) / 1000
+        )
+        return Effect.void
+      })
+    })
+  }
+
+  remaining(headers: Option.Option<RateLimitHeaders.RateLimitHeaders>): void {
+    if (Option.isNone(headers)) return
+    const { remainingRequests, remainingTokens } = headers.value
+    const s = this.series
+    if (Option.isSome(remainingRequests)) {
+      this.update(s.get("remaining.requests", keys.remainingRequests, () => s.model), remainingRequests.value)
+    }
+    if (Option.isSome(remainingTokens)) {
+      this.update(s.get("remaining.tokens", keys.remainingTokens, () => s.model), remainingTokens.value)
+    }
+  }
+
+  response(response: HttpClientResponse.HttpClientResponse): void {
+    if (this.readHeaders) this.remaining(remainingOf(response.headers))
+  }
+
+  queued(delta: number): void {
+    const s = this.series
+    if (this.metrics) s.get("limiter.queued", keys.limiterQueued, () => s.model).unsafeModify(delta, this.tags)
+  }
+
+  permit(waitedMillis: number): void {
+    const s = this.series
+    this.update(s.get("limiter.wait", keys.limiterWait, () => s.model), waitedMillis / 1000)
+    if (waitedMillis > 0) this.update(s.get("limiter.delayed", keys.limiterDelayed, () => s.model), 1)
+  }
+
+  rateLimited(): void {
+    const s = this.series
+    this.update(s.get("limiter.429", keys.rateLimited, () => s.model), 1)
+  }
+
+  finish(exit: Exit.Exit<A, Failure>, span: Tracer.Span | undefined): Effect.Effect<void> {
+    const s = this.series
+    const elapsed = (this.clock.unsafeCurrentTimeMillis() - this.start) / 1000
+    const failure = failureTag(exit)
+    this.update(s.outcome("calls", keys.calls, failure), 1)
+    this.update(
+      failure === undefined
+        ? s.get("duration", keys.operationDuration, () => s.genAi)
+        : s.get(`duration:${failure}`, keys.operationDuration, () => [...s.genAi, ["error.type", failure]]),
+      elapsed
+    )
+    const describe = this.annotate?.response
+    const result = Exit.isSuccess(exit) && describe !== undefined ? describe(exit.value) : undefined
+    if (result !== undefined) {
+      if (this.metrics) {
+        this.usage(result, this.annotate?.stream === true ? elapsed : undefined)
+        if (result.rateLimit !== undefined) this.remaining(result.rateLimit)
+      }
+      if (span !== undefined) responseAttributes(span, result)
+    }
+    if (span !== undefined) errorAttributes(span, exit)
+    if (!this.metrics) return Effect.void
+    // The budget's level after the call (its retries spent, its success earned back).
+    const budget = Context.getOption(this.fiber.currentContext, RetryBudget.RetryBudget)
+    return Option.isNone(budget)
+      ? Effect.void
+      : Effect.map(budget.value.tokens, (tokens) => this.update(series(keys.retryBudget, []), tokens))
+  }
+
+  // What a successful call's result says: tokens used, time to its first chunk, the estimate's error.
+  usage(result: ResponseInfo, firstChunkSeconds: number | undefined): void {
+    const s = this.series
+    if (firstChunkSeconds !== undefined) this.update(s.get("ttfc", keys.timeToFirstChunk, () => s.genAi), firstChunkSeconds)
+    if (result.inputTokens !== undefined) {
+      this.update(s.get("tokens.input", keys.tokenUsage, () => [...s.genAi, ["gen_ai.token.type", "input"]]), result.inputTokens)
+    }
+    if (result.outputTokens !== undefined) {
+      this.update(
+        s.get("tokens.output", keys.tokenUsage, () => [...s.genAi, ["gen_ai.token.type", "output"]]),
+        result.outputTokens
+      )
+    }
+    const used = (result.inputTokens ?? 0) + (result.outputTokens ?? 0)
+    if (this.estimatedTokens > 0 && used > 0) {
+      this.update(s.get("estimate", keys.tokenEstimate, () => s.model), used / this.estimatedTokens)
+    }
+  }
+}
+
+/**
  * Runs one call under telemetry: `build` gets the probe its layers report through (or `undefined`
  * when metrics are off and no tracer records spans).
  * @internal
@@ -400,92 +543,9 @@ export const instrument = <A, E extends Failure, R>(
     const metrics = enabled(fiber)
     const tracing = fiber.currentTracer !== defaultTracer
     if (!metrics && !tracing) return build(undefined)
-    const info = callInfo(request, annotate)
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    const tags = fiber.getFiberRef(FiberRef.currentMetricLabels)
-    const s = callSeriesOf(info)
-    const update = (metric: Series, value: number) => {
-      if (metrics) metric.unsafeUpdate(value, tags)
-    }
-    // The client reads the rate-limit headers off its result already; a bare call reads them here.
-    const readHeaders = metrics && annotate?.response === undefined
-
-    const attempt = <B, E2 extends Failure, R2>(n: number, effect: Effect.Effect<B, E2, R2>) => {
-      const measured = !metrics ? effect : Effect.suspend(() => {
-        const start = clock.unsafeCurrentTimeMillis()
-        return Effect.onExit(effect, (exit) =>
-          Effect.sync(() => {
-            const tag = failureTag(exit)
-            update(s.outcome("attempts", keys.attempts, tag), 1)
-            update(s.outcome("attempt.duration", keys.attemptDuration, tag), (clock.unsafeCurrentTimeMillis() - start) / 1000)
-          }))
-      })
-      if (!tracing) return measured
-      return Effect.useSpan("openai.attempt", {
-        kind: "client",
-        // A stack trace per span is an Error built per call, for a frame inside this library.
-        captureStackTrace: false,
-        attributes: { "openai.attempt": n, "gen_ai.operation.name": info.operation, "gen_ai.request.model": info.model }
-      }, (span) =>
-        Effect.withParentSpan(
-          Effect.onExit(measured, (exit) => Effect.sync(() => errorAttributes(span, exit))),
-          span
-        ))
-    }
-
-    const remaining = (headers: Option.Option<RateLimitHeaders.RateLimitHeaders>) => {
-      if (Option.isNone(headers)) return
-      const { remainingRequests, remainingTokens } = headers.value
-      if (Option.isSome(remainingRequests)) {
-        update(s.get("remaining.requests", keys.remainingRequests, () => s.model), remainingRequests.value)
-      }
-      if (Option.isSome(remainingTokens)) {
-        update(s.get("remaining.tokens", keys.remainingTokens, () => s.model), remainingTokens.value)
-      }
-    }
-
-    const probe: Probe = {
-      attempt,
-      response: (response) => {
-        if (readHeaders) remaining(remainingOf(response.headers))
-      },
-      queued: (delta) => {
-        if (metrics) s.get("limiter.queued", keys.limiterQueued, () => s.model).unsafeModify(delta, tags)
-      },
-      permit: (waitedMillis) => {
-        update(s.get("limiter.wait", keys.limiterWait, () => s.model), waitedMillis / 1000)
-        if (waitedMillis > 0) update(s.get("limiter.delayed", keys.limiterDelayed, () => s.model), 1)
-      },
-      rateLimited: () => update(s.get("limiter.429", keys.rateLimited, () => s.model), 1)
-    }
-
-    const start = clock.unsafeCurrentTimeMillis()
-    const finish = (exit: Exit.Exit<A, E>, span: Tracer.Span | undefined): Effect.Effect<void> => {
-      const elapsed = (clock.unsafeCurrentTimeMillis() - start) / 1000
-      const failure = failureTag(exit)
-      update(s.outcome("calls", keys.calls, failure), 1)
-      update(
-        failure === undefined
-          ? s.get("duration", keys.operationDuration, () => s.genAi)
-          : s.get(`duration:${failure}`, keys.operationDuration, () => [...s.genAi, ["error.type", failure]]),
-        elapsed
-      )
-      const result = Exit.isSuccess(exit) && annotate?.response !== undefined ? annotate.response(exit.value) : undefined
-      if (result !== undefined) {
-        if (metrics) usage(s, result, estimatedTokens, annotate?.stream === true ? elapsed : undefined, update)
-        if (result.rateLimit !== undefined && metrics) remaining(result.rateLimit)
-        if (span !== undefined) responseAttributes(span, result)
-      }
-      if (span !== undefined) errorAttributes(span, exit)
-      if (!metrics) return Effect.void
-      // The budget's level after the call (its retries spent, its success earned back).
-      const budget = Context.getOption(fiber.currentContext, RetryBudget.RetryBudget)
-      return Option.isNone(budget)
-        ? Effect.void
-        : Effect.map(budget.value.tokens, (tokens) => update(series(keys.retryBudget, []), tokens))
-    }
-
-    if (!tracing) return Effect.onExit(build(probe), (exit) => finish(exit, undefined))
+    const call = new Call(fiber, request, annotate, estimatedTokens, metrics, tracing)
+    if (!tracing) return Effect.onExit(build(call), (exit) => call.finish(exit, undefined))
+    const { info } = call
     return Effect.useSpan(`${info.operation} ${info.model}`, {
       kind: "client",
       captureStackTrace: false,
@@ -495,29 +555,8 @@ export const instrument = <A, E extends Failure, R>(
         "gen_ai.request.model": info.model,
         ...(info.deployment === undefined ? {} : { "openai.deployment": info.deployment })
       }
-    }, (span) => Effect.withParentSpan(Effect.onExit(build(probe), (exit) => finish(exit, span)), span))
+    }, (span) => Effect.withParentSpan(Effect.onExit(build(call), (exit) => call.finish(exit, span)), span))
   })
-
-// What a successful call's result says: tokens used, time to its first chunk, the estimate's error.
-const usage = (
-  s: CallSeries,
-  result: ResponseInfo,
-  estimatedTokens: number,
-  firstChunkSeconds: number | undefined,
-  update: (metric: Series, value: number) => void
-): void => {
-  if (firstChunkSeconds !== undefined) update(s.get("ttfc", keys.timeToFirstChunk, () => s.genAi), firstChunkSeconds)
-  if (result.inputTokens !== undefined) {
-    update(s.get("tokens.input", keys.tokenUsage, () => [...s.genAi, ["gen_ai.token.type", "input"]]), result.inputTokens)
-  }
-  if (result.outputTokens !== undefined) {
-    update(s.get("tokens.output", keys.tokenUsage, () => [...s.genAi, ["gen_ai.token.type", "output"]]), result.outputTokens)
-  }
-  const used = (result.inputTokens ?? 0) + (result.outputTokens ?? 0)
-  if (estimatedTokens > 0 && used > 0) {
-    update(s.get("estimate", keys.tokenEstimate, () => s.model), used / estimatedTokens)
-  }
-}
 
 const responseAttributes = (span: Tracer.Span, result: ResponseInfo): void => {
   if (result.model !== undefined) span.attribute("gen_ai.response.model", result.model)
