@@ -18,7 +18,6 @@ import * as Effect from "effect/Effect"
 import type * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import type * as MetricKeyType from "effect/MetricKeyType"
 import { retriesTotal, stopsTotal } from "./internal/retryPolicy.js"
 import * as internal from "./internal/telemetry.js"
 
@@ -74,9 +73,9 @@ export const withoutMetrics = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.
  */
 export const layerMetricsDisabled: Layer.Layer<never> = Layer.locallyScoped(internal.currentMetricsEnabled, false)
 
-type Histogram = Metric.Metric<MetricKeyType.MetricKeyType.Histogram, number, unknown>
-type Counter = Metric.Metric<MetricKeyType.MetricKeyType.Counter<number>, number, unknown>
-type Gauge = Metric.Metric<MetricKeyType.MetricKeyType.Gauge<number>, number, unknown>
+type Histogram = Metric.Metric.Histogram<number>
+type Counter = Metric.Metric.Counter<number>
+type Gauge = Metric.Metric.Gauge<number>
 
 /**
  * The library's metrics, unlabelled (each series carries its labels). Read one with
