@@ -6,7 +6,7 @@
  * bulkhead) name and reads only the series carrying it.
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import {
@@ -21,12 +21,12 @@ import { Effect, Exit, Fiber, Layer, Redacted, Stream, TestClock } from "effect"
 import { program as exampleProgram, TelemetryLive } from "../docs/examples/observability.js"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
-import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Resilience from "../src/Resilience.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Telemetry from "../src/Telemetry.js"
+import { typedClientWith } from "./support/client.js"
 import * as S from "./support/ScriptedClient.js"
 
 const API_KEY = "sk-proj-TELEMETRYKEY0123456789abcdefghijklmn"
@@ -111,14 +111,8 @@ const quota = S.json(
 )
 const serverError = S.json(500, S.errorBody("The server had an error processing your request.", "server_error", null))
 
-const clientWith = <O extends Resilience.Options<unknown>>(steps: ReadonlyArray<S.Step>, resilience: O) =>
-  Effect.gen(function*() {
-    const scripted = S.make(steps)
-    const openai = yield* OpenAiClient.make({ apiKey: Redacted.make(API_KEY), baseUrl: BASE, resilience }).pipe(
-      Effect.provideService(HttpClient.HttpClient, scripted.client)
-    )
-    return { openai, scripted }
-  })
+// `OpenAiClient.make` with the layers given: its error and requirement types are exactly theirs.
+const clientWith = typedClientWith(Redacted.make(API_KEY), BASE)
 
 const chatRequest = (model: string) => ({ model, messages: [{ role: "user" as const, content: "Say hi" }] })
 
