@@ -158,7 +158,7 @@ export const make = (
       ? TokenEstimate.bodyJson(request)
       : body
     const demand = limiter === undefined ? undefined : RateLimiter.demandOf(request, limiter.estimate, json ?? null)
-    return telemetry.instrument(request, annotate, demand?.tokens ?? 0, (probe) => {
+    return telemetry.instrument(request, json, annotate, demand?.tokens ?? 0, (probe) => {
       // send ▸ classify ▸ consume, within the per-attempt timeout. The limiter's wait is outside it.
       const send = (r: HttpClientRequest.HttpClientRequest, n: number) =>
       (seen: (response: HttpClientResponse.HttpClientResponse) => void) => {

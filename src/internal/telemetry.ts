@@ -208,12 +208,11 @@ export const bulkheadRefused = (fiber: Fiber.RuntimeFiber<unknown, unknown>, nam
 // ---------------------------------------------------------------------------------------------
 
 /**
- * What the client knows about a call that the request does not say cheaply: the model it asked
- * for, whether it streams, and how to read the model, usage and finish reasons off its result.
+ * What the client knows about a call that the request does not say: whether it streams, and how
+ * to read the model, usage and finish reasons off its result.
  * @internal
  */
 export interface Annotate<A> {
-  readonly model?: string | undefined
   readonly stream?: boolean | undefined
   readonly response?: ((a: A) => ResponseInfo) | undefined
 }
@@ -285,18 +284,18 @@ const operationOf = (path: string): string => {
 
 const deploymentPattern = /\/deployments\/([^/]+)\//
 
-const modelOfBody = (request: HttpClientRequest.HttpClientRequest): string | undefined => {
-  const json = bodyJson(request)
-  return isRecord(json) && typeof json.model === "string" ? json.model : undefined
-}
+const modelOf = (json: unknown): string | undefined =>
+  isRecord(json) && typeof json.model === "string" ? json.model : undefined
 
 /** @internal */
-export const callInfo = <A>(request: HttpClientRequest.HttpClientRequest, annotate: Annotate<A> | undefined): CallInfo => {
+export const callInfo = (request: HttpClientRequest.HttpClientRequest, body: unknown): CallInfo => {
   const path = pathOf(request.url)
   const operation = operationOf(path)
   const deployment = deploymentPattern.exec(path)?.[1]
-  // The client says which model it asked for; a bare request is read only for a JSON POST.
-  const model = annotate?.model ?? (request.method === "POST" ? modelOfBody(request) : undefined) ?? deployment
+  // The model asked for: from the body the client (or the stack) parsed already, else from a JSON
+  // POST's body, else the Azure deployment.
+  const json = body !== undefined || request.method !== "POST" ? body : bodyJson(request)
+  const model = modelOf(json) ?? deployment
   return {
     operation,
     model: model === undefined || model.length === 0 ? "unknown" : bounded(model),
@@ -400,12 +399,13 @@ class Call<A> implements Probe {
   constructor(
     readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
     request: HttpClientRequest.HttpClientRequest,
+    body: unknown,
     readonly annotate: Annotate<A> | undefined,
     readonly estimatedTokens: number,
     readonly metrics: boolean,
     readonly tracing: boolean
   ) {
-    this.info = callInfo(request, annotate)
+    this.info = callInfo(request, body)
     this.series = callSeriesOf(this.info)
     this.clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     this.tags = fiber.getFiberRef(FiberRef.currentMetricLabels)
@@ -535,6 +535,7 @@ class Call<A> implements Probe {
  */
 export const instrument = <A, E extends Failure, R>(
   request: HttpClientRequest.HttpClientRequest,
+  body: unknown,
   annotate: Annotate<A> | undefined,
   estimatedTokens: number,
   build: (probe: Probe | undefined) => Effect.Effect<A, E, R>
@@ -543,7 +544,7 @@ export const instrument = <A, E extends Failure, R>(
     const metrics = enabled(fiber)
     const tracing = fiber.currentTracer !== defaultTracer
     if (!metrics && !tracing) return build(undefined)
-    const call = new Call(fiber, request, annotate, estimatedTokens, metrics, tracing)
+    const call = new Call(fiber, request, body, annotate, estimatedTokens, metrics, tracing)
     if (!tracing) return Effect.onExit(build(call), (exit) => call.finish(exit, undefined))
     const { info } = call
     return Effect.useSpan(`${info.operation} ${info.model}`, {
