@@ -9,6 +9,7 @@
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -432,19 +433,28 @@ class Call<A> implements Probe {
       ))
   }
 
+  // Called as the attempt starts (after the limiter's wait). A match rather than `onExit`: an attempt
+  // is cut short only with its whole call, which is counted, and the match costs no mask.
   measure<B, E2 extends Failure, R2>(effect: Effect.Effect<B, E2, R2>): Effect.Effect<B, E2, R2> {
-    return Effect.suspend(() => {
-      const start = this.clock.unsafeCurrentTimeMillis()
-      return Effect.onExit(effect, (exit) => {
-        const tag = failureTag(exit)
-        this.update(this.series.outcome("attempts", keys.attempts, tag), 1)
-        this.update(
-          this.series.outcome("attempt.duration", keys.attemptDuration, tag),
-          (this.clock.unsafeCurrentTimeMillis() - start) / 1000
-        )
-        return Effect.void
-      })
+    const start = this.clock.unsafeCurrentTimeMillis()
+    return Effect.matchCauseEffect(effect, {
+      onFailure: (cause) => {
+        this.attempted(Option.getOrUndefined(Cause.failureOption(cause))?._tag ?? "Defect", start)
+        return Effect.failCause(cause)
+      },
+      onSuccess: (value) => {
+        this.attempted(undefined, start)
+        return Effect.succeed(value)
+      }
     })
+  }
+
+  attempted(tag: string | undefined, start: number): void {
+    this.update(this.series.outcome("attempts", keys.attempts, tag), 1)
+    this.update(
+      this.series.outcome("attempt.duration", keys.attemptDuration, tag),
+      (this.clock.unsafeCurrentTimeMillis() - start) / 1000
+    )
   }
 
   remaining(headers: Option.Option<RateLimitHeaders.RateLimitHeaders>): void {
