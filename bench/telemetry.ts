@@ -4,7 +4,7 @@
  *   npx tsx bench/telemetry.ts
  *
  * `OpenAiClient.chat.completions.create` against an in-memory HttpClient that answers every
- * request with the same canned chat completion and rate-limit headers (no sockets, so the figures
+ * request with the loopback benches' canned chat completion and rate-limit headers (no sockets, so the figures
  * are the client's own work), run sequentially in three ways:
  *
  *   (off)     metrics switched off with `Telemetry.withoutMetrics`, Effect's default Tracer;
@@ -30,20 +30,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as Telemetry from "../src/Telemetry.js"
+import { API_KEY, body, completion, median } from "./support/loopback.js"
 
-const completion = JSON.stringify({
-  id: "chatcmpl-bench",
-  object: "chat.completion",
-  created: 1727346142,
-  model: "gpt-4o-mini-2024-07-18",
-  choices: [{
-    index: 0,
-    message: { role: "assistant", content: "The quick brown fox jumps over the lazy dog.", refusal: null },
-    logprobs: null,
-    finish_reason: "stop"
-  }],
-  usage: { prompt_tokens: 19, completion_tokens: 11, total_tokens: 30 }
-})
 const headers = {
   "content-type": "application/json",
   "x-request-id": "req_bench",
@@ -52,7 +40,6 @@ const headers = {
   "x-ratelimit-remaining-tokens": "199000",
   "x-ratelimit-reset-requests": "6ms"
 }
-const body = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Write one sentence about a fox." }] }
 
 const canned = HttpClient.make((request) =>
   Effect.sync(() => HttpClientResponse.fromWeb(request, new Response(completion, { status: 200, headers })))
@@ -69,7 +56,7 @@ const noopSpans: SpanExporter = {
   shutdown: () => Promise.resolve()
 }
 
-const clientLayer = OpenAiClient.layer({ apiKey: Redacted.make("sk-bench-000000000000") }).pipe(
+const clientLayer = OpenAiClient.layer({ apiKey: Redacted.make(API_KEY) }).pipe(
   Layer.provide(Layer.succeed(HttpClient.HttpClient, canned))
 )
 const metricsLayer = NodeSdk.layer(() => ({
@@ -98,12 +85,6 @@ const block = async (variant: (typeof variants)[number]): Promise<number> => {
   await variant.runtime.runPromise(loop)
   const used = process.cpuUsage(before)
   return (used.user + used.system) / BLOCK
-}
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] ?? 0 : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 const main = async () => {
