@@ -337,11 +337,13 @@ type Labels = ReadonlyArray<readonly [string, string]>
  * by a short constant slot name, so a call's dozen updates cost a dozen map lookups.
  */
 class CallSeries {
+  readonly info: CallInfo
   readonly base: Labels
   readonly model: Labels
   readonly genAi: Labels
   private readonly slots = new Map<string, Series>()
   constructor(info: CallInfo) {
+    this.info = info
     this.base = info.deployment === undefined
       ? [["operation", info.operation], ["model", info.model]]
       : [["operation", info.operation], ["model", info.model], ["deployment", info.deployment]]
@@ -380,6 +382,24 @@ const callSeriesOf = (info: CallInfo): CallSeries => {
   return found
 }
 
+// A client calls a handful of paths with a handful of models: the series of each pair is found with
+// two map lookups, without reading the path again. Bounded, so odd URLs cannot grow it without end.
+const byUrl = new Map<string, Map<string, CallSeries>>()
+const MAX_CACHED = 1024
+
+const seriesOfRequest = (request: HttpClientRequest.HttpClientRequest, body: unknown): CallSeries => {
+  const model = modelOf(body)
+  if (model === undefined) return callSeriesOf(callInfo(request, body))
+  const byModel = byUrl.get(request.url)
+  const found = byModel?.get(model)
+  if (found !== undefined) return found
+  const series = callSeriesOf(callInfo(request, body))
+  if (byModel !== undefined) {
+    if (byModel.size < MAX_CACHED) byModel.set(model, series)
+  } else if (byUrl.size < MAX_CACHED) byUrl.set(request.url, new Map([[model, series]]))
+  return series
+}
+
 const remainingOf = (headers: Readonly<Record<string, string | undefined>>): Option.Option<RateLimitHeaders.RateLimitHeaders> =>
   headers["x-ratelimit-remaining-requests"] === undefined && headers["x-ratelimit-remaining-tokens"] === undefined
     ? Option.none()
@@ -406,8 +426,8 @@ class Call<A> implements Probe {
     readonly metrics: boolean,
     readonly tracing: boolean
   ) {
-    this.info = callInfo(request, body)
-    this.series = callSeriesOf(this.info)
+    this.series = seriesOfRequest(request, body)
+    this.info = this.series.info
     this.clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     this.tags = fiber.getFiberRef(FiberRef.currentMetricLabels)
     this.start = this.clock.unsafeCurrentTimeMillis()
