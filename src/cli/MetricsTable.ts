@@ -11,7 +11,7 @@ import * as Metric from "effect/Metric"
 import type * as MetricPair from "effect/MetricPair"
 import * as MetricState from "effect/MetricState"
 import * as Telemetry from "../Telemetry.js"
-import { color, ms, table } from "./Render.js"
+import { color, ms, outputWidth, table } from "./Render.js"
 
 // The labels a row keeps; the rest (operation, model, error tag, ...) are added together, so the
 // table stays small. An exporter keeps them all.
@@ -87,6 +87,6 @@ export const print = (heading: string): Effect.Effect<void> =>
           `   different models, operations and error tags added together. Counters are totals, histograms count (mean, max).\n`
       )
     )
-    yield* Console.log(lines.length === 0 ? "   (none recorded)" : table(["metric", "labels", "value"], lines, [48, 48]))
+    yield* Console.log(lines.length === 0 ? "   (none recorded)" : table(["metric", "labels", "value"], lines, { width: outputWidth() }))
     yield* Console.log("")
   })
