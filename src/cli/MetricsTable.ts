@@ -11,7 +11,7 @@ import * as Metric from "effect/Metric"
 import type * as MetricPair from "effect/MetricPair"
 import * as MetricState from "effect/MetricState"
 import * as Telemetry from "../Telemetry.js"
-import { color, ms, outputWidth, table } from "./Render.js"
+import { color, ms, outputWidth, paragraph, table } from "./Render.js"
 
 // The labels a row keeps; the rest (operation, model, error tag, ...) are added together, so the
 // table stays small. An exporter keeps them all.
@@ -83,8 +83,11 @@ export const print = (heading: string): Effect.Effect<void> =>
     yield* Console.log(color.bold(heading))
     yield* Console.log(
       color.dim(
-        `   The library's metrics (Telemetry.metrics), as an OpenTelemetry exporter would send them; series of\n` +
-          `   different models, operations and error tags added together. Counters are totals, histograms count (mean, max).\n`
+        paragraph(
+          "The library's metrics (Telemetry.metrics), as an OpenTelemetry exporter would send them; series of " +
+            "different models, operations and error tags added together. Counters are totals, histograms count (mean, max).",
+          "   "
+        ) + "\n"
       )
     )
     yield* Console.log(lines.length === 0 ? "   (none recorded)" : table(["metric", "labels", "value"], lines, { width: outputWidth() }))
