@@ -13,6 +13,7 @@ import { dual } from "effect/Function"
 import * as Schema from "effect/Schema"
 import type { InvalidOptions } from "./InvalidOptions.js"
 import * as O from "./internal/options.js"
+import * as telemetry from "./internal/telemetry.js"
 
 /**
  * The error of a call refused because every slot is busy and the queue is full.
@@ -46,6 +47,8 @@ export interface Options {
   readonly maxConcurrent: number
   /** Calls waiting for a slot; 0 refuses every call that cannot start at once. Default 0. */
   readonly maxQueue?: number | undefined
+  /** The `bulkhead` label of its metrics (`Telemetry`). Default `"openai"`. */
+  readonly name?: string | undefined
 }
 
 const OptionsSchema = Schema.Struct({
@@ -67,6 +70,8 @@ export interface Bulkhead {
   readonly queued: Effect.Effect<number>
   readonly maxConcurrent: number
   readonly maxQueue: number
+  /** The `bulkhead` label of its metrics. */
+  readonly name: string
 }
 
 /**
@@ -93,6 +98,7 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptions> 
     const valid = yield* O.validate("Bulkhead", OptionsSchema, options)
     const maxConcurrent = valid.maxConcurrent
     const maxQueue = valid.maxQueue ?? 0
+    const name = options.name ?? "openai"
     const semaphore = yield* Effect.makeSemaphore(maxConcurrent)
     // Admission is decided synchronously on `inside` (running + waiting), so two callers can never
     // both take the last queue place.
@@ -105,23 +111,36 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptions> 
     })
     const run = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFull, R> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.suspend((): Effect.Effect<A, E | BulkheadFull, R> => {
-          if (inside >= maxConcurrent + maxQueue) return Effect.fail(full)
+        Effect.withFiberRuntime((fiber): Effect.Effect<A, E | BulkheadFull, R> => {
+          // Levels are reported after every change, from the fiber that made it.
+          if (inside >= maxConcurrent + maxQueue) {
+            telemetry.bulkheadRefused(fiber, name)
+            return Effect.fail(full)
+          }
           inside++
+          telemetry.bulkheadLevels(fiber, name, active, inside - active)
           return restore(semaphore.withPermits(1)(
             Effect.suspend(() => {
               active++
+              telemetry.bulkheadLevels(fiber, name, active, inside - active)
+              // The levels are reported once the slot is given back, below.
               return Effect.ensuring(effect, Effect.sync(() => active--))
             })
-          )).pipe(Effect.ensuring(Effect.sync(() => inside--)))
+          )).pipe(Effect.ensuring(Effect.sync(() => {
+            inside--
+            telemetry.bulkheadLevels(fiber, name, active, inside - active)
+          })))
         })
       )
-    return Object.assign(run, {
+    const bulkhead = Object.assign(run, {
       active: Effect.sync(() => active),
       queued: Effect.sync(() => inside - active),
       maxConcurrent,
       maxQueue
     })
+    // A function's own `name` is read-only for assignment but configurable.
+    Object.defineProperty(bulkhead, "name", { value: name })
+    return bulkhead as typeof bulkhead & { readonly name: string }
   })
 
 /**

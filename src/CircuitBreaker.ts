@@ -32,6 +32,7 @@ import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as O from "./internal/options.js"
 import type { InvalidOptions } from "./InvalidOptions.js"
+import * as telemetry from "./internal/telemetry.js"
 import * as OpenAiError from "./OpenAiError.js"
 
 /**
@@ -293,6 +294,7 @@ export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, Inval
       if (previous._tag === next._tag) return publish
       const line = Effect.logInfo(`circuit breaker ${name}: ${describe(previous, now)} -> ${describe(next, now)}`)
         .pipe(Effect.annotateLogs({ circuitBreaker: name, state: next._tag }))
+      const counted = telemetry.breakerTransition(name, previous._tag, next._tag)
       const timer = next._tag === "Open"
         ? Effect.asVoid(Effect.forkIn(
           Effect.sleep(Duration.millis(next.retryAt - now)).pipe(
@@ -302,7 +304,7 @@ export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, Inval
           scope
         ))
         : Effect.void
-      return Effect.all([publish, line, timer], { discard: true })
+      return Effect.all([publish, line, counted, timer], { discard: true })
     }
 
     const halfOpenIfDue = (open: State & { readonly _tag: "Open" }): Effect.Effect<void> =>

@@ -157,6 +157,12 @@ export * as ResilientFetch from "./ResilientFetch.js"
  */
 export * as SupportReport from "./SupportReport.js"
 
+/**
+ * Metrics and spans for every layer, named after the OpenTelemetry GenAI conventions.
+ * @since 0.1.0
+ */
+export * as Telemetry from "./Telemetry.js"
+
 export {
   /**
    * @since 0.1.0

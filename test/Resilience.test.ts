@@ -10,7 +10,7 @@ import * as Resilience from "../src/Resilience.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
-import { setupWith } from "./support/client.js"
+import { setupWith, typedClientWith } from "./support/client.js"
 import * as S from "./support/ScriptedClient.js"
 
 const API_KEY = "sk-proj-RESILIENCEKEY0123456789abcdefghijkl"
@@ -19,14 +19,7 @@ const policy = RetryPolicy.make({ maxRetries: 2, base: "1 second", factor: 1, ji
 const setup = setupWith({ apiKey: Redacted.make(API_KEY), baseUrl: BASE, resilience: { retryPolicy: policy } })
 
 // `OpenAiClient.make` with the layers given: its error and requirement types are exactly theirs.
-const clientWith = <O extends Resilience.Options<unknown>>(steps: ReadonlyArray<S.Step>, resilience: O) =>
-  Effect.gen(function*() {
-    const scripted = S.make(steps)
-    const openai = yield* OpenAiClient.make({ apiKey: Redacted.make(API_KEY), baseUrl: BASE, resilience }).pipe(
-      Effect.provideService(HttpClient.HttpClient, scripted.client)
-    )
-    return { openai, scripted }
-  })
+const clientWith = typedClientWith(Redacted.make(API_KEY), BASE)
 
 const completion = {
   id: "chatcmpl-1",

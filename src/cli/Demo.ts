@@ -31,6 +31,7 @@ import * as MockApi from "../testing/MockApi.js"
 import * as MockServer from "../testing/MockServer.js"
 import * as ScriptedHttpClient from "../testing/ScriptedHttpClient.js"
 import * as Simulation from "../testing/Simulation.js"
+import * as MetricsTable from "./MetricsTable.js"
 import { color, ms, outputWidth, paragraph, progress, table } from "./Render.js"
 
 /** One row of the walkthrough: a fault the mock serves, and how often before it succeeds. */
@@ -463,6 +464,7 @@ export const run = (options: { readonly sections?: ReadonlyArray<"walkthrough" |
     )
     if (sections.includes("walkthrough")) yield* walkthrough(server.url, http)
     if (sections.includes("burst")) yield* burstSection
+    if (sections.length > 1) yield* MetricsTable.print("3. What the library's metrics saw") // the full demo only
   }).pipe(
     Effect.provide(
       Layer.merge(

@@ -6,6 +6,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -26,6 +27,7 @@ import * as middleware from "./httpMiddleware.js"
 import * as resilience from "./resilience.js"
 import { revealAll } from "./secrets.js"
 import * as stream from "./stream.js"
+import * as telemetry from "./telemetry.js"
 
 /** @internal */
 export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -117,6 +119,21 @@ const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): D
   }
 }
 
+// What telemetry reads off a result: the decoded body, or a stream's first element.
+const decodedAnnotation: telemetry.Annotate<Decoded<unknown>> = {
+  response: (d) => ({ ...telemetry.responseInfo(d.data), rateLimit: d.rateLimit })
+}
+const openedAnnotation: telemetry.Annotate<{
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly opened: stream.Opened<unknown>
+}> = {
+  stream: true,
+  response: (o) => ({
+    ...telemetry.responseInfo(Option.getOrUndefined(Chunk.head(o.opened.first))),
+    rateLimit: RateLimitHeaders.fromHeaders(o.response.headers)
+  })
+}
+
 /** @internal */
 export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
@@ -162,7 +179,8 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
         resilient.run(
           authorize(outgoing.request),
           (response) => Effect.map(consume(response), (data) => decoded(response, data)),
-          outgoing.body
+          outgoing.body,
+          decodedAnnotation
         )
       )
     }
@@ -180,7 +198,8 @@ export const make = (options: Options<unknown>): Effect.Effect<Service<Guarded>,
             provide(resilient.run(
               authorize(r.request),
               (response) => Effect.map(first(response), (opened) => ({ response, opened })),
-              r.body
+              r.body,
+              openedAnnotation
             ))
           )).pipe(
             Effect.tap(({ opened }) => Scope.addFinalizerExit(outer, (exit) => Scope.close(opened.scope, exit)))

@@ -23,6 +23,7 @@ import * as RetryPolicy from "../RetryPolicy.js"
 import { withRequestId } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
 import { withScrubbedSpans } from "./secrets.js"
+import * as telemetry from "./telemetry.js"
 import * as timeouts from "./timeout.js"
 
 type Failure = OpenAiError.OpenAiError
@@ -48,7 +49,8 @@ export interface Resilient {
   readonly run: <A>(
     request: HttpClientRequest.HttpClientRequest,
     consume: Consume<A>,
-    body?: unknown
+    body?: unknown,
+    annotate?: telemetry.Annotate<A>
   ) => Effect.Effect<A, Guarded, unknown>
   readonly httpClient: HttpClient.HttpClient.With<Guarded, unknown>
 }
@@ -71,20 +73,31 @@ const outcomeOf = (
 const paced = <A>(
   limiter: RateLimiter.Service,
   demand: RateLimiter.Demand,
-  attempt: (seen: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, Failure, unknown>
+  attempt: (seen: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, Failure, unknown>,
+  probe: telemetry.Probe | undefined
 ): Effect.Effect<A, Failure, unknown> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(limiter.acquire(demand)), (permit) => {
+  Effect.uninterruptibleMask((restore) => {
+    // The queue is what waits in `acquire`: counted around it, whatever ends the wait.
+    const acquire = probe === undefined ? limiter.acquire(demand) : Effect.suspend(() => {
+      probe.queued(1)
+      return Effect.ensuring(limiter.acquire(demand), Effect.sync(() => probe.queued(-1)))
+    })
+    return Effect.flatMap(restore(acquire), (permit) => {
+      probe?.permit(Duration.toMillis(permit.waited))
       let response: HttpClientResponse.HttpClientResponse | undefined
       return restore(attempt((r) => {
         response = r
       })).pipe(
         Effect.onExit((exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => limiter.release(permit, outcomeOf(exit, response, now)))
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const outcome = outcomeOf(exit, response, now)
+            if (outcome.rateLimited) probe?.rateLimited()
+            return limiter.release(permit, outcome)
+          })
         )
       )
     })
-  )
+  })
 
 // The policy reads typed OpenAI errors only: an open circuit steps around it (as a success of the
 // attempt) and ends the call at once, since the breaker has said the upstream is down.
@@ -136,7 +149,8 @@ export const make = (
   const run = <A>(
     request: HttpClientRequest.HttpClientRequest,
     consume: Consume<A>,
-    body?: unknown
+    body?: unknown,
+    annotate?: telemetry.Annotate<A>
   ): Effect.Effect<A, Guarded, unknown> => {
     // Once per call, not per attempt: the body is parsed (unless the caller gave it) and the key
     // hashed once.
@@ -144,31 +158,38 @@ export const make = (
       ? TokenEstimate.bodyJson(request)
       : body
     const demand = limiter === undefined ? undefined : RateLimiter.demandOf(request, limiter.estimate, json ?? null)
-    // send ▸ classify ▸ consume, within the per-attempt timeout. The limiter's wait is outside it.
-    const send = (r: HttpClientRequest.HttpClientRequest) =>
-    (seen: (response: HttpClientResponse.HttpClientResponse) => void) =>
-      timeouts.timeoutEffect(
-        Effect.flatMap(middleware.classifyEffect(client.execute(r), classifyOptions), (response) => {
-          seen(response)
-          return classifyConsumed(consume(response), response)
-        }),
-        "headers",
-        timeout
-      )
-    // One key cell per call (the enclosing scope's, if any), read by every attempt.
-    const retried = Effect.flatMap(idempotent ? middleware.ownKeyCell : noCell, (cell) => {
-      const attempt = (n: number): Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown> =>
-        Effect.flatMap(prepare(request, n, cell), (r) => {
-          const sent = limiter === undefined || demand === undefined ? send(r)(ignore) : paced(limiter, demand, send(r))
-          // The breaker sits outside the limiter: an open circuit refuses without waiting for a permit.
-          return breaker === undefined ? sent : breaker.protect(sent)
-        })
-      return breaker === undefined ? middleware.retryNumbered(attempt, policy) : retryUntilOpen(attempt, policy)
+    return telemetry.instrument(request, json, annotate, demand?.tokens ?? 0, (probe) => {
+      // send ▸ classify ▸ consume, within the per-attempt timeout. The limiter's wait is outside it.
+      const send = (r: HttpClientRequest.HttpClientRequest, n: number) =>
+      (seen: (response: HttpClientResponse.HttpClientResponse) => void) => {
+        const sent = timeouts.timeoutEffect(
+          Effect.flatMap(middleware.classifyEffect(client.execute(r), classifyOptions), (response) => {
+            seen(response)
+            probe?.response(response)
+            return classifyConsumed(consume(response), response)
+          }),
+          "headers",
+          timeout
+        )
+        return probe === undefined ? sent : probe.attempt(n, sent)
+      }
+      // One key cell per call (the enclosing scope's, if any), read by every attempt.
+      const retried = Effect.flatMap(idempotent ? middleware.ownKeyCell : noCell, (cell) => {
+        const attempt = (n: number): Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown> =>
+          Effect.flatMap(prepare(request, n, cell), (r) => {
+            const sent = limiter === undefined || demand === undefined
+              ? send(r, n)(ignore)
+              : paced(limiter, demand, send(r, n), probe)
+            // The breaker sits outside the limiter: an open circuit refuses without waiting for a permit.
+            return breaker === undefined ? sent : breaker.protect(sent)
+          })
+        return breaker === undefined ? middleware.retryNumbered(attempt, policy) : retryUntilOpen(attempt, policy)
+      })
+      const bounded = deadline === undefined ? retried : timeouts.timeoutEffect(retried, "deadline", deadline)
+      const guarded = bulkhead === undefined ? bounded : bulkhead(bounded)
+      // First of all: a request that cannot fit takes no slot, no permit and no retry.
+      return preflight === undefined ? guarded : Effect.zipRight(preflightCheck(request, json, preflight), guarded)
     })
-    const bounded = deadline === undefined ? retried : timeouts.timeoutEffect(retried, "deadline", deadline)
-    const guarded = bulkhead === undefined ? bounded : bulkhead(bounded)
-    // First of all: a request that cannot fit takes no slot, no permit and no retry.
-    return preflight === undefined ? guarded : Effect.zipRight(preflightCheck(request, json, preflight), guarded)
   }
 
   const httpClient = HttpClient.makeWith(

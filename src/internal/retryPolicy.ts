@@ -18,6 +18,7 @@ import { defaultRetryable } from "./guide.js"
 import type * as RetryAfter from "../RetryAfter.js"
 import * as RetryBudget from "../RetryBudget.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
+import * as telemetry from "./telemetry.js"
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -258,9 +259,14 @@ const messageOf = (decision: RetryPolicy.Decision): string => {
 
 /** A span event, a counter, a debug line: each only when someone can see it. */
 const observe = (decision: RetryPolicy.Decision): Effect.Effect<void> => {
-  const counted = decision._tag === "Retry"
-    ? Metric.increment(tagged(retriesTotal, "retries", decision.tag, "source", decision.source))
-    : Metric.increment(tagged(stopsTotal, "stops", decision.tag, "reason", decision.reason))
+  const counted = telemetry.ifEnabled(
+    decision._tag === "Retry"
+      ? Effect.zipRight(
+        Metric.increment(tagged(retriesTotal, "retries", decision.tag, "source", decision.source)),
+        telemetry.retryDelay(decision.tag, decision.source, Duration.toMillis(decision.delay))
+      )
+      : Metric.increment(tagged(stopsTotal, "stops", decision.tag, "reason", decision.reason))
+  )
   // Read the span from the context rather than through `Effect.currentSpan`, which builds an
   // exception (stack trace and all) on every call made outside a span.
   const event = Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) => {

@@ -4,7 +4,9 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
+import type * as Resilience from "../../src/Resilience.js"
 import * as S from "./ScriptedClient.js"
 
 export const setupWith = (defaults: OpenAiClient.LayerOptions) =>
@@ -16,5 +18,19 @@ export const setupWith = (defaults: OpenAiClient.LayerOptions) =>
       ...options,
       resilience: { ...defaults.resilience, ...options.resilience }
     }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+    return { openai, scripted }
+  })
+
+/**
+ * `OpenAiClient.make` with exactly the resilience options given, so that its error and requirement
+ * types are exactly theirs (a breaker adds `CircuitOpen`, a bulkhead `BulkheadFull`).
+ */
+export const typedClientWith = (apiKey: Redacted.Redacted<string>, baseUrl: string) =>
+<O extends Resilience.Options<unknown>>(steps: ReadonlyArray<S.Step>, resilience: O) =>
+  Effect.gen(function*() {
+    const scripted = S.make(steps)
+    const openai = yield* OpenAiClient.make({ apiKey, baseUrl, resilience }).pipe(
+      Effect.provideService(HttpClient.HttpClient, scripted.client)
+    )
     return { openai, scripted }
   })
