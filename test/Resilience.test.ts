@@ -292,3 +292,19 @@ describe("Resilience and OpenAiClient: bad options are one typed error at constr
       assert.strictEqual(fine.attemptHeader, false)
     }))
 })
+
+describe("Resilience: the pre-flight check in bounded time", () => {
+  it.effect("a prompt of one 400,000-character run is decided in bounded time (BPE is quadratic on a run)", () =>
+    Effect.gen(function*() {
+      const { openai, scripted } = yield* setup([S.json(200, completion)])
+      const started = performance.now()
+      // Too long for a token per byte, so it is counted: with the tokenizer that took minutes.
+      yield* openai.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "x".repeat(400_000) }],
+        max_tokens: 16
+      })
+      assert.isBelow(performance.now() - started, 5_000)
+      assert.strictEqual(scripted.requests.length, 1)
+    }))
+})
