@@ -157,6 +157,20 @@ export * as ResilientFetch from "./ResilientFetch.js"
  */
 export * as SupportReport from "./SupportReport.js"
 
+/**
+ * A resumable batch runner over a `Stream` of requests.
+ *
+ * @since 0.2.0
+ */
+export * as Batch from "./Batch.js"
+
+/**
+ * Which requests of a batch are done: the checkpoint stores (file, memory).
+ *
+ * @since 0.2.0
+ */
+export * as Checkpoint from "./Checkpoint.js"
+
 export {
   /**
    * @since 0.1.0
