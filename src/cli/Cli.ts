@@ -183,8 +183,8 @@ const batch = Command.make(
   "batch",
   {
     input: Args.file({ name: "requests.jsonl", exists: "either" }).pipe(Args.withDescription("One request body per line (the cookbook's format)")),
-    out: Options.file("out").pipe(Options.withDescription("Results, one JSON line per request: also the checkpoint.")),
-    errors: Options.file("errors").pipe(
+    out: Options.text("out").pipe(Options.withDescription("Results, one JSON line per request: also the checkpoint.")),
+    errors: Options.text("errors").pipe(
       Options.optional,
       Options.map(Option.getOrUndefined),
       Options.withDescription("Requests that failed for good, with their typed error and support report (default OUT.errors.jsonl).")
