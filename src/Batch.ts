@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as Checkpoint from "./Checkpoint.js"
 import * as internal from "./internal/batch.js"
 import type * as OpenAiClient from "./OpenAiClient.js"
+import type * as RateLimiter from "./RateLimiter.js"
 
 /**
  * The endpoints {@link send} knows.
@@ -144,6 +145,12 @@ export interface Options<A, E, R> {
    * 1,000). The limiter decides how many of them are on the wire; this only bounds memory.
    */
   readonly concurrency?: number | undefined
+  /**
+   * The client's limiter and the key of a request in it: requests in progress then stay within
+   * half a minute's allowance of the limiter's limits (16 while it knows none), so that no request
+   * waits in its queue long enough to use up its deadline. Without it, only `concurrency` bounds them.
+   */
+  readonly pacing?: { readonly limiter: RateLimiter.Service; readonly key: (request: Request) => string } | undefined
   /** The fields a checkpoint records beside the id (default {@link encode}). */
   readonly encode?: ((result: Result<A, E | InvalidRequest>) => Readonly<Record<string, unknown>>) | undefined
 }

@@ -90,6 +90,36 @@ describe("Batch.run", () => {
       assert.strictEqual(byId.get("q3")?._tag, "Success")
     }))
 
+  it("with pacing, requests in progress stay within half a minute of the limiter's limits", async () => {
+    const sim = Simulation.make()
+    const exit = await sim.run(Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ requestsPerMinute: 20 }).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+      let inProgress = 0
+      let most = 0
+      const send = (request: Batch.Request) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            inProgress++
+            most = Math.max(most, inProgress)
+          }),
+          () => limiter.limit({ key: "k", tokens: 1 })(Effect.zipRight(Effect.sleep("5 seconds"), Effect.succeed(request.id))),
+          () => Effect.sync(() => inProgress--)
+        )
+      const results = yield* Stream.runCollect(Batch.run(Stream.fromIterable(Array.from({ length: 60 }, (_, i) => chat(i))), {
+        send,
+        pacing: { limiter, key: () => "k" }
+      }))
+      return { count: results.length, most }
+    }))
+    assert.isTrue(Exit.isSuccess(exit))
+    if (Exit.isSuccess(exit)) {
+      assert.strictEqual(exit.value.count, 60)
+      // 20 a minute: 10 in progress at most (the first admitted before the limiter knew the key).
+      assert.isAtMost(exit.value.most, 11)
+      assert.isAtLeast(exit.value.most, 9)
+    }
+  })
+
   it.effect("a repeated id is sent once; embeddings are recorded as plain arrays", () =>
     Effect.gen(function*() {
       const mock = yield* MockApi.make()

@@ -268,10 +268,13 @@ export const run = (options: RunOptions): Effect.Effect<number> =>
     })
     // A terminal sees one line redrawn every second; a log, a plain line every ten.
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(tty ? "1 second" : "10 seconds"), report)))
+    const keyOf = (request: Batch.Request) =>
+      RateLimiter.keyFor({ apiKey: target.apiKey, organization: target.organization, project: target.project, model: modelOf(request) })
     const outcome = yield* Batch.runDurable(Stream.fromIterable(items), {
       send,
       encode,
-      concurrency: options.concurrency
+      concurrency: options.concurrency,
+      pacing: { limiter, key: keyOf }
     }).pipe(
       Stream.runForEach((result) =>
         Effect.sync(() => {

@@ -5,6 +5,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -15,6 +16,7 @@ import type * as OpenAiClient from "../OpenAiClient.js"
 import type * as ChatCompletion from "../Schemas/ChatCompletion.js"
 import type * as Embeddings from "../Schemas/Embeddings.js"
 import type * as Responses from "../Schemas/Responses.js"
+import * as TokenEstimate from "../TokenEstimate.js"
 
 /** @internal */
 export const DEFAULT_CONCURRENCY = 1000
@@ -74,6 +76,61 @@ export const send = <E>(client: OpenAiClient.Service<E>) => (request: Request): 
   }
 }
 
+/** In progress while the limiter's limits are not known yet. @internal */
+export const UNKNOWN_LIMITS_IN_PROGRESS = 16
+/** The share of a minute's allowance that may be in progress at once. @internal */
+export const WINDOW = 0.5
+
+// Admission: requests in progress (waiting for the limiter or on the wire) stay within half a
+// minute's allowance of the limiter's limits, so none waits in its queue long enough to use up
+// the call's deadline or the retry policy's; the limiter then paces what is admitted.
+type Admit = (request: Request) => Effect.Effect<Effect.Effect<void>>
+
+const makeGate = (pacing: NonNullable<Options<unknown, unknown, unknown>["pacing"]>): Effect.Effect<Admit> =>
+  Effect.map(Deferred.make<void>(), (first) => {
+  let count = 0
+  let tokens = 0
+  let changed = first
+  // One request at a time looks at the room (the others queue in order behind it), so a finish
+  // wakes one waiter, not all of them.
+  const turn = Effect.unsafeMakeSemaphore(1)
+  const notify = Effect.flatMap(Deferred.make<void>(), (next) => {
+    const previous = changed
+    changed = next
+    return Deferred.succeed(previous, undefined)
+  })
+  const fits = (key: string, demand: number) =>
+    Effect.map(pacing.limiter.snapshot(key), (snapshot) => {
+      if (count === 0) return true
+      const rpm = Option.flatMap(snapshot, (s) => s.limitRequests)
+      const tpm = Option.flatMap(snapshot, (s) => s.limitTokens)
+      if (Option.isNone(rpm) && Option.isNone(tpm)) return count < UNKNOWN_LIMITS_IN_PROGRESS
+      return (Option.isNone(rpm) || count + 1 <= Math.max(1, rpm.value * WINDOW)) &&
+        (Option.isNone(tpm) || tokens + demand <= Math.max(demand, tpm.value * WINDOW))
+    })
+  const admit = (request: Request) => {
+    const key = pacing.key(request)
+    const demand = TokenEstimate.fromBody(request.body, { ...pacing.limiter.estimate, path: request.endpoint }).total
+    const wait: Effect.Effect<void> = Effect.flatMap(fits(key, demand), (ok) =>
+      ok
+        ? Effect.sync(() => {
+          count++
+          tokens += demand
+        })
+        // A finish frees room; so may limits learned meanwhile: look again within a second.
+        : Effect.zipRight(
+          Effect.suspend(() => Effect.race(Deferred.await(changed), Effect.sleep("1 second"))),
+          Effect.suspend(() => wait)
+        ))
+    return Effect.as(turn.withPermits(1)(wait), Effect.suspend(() => {
+      count--
+      tokens -= demand
+      return notify
+    }))
+  }
+  return admit
+})
+
 const isInvalid = (item: Request | InvalidRequest): item is InvalidRequest => "_tag" in item
 
 /** @internal */
@@ -83,6 +140,14 @@ export const run = <A, E, R, EI, RI>(
   checkpoint: Checkpoint.Service
 ): Stream.Stream<Result<A, E | InvalidRequest>, EI | Checkpoint.CheckpointError, R | RI> => {
   const record = options.encode ?? encode
+  const gate: Effect.Effect<Admit | undefined> = options.pacing === undefined
+    ? Effect.succeed(undefined)
+    : makeGate(options.pacing)
+  return Stream.unwrap(Effect.map(gate, (admit) => {
+  const sendOne = (request: Request) =>
+    admit === undefined
+      ? options.send(request)
+      : Effect.flatMap(admit(request), (done) => Effect.ensuring(options.send(request), done))
   const finish = (result: Result<A, E | InvalidRequest>) =>
     Effect.as(
       checkpoint.complete({ id: result.id, ok: result._tag === "Success", record: record(result) }),
@@ -96,7 +161,7 @@ export const run = <A, E, R, EI, RI>(
           const failure: Failure<InvalidRequest> = { _tag: "Failure", id: item.id, request: undefined, error: item }
           return yield* finish(failure)
         }
-        const exit = yield* Effect.exit(restore(options.send(item)))
+        const exit = yield* Effect.exit(restore(sendOne(item)))
         if (Exit.isSuccess(exit)) {
           const success: Success<A> = { _tag: "Success", id: item.id, request: item, value: exit.value }
           return yield* finish(success)
@@ -115,6 +180,7 @@ export const run = <A, E, R, EI, RI>(
     Stream.mapEffect(one, { concurrency: options.concurrency ?? DEFAULT_CONCURRENCY, unordered: true }),
     Stream.filterMap((o) => o)
   )
+  }))
 }
 
 /** @internal */
