@@ -227,7 +227,13 @@ export const run = (options: RunOptions): Effect.Effect<number> =>
       Effect.catchTag("CheckpointError", (e) => usage(e.message))
     )
     const skipped = yield* checkpoint.done
-    const target = yield* Effect.catchTag(Setup.target({ mock: options.mock }), "UsageError", (e) => usage(e.message))
+    // A batch's results are kept: without a key it says so rather than fill them from the mock.
+    const target = yield* Setup.target({ mock: options.mock, fallbackToMock: false }).pipe(
+      Effect.catchTags({
+        UsageError: (e) => usage(e.message),
+        MissingApiKey: () => usage("OPENAI_API_KEY is not set: set it, or pass --mock to run against the embedded mock server.")
+      })
+    )
     const limiter = yield* RateLimiter.make({ requestsPerMinute: limits.rpm, tokensPerMinute: limits.tpm }).pipe(
       Effect.provide(RateLimiter.layerStoreMemory)
     )
