@@ -24,7 +24,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
-import * as Checkpoint from "../src/Checkpoint.js"
+import * as CheckpointFile from "../src/CheckpointFile.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -197,7 +197,7 @@ const killed = async () => {
     const openai = yield* clientOver(mock, { limiter })
     yield* Batch.runDurable(Stream.fromIterable(requests), { send: Batch.send(openai), pacing: paced(limiter) }).pipe(
       Stream.runDrain,
-      Effect.provide(Checkpoint.layerFile({ output, errors }))
+      Effect.provide(CheckpointFile.layer({ output, errors }))
     )
   })
   // What reached the server in a run, by request id (the body names it in `user`).

@@ -232,14 +232,15 @@ export const run = <A, E, R, EI, RI>(
  *
  * @example
  * ```ts
- * import { Batch, Checkpoint, OpenAiClient } from "effect-openai-resilience"
+ * import { Batch, OpenAiClient } from "effect-openai-resilience"
+ * import { CheckpointFile } from "effect-openai-resilience/node"
  * import { Effect, Stream } from "effect"
  *
  * const program = Effect.gen(function*() {
  *   const openai = yield* OpenAiClient.OpenAiClient
  *   const requests = Stream.make({ id: "a", endpoint: "/embeddings" as const, body: { model: "text-embedding-3-small", input: "hi" } })
  *   yield* Stream.runDrain(Batch.runDurable(requests, { send: Batch.send(openai) }))
- * }).pipe(Effect.provide(Checkpoint.layerFile({ output: "results.jsonl", errors: "errors.jsonl" })))
+ * }).pipe(Effect.provide(CheckpointFile.layer({ output: "results.jsonl", errors: "errors.jsonl" })))
  * ```
  *
  * @since 0.2.0

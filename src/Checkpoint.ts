@@ -7,7 +7,7 @@
  * result ({@link Service.complete}: after it returns, `id` is done for good), and give it back
  * unfinished ({@link Service.release}, when a run is interrupted before the result).
  *
- * - {@link layerFile}: the default. The output file is the checkpoint: each result is one JSON
+ * - `CheckpointFile` (`effect-openai-resilience/node`): the default. The output file is the checkpoint: each result is one JSON
  *   line (`{"id": ..., ...}`), written and `fsync`ed before the id counts as done; on opening,
  *   the ids of the lines already there are done, and a line cut short by a crash is cut off.
  * - {@link layerMemory}: for tests, and for runs that need no durability.
@@ -19,7 +19,6 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
 import * as internal from "./internal/checkpoint.js"
 
 /**
@@ -127,52 +126,3 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(internal.makeMemor
  * @category layers
  */
 export const layerMemory: Layer.Layer<Checkpoint> = Layer.effect(Checkpoint, makeMemory)
-
-/**
- * Where a file store writes: results to `output`, failures to `errors` (default: `output` too).
- *
- * @since 0.2.0
- * @category models
- */
-export interface FileOptions {
-  readonly output: string
-  readonly errors?: string | undefined
-}
-
-/**
- * A store that is the output file itself (and the errors file): opened for appending, after the
- * ids of the lines already there are read back and a torn last line is cut off. Fails with
- * {@link CheckpointError} when a file cannot be read or opened; the files close with the scope.
- *
- * @example
- * ```ts
- * import { Checkpoint } from "effect-openai-resilience"
- * import { Effect } from "effect"
- *
- * const program = Effect.gen(function*() {
- *   const checkpoint = yield* Checkpoint.makeFile({ output: "results.jsonl", errors: "errors.jsonl" })
- *   return yield* checkpoint.done // the results already written by an earlier run
- * }).pipe(Effect.scoped)
- * ```
- *
- * @since 0.2.0
- * @category constructors
- */
-export const makeFile: (options: FileOptions) => Effect.Effect<Service, CheckpointError, Scope.Scope> =
-  internal.makeFile
-
-/**
- * {@link makeFile} as a layer.
- *
- * @example
- * ```ts
- * import { Checkpoint } from "effect-openai-resilience"
- *
- * const CheckpointLive = Checkpoint.layerFile({ output: "results.jsonl", errors: "errors.jsonl" })
- * ```
- *
- * @since 0.2.0
- * @category layers
- */
-export const layerFile = (options: FileOptions): Layer.Layer<Checkpoint, CheckpointError> =>
-  Layer.scoped(Checkpoint, makeFile(options))

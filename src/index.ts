@@ -165,7 +165,7 @@ export * as SupportReport from "./SupportReport.js"
 export * as Batch from "./Batch.js"
 
 /**
- * Which requests of a batch are done: the checkpoint stores (file, memory).
+ * Which requests of a batch are done: the checkpoint service and its memory store (the file store: `effect-openai-resilience/node`).
  *
  * @since 0.2.0
  */

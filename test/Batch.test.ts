@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
-import * as Checkpoint from "../src/Checkpoint.js"
+import * as CheckpointFile from "../src/CheckpointFile.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -151,7 +151,7 @@ describe("Batch.run", () => {
     }))
 })
 
-describe("Checkpoint.layerFile", () => {
+describe("CheckpointFile.layer", () => {
   it.effect("a second run sends only what has no result; a torn last line is cut off and re-sent", () =>
     Effect.gen(function*() {
       const dir = tmp()
@@ -162,7 +162,7 @@ describe("Checkpoint.layerFile", () => {
       const requests = Array.from({ length: 10 }, (_, i) => chat(i))
       const runOn = (input: ReadonlyArray<Batch.Request>) =>
         Stream.runDrain(Batch.runDurable(Stream.fromIterable(input), { send: Batch.send(openai) })).pipe(
-          Effect.provide(Checkpoint.layerFile({ output, errors }))
+          Effect.provide(CheckpointFile.layer({ output, errors }))
         )
       yield* runOn(requests.slice(0, 6))
       assert.strictEqual(linesOf(output).length, 6)
@@ -183,7 +183,7 @@ describe("Checkpoint.layerFile", () => {
       const errors = path.join(dir, "errors.jsonl")
       const mock = yield* MockApi.make({ scenario: ["incorrect_api_key"] })
       const openai = yield* clientOver(mock)
-      const layer = Checkpoint.layerFile({ output, errors })
+      const layer = CheckpointFile.layer({ output, errors })
       const once = Stream.runDrain(Batch.runDurable(Stream.make(chat(1), chat(2)), { send: Batch.send(openai), concurrency: 1 }))
       yield* Effect.provide(once, layer)
       yield* Effect.provide(once, layer)
@@ -198,7 +198,7 @@ describe("Checkpoint.layerFile", () => {
   it.effect("a full disk stops the run with CheckpointError", () =>
     Effect.gen(function*() {
       const exit = yield* Stream.runDrain(Batch.runDurable(Stream.make(chat(1)), { send: () => Effect.succeed(1) })).pipe(
-        Effect.provide(Checkpoint.layerFile({ output: "/dev/full" })),
+        Effect.provide(CheckpointFile.layer({ output: "/dev/full" })),
         Effect.exit
       )
       assert.isTrue(Exit.isFailure(exit))
@@ -212,7 +212,7 @@ describe("Checkpoint.layerFile", () => {
   it.effect("an output that cannot be opened fails with CheckpointError naming it", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        Layer.build(Checkpoint.layerFile({ output: "/nonexistent-dir/out.jsonl" })).pipe(Effect.scoped)
+        Layer.build(CheckpointFile.layer({ output: "/nonexistent-dir/out.jsonl" })).pipe(Effect.scoped)
       )
       assert.strictEqual(error._tag, "CheckpointError")
       assert.strictEqual(error.path, "/nonexistent-dir/out.jsonl")

@@ -17,6 +17,7 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as Batch from "../Batch.js"
 import * as Checkpoint from "../Checkpoint.js"
+import * as CheckpointFile from "../CheckpointFile.js"
 import * as OpenAiClient from "../OpenAiClient.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RateLimiter from "../RateLimiter.js"
@@ -223,7 +224,7 @@ export const run = (options: RunOptions): Effect.Effect<number> =>
     if (!options.resume && (hasContent(options.out) || hasContent(errors))) {
       return yield* usage(`${hasContent(options.out) ? options.out : errors} already has results: pass --resume to continue that run, or remove it.`)
     }
-    const checkpoint = yield* Checkpoint.makeFile({ output: options.out, errors }).pipe(
+    const checkpoint = yield* CheckpointFile.make({ output: options.out, errors }).pipe(
       Effect.catchTag("CheckpointError", (e) => usage(e.message))
     )
     const skipped = yield* checkpoint.done
