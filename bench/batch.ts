@@ -56,7 +56,7 @@ const clientOver = (mock: MockApi.MockApiService, resilience: OpenAiClient.Layer
       resilience: { idempotencyKey: false, ...resilience }
     }).pipe(Effect.provideService(HttpClient.HttpClient, http)))
 
-const newLimiter = RateLimiter.make({}).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+const newLimiter = RateLimiter.make({}).pipe(Effect.provide(RateLimiter.layerStoreMemory), Effect.orDie)
 const limitKey = RateLimiter.keyFor({ apiKey: API_KEY, model: "gpt-4o-mini" })
 const paced = (limiter: RateLimiter.Service) => ({ limiter, key: () => limitKey })
 

@@ -236,7 +236,8 @@ export const run = (options: RunOptions): Effect.Effect<number> =>
       })
     )
     const limiter = yield* RateLimiter.make({ requestsPerMinute: limits.rpm, tokensPerMinute: limits.tpm }).pipe(
-      Effect.provide(RateLimiter.layerStoreMemory)
+      Effect.provide(RateLimiter.layerStoreMemory),
+      Effect.catchTag("InvalidOptions", (e) => usage(e.message))
     )
     const openai = yield* OpenAiClient.make({ ...Setup.clientOptions(target), resilience: { limiter } }).pipe(
       Effect.provideService(HttpClient.HttpClient, target.http)
