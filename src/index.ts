@@ -163,6 +163,20 @@ export * as SupportReport from "./SupportReport.js"
  */
 export * as Telemetry from "./Telemetry.js"
 
+/**
+ * A resumable batch runner over a `Stream` of requests.
+ *
+ * @since 0.2.0
+ */
+export * as Batch from "./Batch.js"
+
+/**
+ * Which requests of a batch are done: the checkpoint service and its memory store (the file store: `effect-openai-resilience/node`).
+ *
+ * @since 0.2.0
+ */
+export * as Checkpoint from "./Checkpoint.js"
+
 export {
   /**
    * @since 0.1.0

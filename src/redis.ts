@@ -11,3 +11,10 @@
  * @since 0.1.0
  */
 export * as RateLimiterRedis from "./RateLimiterRedis.js"
+
+/**
+ * A `Checkpoint` store in Redis: several workers share one batch, each request done by one.
+ *
+ * @since 0.2.0
+ */
+export * as CheckpointRedis from "./CheckpointRedis.js"

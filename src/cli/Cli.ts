@@ -8,6 +8,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as MockServer from "../testing/MockServer.js"
+import * as BatchCommand from "./Batch.js"
 import * as Chat from "./Chat.js"
 import * as Demo from "./Demo.js"
 import * as Doctor from "./Doctor.js"
@@ -175,6 +176,38 @@ const mockServer = Command.make(
     )
 ).pipe(Command.withDescription("Run the fault-injecting mock OpenAI server on 127.0.0.1 until interrupted (Ctrl-C)."))
 
+const optionalInt = (name: string, description: string) =>
+  Options.integer(name).pipe(Options.optional, Options.withDescription(description), Options.map(Option.getOrUndefined))
+
+const batch = Command.make(
+  "batch",
+  {
+    input: Args.file({ name: "requests.jsonl", exists: "either" }).pipe(Args.withDescription("One request body per line (the cookbook's format)")),
+    out: Options.text("out").pipe(Options.withDescription("Results, one JSON line per request: also the checkpoint.")),
+    errors: Options.text("errors").pipe(
+      Options.optional,
+      Options.map(Option.getOrUndefined),
+      Options.withDescription("Requests that failed for good, with their typed error and support report (default OUT.errors.jsonl).")
+    ),
+    resume: Options.boolean("resume").pipe(Options.withDescription("Continue a run: send only what has no result yet.")),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Estimate requests, tokens, time and cost; send nothing.")),
+    mock: Options.boolean("mock").pipe(Options.withDescription("Send to the embedded mock server.")),
+    endpoint: Options.choice("endpoint", ["/chat/completions", "/embeddings", "/responses"]).pipe(
+      Options.optional,
+      Options.map(Option.getOrUndefined),
+      Options.withDescription("The endpoint of every line (default: from each body)")
+    ),
+    requestsPerMinute: optionalInt("max-requests-per-minute", "Cap below the learned requests-per-minute limit."),
+    tokensPerMinute: optionalInt("max-tokens-per-minute", "Cap below the learned tokens-per-minute limit."),
+    concurrency: optionalInt("max-in-progress", "Most requests in progress, waiting for the limiter included (default 1000).")
+  },
+  (o) => BatchCommand.run(o).pipe(Effect.flatMap((code) => code === 0 ? Effect.void : Effect.fail(new CommandFailed({ exitCode: code }))))
+).pipe(
+  Command.withDescription(
+    "Push a JSONL file of requests through the limits, resumable: every request answered once, failures in an errors file."
+  )
+)
+
 /**
  * The root command with its subcommands.
  *
@@ -183,5 +216,5 @@ const mockServer = Command.make(
  */
 export const root = Command.make("effect-openai-resilience").pipe(
   Command.withDescription("Resilience toolkit for OpenAI-compatible APIs."),
-  Command.withSubcommands([demo, doctor, chat, mockServer])
+  Command.withSubcommands([demo, doctor, chat, mockServer, batch])
 )
