@@ -126,6 +126,27 @@ export const lowerBound = (text: string): number => {
   return count
 }
 
+/**
+ * The length of the longest piece of `text` as {@link lowerBound} splits it (a run of letters,
+ * of digits, or of symbols): a tokenizer's work on one piece grows with its square, so a caller
+ * can tell when a text is too costly to hand to one.
+ *
+ * @example
+ * ```ts
+ * import { TokenEstimate } from "effect-openai-resilience"
+ *
+ * TokenEstimate.longestPiece("Hello, wonderful world") // 9
+ * ```
+ *
+ * @since 0.2.0
+ * @category estimating
+ */
+export const longestPiece = (text: string): number => {
+  let longest = 0
+  for (const match of text.matchAll(PIECES)) if (match[0].length > longest) longest = match[0].length
+  return longest
+}
+
 const counter = (options: Options): (text: string) => number => {
   const estimator = options.estimator
   if (estimator === undefined) return ofText

@@ -80,25 +80,14 @@ const bound: Counter = {
   name: "a lower bound on the tokens (install gpt-tokenizer for an exact count)"
 }
 
-// BPE merges within one pre-token take time quadratic in its length (40,000 characters with no
-// space: 2.7 s), and a hostile or careless prompt can be one such run. A text with a run longer
+// BPE merges within one pre-token take time quadratic in its length (40,000 letters with no
+// break: 2.7 s), and a hostile or careless prompt can be one such run. A text with a piece longer
 // than this is counted with the lower bound instead: sound (it never counts more than the real
 // tokenizer), linear, only less precise.
-const MAX_RUN = 200
-
-const longestRun = (text: string): number => {
-  let longest = 0
-  let run = 0
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    run = c === 32 || c === 10 || c === 9 || c === 13 ? 0 : run + 1
-    if (run > longest) longest = run
-  }
-  return longest
-}
+const MAX_PIECE = 1000
 
 const withinRuns = (count: TokenEstimate.Estimator): TokenEstimate.Estimator => (text) =>
-  longestRun(text) > MAX_RUN ? bound.count(text) : count(text)
+  TokenEstimate.longestPiece(text) > MAX_PIECE ? bound.count(text) : count(text)
 
 const counterFor = (model: string, tokenizer: Preflight.Options["tokenizer"]): Effect.Effect<Counter> => {
   if (typeof tokenizer === "function") return Effect.succeed({ count: tokenizer, name: "the configured estimator" })
