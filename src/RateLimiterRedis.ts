@@ -32,6 +32,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import * as breakerRedis from "./internal/circuitBreakerRedis.js"
 import * as internal from "./internal/rateLimiterRedis.js"
 import * as RateLimiter from "./RateLimiter.js"
 
@@ -86,6 +88,36 @@ export const make = (options: Options = {}): Effect.Effect<RateLimiter.Store, ne
       1,
       Math.ceil(Duration.toMillis(Duration.decode(options.connectTimeout ?? Duration.seconds(5))))
     )
+  })
+
+/**
+ * A {@link CircuitBreaker.SharedStore} on the same Redis: breakers of several replicas given it
+ * (`CircuitBreaker.make({ shared: { store } })`) open together when one trips.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { RateLimiterRedis } from "effect-openai-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiterRedis.makeBreakerStore({ url: "redis://127.0.0.1:6379" })
+ *   return yield* CircuitBreaker.make({ name: "openai", shared: { store } })
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeBreakerStore = (
+  options: Omit<Options, "connectTimeout"> = {}
+): Effect.Effect<CircuitBreaker.SharedStore, never, Scope.Scope> =>
+  breakerRedis.make({
+    url: options.url === undefined ? undefined : Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url,
+    redis: options.redis,
+    prefix: options.prefix ?? "openai-ratelimit:",
+    // Kept this long after an open ends, so that the trips count survives a quick re-trip.
+    ttlMillis: Math.max(1000, Math.ceil(Duration.toMillis(Duration.decode(options.ttl ?? Duration.minutes(10)))))
   })
 
 /**

@@ -1,0 +1,66 @@
+/**
+ * A circuit breaker's state shared through a store: the memory store, and the guard that turns
+ * a failing store into local-only behaviour with one warning.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as CircuitBreaker from "../CircuitBreaker.js"
+
+/** @internal */
+export const makeMemory = (): CircuitBreaker.SharedStore => {
+  const opens = new Map<string, CircuitBreaker.SharedOpen>()
+  return {
+    read: (key, now) =>
+      Effect.sync(() => Option.filter(Option.fromNullable(opens.get(key)), (open) => open.retryAt > now)),
+    open: (key, open) =>
+      Effect.sync(() => {
+        const current = opens.get(key)
+        if (current === undefined || isLater(open, current)) opens.set(key, open)
+      }),
+    close: (key, trips) =>
+      Effect.sync(() => {
+        const current = opens.get(key)
+        if (current !== undefined && current.trips <= trips) opens.delete(key)
+      })
+  }
+}
+
+/** Whether `a` supersedes `b`: more trips, or as many and a later end. The Lua script agrees. @internal */
+export const isLater = (a: CircuitBreaker.SharedOpen, b: CircuitBreaker.SharedOpen): boolean =>
+  a.trips > b.trips || (a.trips === b.trips && a.retryAt > b.retryAt)
+
+/** The store's operations bounded by a second; a failure is warned about once and answered locally. @internal */
+export const guarded = (store: CircuitBreaker.SharedStore, key: string, name: string) => {
+  let failing = false
+  const run = <A>(op: Effect.Effect<A, CircuitBreaker.SharedStoreError>, local: A): Effect.Effect<A> =>
+    op.pipe(
+      Effect.timeout(Duration.seconds(1)),
+      Effect.tap(() =>
+        Effect.suspend(() => {
+          if (!failing) return Effect.void
+          failing = false
+          return Effect.logInfo(`circuit breaker ${name}: shared store answers again`)
+        })
+      ),
+      Effect.catchAll((error) =>
+        Effect.suspend(() => {
+          const first = !failing
+          failing = true
+          return Effect.as(
+            first
+              ? Effect.logWarning(`circuit breaker ${name}: shared store failed, deciding locally until it answers: ${String(error)}`)
+              : Effect.void,
+            local
+          )
+        })
+      )
+    )
+  return {
+    read: (now: number) => run(store.read(key, now), Option.none<CircuitBreaker.SharedOpen>()),
+    open: (open: CircuitBreaker.SharedOpen) => run(store.open(key, open), undefined),
+    close: (trips: number) => run(store.close(key, trips), undefined)
+  }
+}
