@@ -35,6 +35,7 @@ import * as O from "./internal/options.js"
 import type { InvalidOptions } from "./InvalidOptions.js"
 import * as telemetry from "./internal/telemetry.js"
 import * as OpenAiError from "./OpenAiError.js"
+import type * as RateLimiter from "./RateLimiter.js"
 
 /**
  * The error of a call refused because the circuit is open (or half-open with every probe slot
@@ -188,31 +189,22 @@ export interface SharedOpen {
 }
 
 /**
- * A shared store's failure. The breaker never surfaces it: it decides locally, with a warning.
- *
- * @since 0.1.0
- * @category shared
- */
-export class SharedStoreError extends Data.TaggedError("SharedStoreError")<{
-  readonly message: string
-  readonly cause?: unknown
-}> {}
-
-/**
  * Where breakers of several processes share their open state ({@link Options}'s `shared`): one
  * replica that trips opens the circuit for all, until the same instant. Each operation is one
- * round trip. Made by {@link makeSharedStoreMemory} or `RateLimiterRedis.makeBreakerStore`.
+ * round trip; a failure is a `RateLimiterStoreError`, which the breaker never surfaces (it
+ * decides locally, with a warning). Made by {@link makeSharedStoreMemory} or
+ * `RateLimiterRedis.makeBreakerStore`.
  *
  * @since 0.1.0
  * @category shared
  */
 export interface SharedStore {
   /** The key's open state, if it refuses calls at `now`. */
-  readonly read: (key: string, now: number) => Effect.Effect<Option.Option<SharedOpen>, SharedStoreError>
+  readonly read: (key: string, now: number) => Effect.Effect<Option.Option<SharedOpen>, RateLimiter.RateLimiterStoreError>
   /** Records a trip, unless the store already holds one with more trips or a later end. */
-  readonly open: (key: string, open: SharedOpen) => Effect.Effect<void, SharedStoreError>
+  readonly open: (key: string, open: SharedOpen) => Effect.Effect<void, RateLimiter.RateLimiterStoreError>
   /** Closes the key after a recovery seen at `trips` (a later trip elsewhere stays). */
-  readonly close: (key: string, trips: number) => Effect.Effect<void, SharedStoreError>
+  readonly close: (key: string, trips: number) => Effect.Effect<void, RateLimiter.RateLimiterStoreError>
 }
 
 /**

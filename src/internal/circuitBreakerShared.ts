@@ -4,10 +4,10 @@
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
+import { guard } from "./sharedStore.js"
 
 /** @internal */
 export const makeMemory = (): CircuitBreaker.SharedStore => {
@@ -32,35 +32,12 @@ export const makeMemory = (): CircuitBreaker.SharedStore => {
 export const isLater = (a: CircuitBreaker.SharedOpen, b: CircuitBreaker.SharedOpen): boolean =>
   a.trips > b.trips || (a.trips === b.trips && a.retryAt > b.retryAt)
 
-/** The store's operations bounded by a second; a failure is warned about once and answered locally. @internal */
+/** The store's operations under the shared-store rule ({@link guard}). @internal */
 export const guarded = (store: CircuitBreaker.SharedStore, key: string, name: string) => {
-  let failing = false
-  const run = <A>(op: Effect.Effect<A, CircuitBreaker.SharedStoreError>, local: A): Effect.Effect<A> =>
-    op.pipe(
-      Effect.timeout(Duration.seconds(1)),
-      Effect.tap(() =>
-        Effect.suspend(() => {
-          if (!failing) return Effect.void
-          failing = false
-          return Effect.logInfo(`circuit breaker ${name}: shared store answers again`)
-        })
-      ),
-      Effect.catchAll((error) =>
-        Effect.suspend(() => {
-          const first = !failing
-          failing = true
-          return Effect.as(
-            first
-              ? Effect.logWarning(`circuit breaker ${name}: shared store failed, deciding locally until it answers: ${String(error)}`)
-              : Effect.void,
-            local
-          )
-        })
-      )
-    )
+  const run = guard(`circuit breaker ${name}`)
   return {
-    read: (now: number) => run(store.read(key, now), Option.none<CircuitBreaker.SharedOpen>()),
-    open: (open: CircuitBreaker.SharedOpen) => run(store.open(key, open), undefined),
-    close: (trips: number) => run(store.close(key, trips), undefined)
+    read: (now: number) => run(store.read(key, now), Effect.succeed(Option.none<CircuitBreaker.SharedOpen>())),
+    open: (open: CircuitBreaker.SharedOpen) => run(store.open(key, open), Effect.void),
+    close: (trips: number) => run(store.close(key, trips), Effect.void)
   }
 }

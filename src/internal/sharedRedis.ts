@@ -1,6 +1,7 @@
 /**
- * The circuit breaker's shared open state in Redis: one hash per key (`<prefix>breaker:<key>`),
- * each operation one Lua script (one atomic round trip), expiring a while after the open ends.
+ * State shared beside the limiter's, in Redis, each operation one Lua script (one atomic round
+ * trip): the circuit breaker's open state (a hash per key, `<prefix>breaker:<key>`, expiring a
+ * while after the open ends) and the retry budget's tokens (`<prefix>budget:<key>`).
  *
  * @internal
  */
@@ -8,7 +9,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions } from "ioredis"
-import * as CircuitBreaker from "../CircuitBreaker.js"
+import type * as CircuitBreaker from "../CircuitBreaker.js"
+import * as RateLimiter from "../RateLimiter.js"
+import type * as RetryBudget from "../RetryBudget.js"
 
 /** `open`: KEYS[1]; ARGV retryAt, trips, ttl. The same rule as the memory store's `isLater`. */
 const open = `
@@ -29,9 +32,28 @@ if t ~= nil and t <= tonumber(ARGV[1]) then redis.call("DEL", KEYS[1]) end
 return 0
 `
 
+/** `take`: KEYS[1]; ARGV cost, capacity, ttl. Returns 1 when taken. A missing key is a full budget. */
+const take = `
+local tokens = tonumber(redis.call("GET", KEYS[1])) or tonumber(ARGV[2])
+local cost = tonumber(ARGV[1])
+if tokens < cost then return 0 end
+redis.call("SET", KEYS[1], string.format("%.17g", tokens - cost), "PX", ARGV[3])
+return 1
+`
+
+/** `refund`: KEYS[1]; ARGV amount, capacity, ttl. */
+const refund = `
+local capacity = tonumber(ARGV[2])
+local tokens = tonumber(redis.call("GET", KEYS[1])) or capacity
+redis.call("SET", KEYS[1], string.format("%.17g", math.min(capacity, tokens + tonumber(ARGV[1]))), "PX", ARGV[3])
+return 0
+`
+
 interface RedisWithScripts extends Redis {
   eorBreakerOpen(key: string, ...args: Array<string>): Promise<number>
   eorBreakerClose(key: string, ...args: Array<string>): Promise<number>
+  eorBudgetTake(key: string, ...args: Array<string>): Promise<number>
+  eorBudgetRefund(key: string, ...args: Array<string>): Promise<number>
 }
 
 /** @internal */
@@ -42,8 +64,7 @@ export interface Options {
   readonly ttlMillis: number
 }
 
-/** @internal */
-export const make = (options: Options): Effect.Effect<CircuitBreaker.SharedStore, never, Scope.Scope> =>
+const connect = (options: Options) =>
   Effect.gen(function*() {
     // As the limiter's store: fail at once while disconnected, so the breaker decides locally.
     const base: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...options.redis }
@@ -54,6 +75,8 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker.SharedStore
     redis.on("error", () => {})
     redis.defineCommand("eorBreakerOpen", { numberOfKeys: 1, lua: open })
     redis.defineCommand("eorBreakerClose", { numberOfKeys: 1, lua: close })
+    redis.defineCommand("eorBudgetTake", { numberOfKeys: 1, lua: take })
+    redis.defineCommand("eorBudgetRefund", { numberOfKeys: 1, lua: refund })
     yield* Effect.async<void>((resume) => {
       if (redis.status === "ready") return resume(Effect.void)
       const done = () => resume(Effect.void)
@@ -64,11 +87,17 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker.SharedStore
       Effect.tryPromise({
         try: run,
         catch: (cause) =>
-          new CircuitBreaker.SharedStoreError({
+          new RateLimiter.RateLimiterStoreError({
             message: `redis ${name}: ${cause instanceof Error ? cause.message : String(cause)}`,
             cause
           })
       })
+    return { redis, command }
+  })
+
+/** @internal */
+export const makeBreakerStore = (options: Options): Effect.Effect<CircuitBreaker.SharedStore, never, Scope.Scope> =>
+  Effect.map(connect(options), ({ command, redis }): CircuitBreaker.SharedStore => {
     const full = (key: string) => `${options.prefix}breaker:${key}`
     return {
       read: (key, now) =>
@@ -82,5 +111,23 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker.SharedStore
           command("open", () => redis.eorBreakerOpen(full(key), String(o.retryAt), String(o.trips), String(options.ttlMillis)))
         ),
       close: (key, trips) => Effect.asVoid(command("close", () => redis.eorBreakerClose(full(key), String(trips))))
+    }
+  })
+
+/** @internal */
+export const makeBudgetStore = (options: Options): Effect.Effect<RetryBudget.SharedStore, never, Scope.Scope> =>
+  Effect.map(connect(options), ({ command, redis }): RetryBudget.SharedStore => {
+    const full = (key: string) => `${options.prefix}budget:${key}`
+    const ttl = String(options.ttlMillis)
+    return {
+      take: (key, cost, capacity) =>
+        Effect.map(
+          command("take", () => redis.eorBudgetTake(full(key), String(cost), String(capacity), ttl)),
+          (taken) => taken === 1
+        ),
+      refund: (key, amount, capacity) =>
+        Effect.asVoid(command("refund", () => redis.eorBudgetRefund(full(key), String(amount), String(capacity), ttl))),
+      tokens: (key, capacity) =>
+        Effect.map(command("tokens", () => redis.get(full(key))), (v) => v === null ? capacity : Number(v))
     }
   })

@@ -2,7 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Logger, Option, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as OpenAiError from "../src/OpenAiError.js"
+import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimiterRedis from "../src/RateLimiterRedis.js"
+import * as RetryBudget from "../src/RetryBudget.js"
 import * as RedisServer from "./utils/redisServer.js"
 
 const serverError = new OpenAiError.ServerError({ message: "boom", status: Option.some(500) })
@@ -69,9 +71,9 @@ describe("CircuitBreaker shared state (memory store, TestClock)", () => {
   it.scoped("a failing store: the breaker decides locally and warns once", () =>
     Effect.gen(function*() {
       const broken: CircuitBreaker.SharedStore = {
-        read: () => Effect.fail(new CircuitBreaker.SharedStoreError({ message: "down" })),
-        open: () => Effect.fail(new CircuitBreaker.SharedStoreError({ message: "down" })),
-        close: () => Effect.fail(new CircuitBreaker.SharedStoreError({ message: "down" }))
+        read: () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" })),
+        open: () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" })),
+        close: () => Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
       }
       const lines: Array<string> = []
       const logger = Logger.make(({ logLevel, message }) => {
@@ -115,5 +117,60 @@ describe("CircuitBreaker shared state (real Redis)", () => {
       yield* server.stop
       assert.isTrue(Option.isSome(refusal(yield* succeed(b))))
       assert.isTrue(Exit.isSuccess(yield* succeed(d)))
+    }), 20_000)
+})
+
+describe("RetryBudget shared through a store", () => {
+  const cost = new OpenAiError.ServerError({ message: "boom", status: Option.some(500) })
+
+  it.effect("memory: a budget drained by one is drained for all; a success anywhere refunds all", () =>
+    Effect.gen(function*() {
+      const store = RetryBudget.makeSharedStoreMemory()
+      const a = yield* RetryBudget.make({ capacity: 10, retryCost: 5, shared: { store } })
+      const b = yield* RetryBudget.make({ capacity: 10, retryCost: 5, shared: { store } })
+      assert.isTrue(yield* a.tryAcquire(cost))
+      assert.isTrue(yield* a.tryAcquire(cost))
+      assert.isFalse(yield* b.tryAcquire(cost))
+      assert.strictEqual(yield* b.tokens, 0)
+      for (let i = 0; i < 5; i++) yield* b.recordSuccess
+      assert.isTrue(yield* a.tryAcquire(cost))
+      // Unshared budgets, for contrast, each hold their own capacity.
+      const alone = yield* RetryBudget.make({ capacity: 10, retryCost: 5 })
+      assert.strictEqual(yield* alone.tokens, 10)
+    }))
+
+  it.effect("a failing store: the budget answers from its own bucket and warns once", () =>
+    Effect.gen(function*() {
+      const down = Effect.fail(new RateLimiter.RateLimiterStoreError({ message: "down" }))
+      const broken: RetryBudget.SharedStore = { take: () => down, refund: () => down, tokens: () => down }
+      const lines: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") lines.push(String(message))
+      })
+      const taken = yield* Effect.gen(function*() {
+        const budget = yield* RetryBudget.make({ capacity: 10, retryCost: 5, shared: { store: broken } })
+        return [yield* budget.tryAcquire(cost), yield* budget.tryAcquire(cost), yield* budget.tryAcquire(cost)]
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      assert.deepStrictEqual(taken, [true, true, false])
+      assert.strictEqual(lines.length, 1)
+    }))
+
+  it.scopedLive("real Redis: three budgets on one key drain one bucket", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer.start
+      const prefix = `b${Date.now()}:`
+      const budgets = yield* Effect.forEach([1, 2, 3], () =>
+        Effect.flatMap(
+          RateLimiterRedis.makeBudgetStore({ url: server.url, prefix }),
+          (store) => RetryBudget.make({ capacity: 20, retryCost: 5, shared: { store, key: "team" } })
+        ))
+      const taken = yield* Effect.forEach(budgets, (b) => Effect.all([b.tryAcquire(cost), b.tryAcquire(cost)]), {
+        concurrency: "unbounded"
+      })
+      // 20 tokens at 5 a retry: four retries in all, not twelve.
+      assert.strictEqual(taken.flat().filter((t) => t).length, 4)
+      for (const b of budgets) assert.strictEqual(yield* b.tokens, 0)
+      yield* Effect.forEach(budgets, (b) => b.recordSuccess)
+      assert.strictEqual(yield* Option.getOrThrow(Option.fromNullable(budgets[0])).tokens, 3)
     }), 20_000)
 })
