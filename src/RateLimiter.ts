@@ -595,7 +595,11 @@ const OptionsSchema = Schema.Struct({
   onStoreFailure: O.optional(O.literal("local", "fail")),
   storeTimeout: O.optional(O.duration),
   storeRetryAfter: O.optional(O.duration),
-  clockSkew: O.optional(O.duration)
+  clockSkew: O.optional(O.duration),
+  lanes: O.optional(Schema.Struct({
+    reserve: O.optional(O.check((u): u is number => typeof u === "number" && u > 0 && u <= 0.5, "a number above 0, at most 0.5")),
+    backgroundShare: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u <= 0.9, "a number from 0 to 0.9"))
+  }))
 })
 
 /**

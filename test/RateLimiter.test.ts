@@ -578,3 +578,13 @@ describe("RateLimiter priority lanes", () => {
       assert.strictEqual(Duration.toMillis(interactive.waited), 0)
     }))
 })
+
+describe("RateLimiter lane options", () => {
+  it.effect("out-of-range lanes are refused with InvalidOptions, never clamped silently", () =>
+    Effect.gen(function*() {
+      const bad = yield* Effect.either(make({ lanes: { reserve: 2 } }))
+      assert.isTrue(Either.isLeft(bad) && bad.left._tag === "InvalidOptions")
+      const share = yield* Effect.either(make({ lanes: { backgroundShare: -1 } }))
+      assert.isTrue(Either.isLeft(share) && share.left._tag === "InvalidOptions")
+    }))
+})

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Logger, Option, TestClock } from "effect"
+import { Cause, Duration, Effect, Either, Exit, Logger, Option, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
@@ -173,4 +173,17 @@ describe("RetryBudget shared through a store", () => {
       yield* Effect.forEach(budgets, (b) => b.recordSuccess)
       assert.strictEqual(yield* Option.getOrThrow(Option.fromNullable(budgets[0])).tokens, 3)
     }), 20_000)
+})
+
+describe("shared store options", () => {
+  it.scoped("a store that is not one is refused with InvalidOptions", () =>
+    Effect.gen(function*() {
+      const notAStore = { read: "nope" } as unknown as CircuitBreaker.SharedStore
+      const breaker = yield* Effect.either(CircuitBreaker.make({ shared: { store: notAStore } }))
+      assert.isTrue(Either.isLeft(breaker) && breaker.left._tag === "InvalidOptions")
+      const budget = yield* Effect.either(
+        RetryBudget.make({ shared: { store: notAStore as unknown as RetryBudget.SharedStore } })
+      )
+      assert.isTrue(Either.isLeft(budget) && budget.left._tag === "InvalidOptions")
+    }))
 })
