@@ -165,13 +165,7 @@ const OptionsSchema = Schema.Struct({
   halfOpenProbes: O.optional(O.int(1)),
   isFailure: O.optional(O.fn<(error: unknown) => boolean>()),
   shared: O.optional(Schema.Struct({
-    // The store itself, not a copy: its methods may rely on `this`.
-    store: O.check(
-      (u): u is SharedStore =>
-        typeof u === "object" && u !== null && "read" in u && typeof u.read === "function" && "open" in u &&
-        typeof u.open === "function" && "close" in u && typeof u.close === "function",
-      "a CircuitBreaker.SharedStore (read, open, close)"
-    ),
+    store: O.methods<SharedStore>("a CircuitBreaker.SharedStore (read, open, close)", "read", "open", "close"),
     key: O.optional(O.string)
   }))
 })

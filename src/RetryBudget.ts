@@ -231,13 +231,7 @@ const OptionsSchema = Schema.Struct({
   transportRetryCost: O.optional(O.number(0)),
   successRefund: O.optional(O.number(0)),
   shared: O.optional(Schema.Struct({
-    // The store itself, not a copy: its methods may rely on `this`.
-    store: O.check(
-      (u): u is SharedStore =>
-        typeof u === "object" && u !== null && "take" in u && typeof u.take === "function" && "refund" in u &&
-        typeof u.refund === "function" && "tokens" in u && typeof u.tokens === "function",
-      "a RetryBudget.SharedStore (take, refund, tokens)"
-    ),
+    store: O.methods<SharedStore>("a RetryBudget.SharedStore (take, refund, tokens)", "take", "refund", "tokens"),
     key: O.optional(O.string)
   }))
 })
