@@ -33,6 +33,9 @@
  * and time jumps to the next wake-up once the queue is empty (every fiber asleep or blocked).
  * Everything under test reads time and sleeps only through Effect's Clock, as under TestClock.
  *
+ * Then priority lanes: the same workers as a background batch under an interactive trickle, the
+ * limiter first in, first out and then with lanes (GOODPUT_ONLY=lanes runs only that part).
+ *
  * Run: npx tsx bench/goodput.ts
  */
 import * as Cause from "effect/Cause"
@@ -91,7 +94,10 @@ interface Result {
   readonly steps: number
 }
 
-const scenario = async (name: string, makeClient: Effect.Effect<Client>): Promise<Result> => {
+/** Between interactive arrivals, when a scenario has a trickle of them over the batch. */
+const TRICKLE_MILLIS = 3_000
+
+const scenario = async (name: string, makeClient: Effect.Effect<Client>, trickle = false): Promise<Result> => {
   const started = Date.now()
   const sim = Simulation.make()
   const latencies: Array<number> = []
@@ -137,7 +143,8 @@ const scenario = async (name: string, makeClient: Effect.Effect<Client>): Promis
           const job = jobOf(w, n, next)
           const bytes = encoder.encode(JSON.stringify(job.body))
           const report: Report = { headers: undefined }
-          const exit = yield* Effect.exit(client(send(job, bytes, report), { key, tokens: job.tokens }, report))
+          const demand: RateLimiter.Demand = { key, tokens: job.tokens, priority: trickle ? "background" : undefined }
+          const exit = yield* Effect.exit(client(send(job, bytes, report), demand, report))
           const end = yield* Effect.clockWith((c) => c.currentTimeMillis)
           if (end <= END) {
             latencies.push(end - start)
@@ -146,6 +153,20 @@ const scenario = async (name: string, makeClient: Effect.Effect<Client>): Promis
         }
       })
     const fibers = yield* Effect.forEach(Array.from({ length: WORKERS }, (_, w) => w), (w) => Effect.forkDaemon(worker(w)))
+    if (trickle) {
+      // Interactive calls arrive on their own schedule, whatever the batch is doing.
+      const next = generator(99)
+      const arrivals = Effect.gen(function*() {
+        for (let n = 0;; n++) {
+          yield* Effect.sleep(Duration.millis(TRICKLE_MILLIS))
+          const job = jobOf(WORKERS, n, next)
+          const report: Report = { headers: undefined }
+          const demand: RateLimiter.Demand = { key, tokens: job.tokens, priority: "interactive" }
+          yield* Effect.forkDaemon(Effect.exit(client(send(job, encoder.encode(JSON.stringify(job.body)), report), demand, report)))
+        }
+      })
+      fibers.push(yield* Effect.forkDaemon(arrivals))
+    }
     return { mock, fibers }
   })
 
@@ -207,12 +228,16 @@ const retryWith = (policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError>):
  * Pacing: each attempt waits in the limiter (limits learned from the headers, nothing
  * configured) and reports its response's headers or its typed 429; RetryPolicy.default outside.
  */
-const pacedWith = (estimateScale: number): Effect.Effect<Client> => Effect.map(
-  // No options, so nothing to refuse.
-  RateLimiter.make().pipe(Effect.provide(RateLimiter.layerStoreMemory), Effect.orDie),
+const pacedWith = (
+  estimateScale: number,
+  options: { readonly limiter?: RateLimiter.Options; readonly interactiveWaits?: Array<number> } = {}
+): Effect.Effect<Client> => Effect.map(
+  // The bench's options are valid, so nothing to refuse.
+  RateLimiter.make(options.limiter).pipe(Effect.provide(RateLimiter.layerStoreMemory), Effect.orDie),
   (limiter) => (attempt, demand, report) => {
-    const once = Effect.flatMap(limiter.acquire({ ...demand, tokens: demand.tokens * estimateScale }), (permit) =>
-      attempt.pipe(
+    const once = Effect.flatMap(limiter.acquire({ ...demand, tokens: demand.tokens * estimateScale }), (permit) => {
+      if (demand.priority === "interactive") options.interactiveWaits?.push(Duration.toMillis(permit.waited))
+      return attempt.pipe(
         Effect.onExit((exit) =>
           limiter.release(
             permit,
@@ -229,7 +254,8 @@ const pacedWith = (estimateScale: number): Effect.Effect<Client> => Effect.map(
               })
           )
         )
-      ))
+      )
+    })
     return RetryPolicy.retry(once, RetryPolicy.default)
   }
 )
@@ -300,7 +326,7 @@ const main = async () => {
     ])
   ]
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? []
-  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "))
+  if (results.length > 0) for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "))
   const a = results.find((r) => r.name.startsWith("(a)"))
   const c = results.find((r) => r.name.startsWith("(c)"))
   if (a !== undefined && c !== undefined) {
@@ -312,6 +338,38 @@ const main = async () => {
     const ok = a.steadyShare >= 0.95 && a.http429 / Math.max(1, a.httpRequests) <= 0.01
     console.log(`target for (a) (>= 95% of the allowed throughput, <= 1% answered 429): ${ok ? "met" : "NOT met"}`)
   }
+  if (only === undefined || only === "lanes") await lanes()
+}
+
+/**
+ * Priority lanes: the same 50 workers as a background batch saturating the limit, and an
+ * interactive call every 3 s, with the limiter first in, first out and then with lanes. Printed:
+ * the interactive calls' p50/p99 wait in the limiter (per attempt), and the throughput.
+ */
+const lanes = async () => {
+  console.log(`\nlanes: ${WORKERS} background workers saturating the limit, one interactive call every ${TRICKLE_MILLIS / 1000} s`)
+  const runs: Array<{ name: string; waits: Array<number>; result: Result }> = []
+  for (const [name, limiter] of [["FIFO", {}], ["lanes", { lanes: {} }]] as const) {
+    const waits: Array<number> = []
+    const result = await scenario(`lanes ${name}`, pacedWith(1, { limiter, interactiveWaits: waits }), true)
+    waits.sort((a, b) => a - b)
+    runs.push({ name, waits, result })
+    console.log(
+      `${name.padEnd(6)} interactive attempts ${waits.length}, wait p50 ${percentile(waits, 0.5).toFixed(0)} ms, ` +
+        `p99 ${percentile(waits, 0.99).toFixed(0)} ms; steady TPM/limit ${pct(result.steadyShare)}, ` +
+        `HTTP 429 ${pct(result.http429 / Math.max(1, result.httpRequests))}`
+    )
+  }
+  const [fifo, laned] = runs
+  if (fifo === undefined || laned === undefined) return
+  // A permit interval at the mock's 500 requests a minute.
+  const interval = 60_000 / RPM
+  const p99 = percentile(laned.waits, 0.99)
+  console.log(`target lanes-interactive-p99-wait: ${p99.toFixed(0)} ms (goal <= ${interval}) ${p99 <= interval ? "met" : "missed"}`)
+  const ratio = percentile(fifo.waits, 0.99) / Math.max(1, p99)
+  console.log(`target lanes-vs-fifo-p99-wait: ${ratio.toFixed(1)}x shorter (goal >= 10) ${ratio >= 10 ? "met" : "missed"}`)
+  const kept = laned.result.steadyShare / Math.max(1e-9, fifo.result.steadyShare)
+  console.log(`target lanes-throughput-kept: ${pct(kept)} of FIFO's (goal >= 97) ${kept >= 0.97 ? "met" : "missed"}`)
 }
 
 main().catch((error) => {

@@ -30,10 +30,12 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as shared from "./internal/circuitBreakerShared.js"
 import * as O from "./internal/options.js"
 import type { InvalidOptions } from "./InvalidOptions.js"
 import * as telemetry from "./internal/telemetry.js"
 import * as OpenAiError from "./OpenAiError.js"
+import type * as RateLimiter from "./RateLimiter.js"
 
 /**
  * The error of a call refused because the circuit is open (or half-open with every probe slot
@@ -141,6 +143,12 @@ export interface Options {
   readonly halfOpenProbes?: number | undefined
   /** Which errors count as failures. Default {@link isUpstreamFailure}. */
   readonly isFailure?: ((error: unknown) => boolean) | undefined
+  /**
+   * Share the open state with other breakers (other replicas) through a {@link SharedStore}
+   * under `key` (default: the name). A trip opens it for all until the same instant; each breaker
+   * still probes and closes by itself. A failing store is warned about and ignored.
+   */
+  readonly shared?: { readonly store: SharedStore; readonly key?: string | undefined } | undefined
 }
 
 const OptionsSchema = Schema.Struct({
@@ -155,8 +163,64 @@ const OptionsSchema = Schema.Struct({
   backoffFactor: O.optional(O.number(1)),
   maxOpenDuration: O.optional(O.duration),
   halfOpenProbes: O.optional(O.int(1)),
-  isFailure: O.optional(O.fn<(error: unknown) => boolean>())
+  isFailure: O.optional(O.fn<(error: unknown) => boolean>()),
+  shared: O.optional(Schema.Struct({
+    store: O.methods<SharedStore>("a CircuitBreaker.SharedStore (read, open, close)", "read", "open", "close"),
+    key: O.optional(O.string)
+  }))
 })
+
+/**
+ * An open circuit as replicas share it: until when it refuses calls, and how many times it has
+ * tripped in a row (which sets the next open interval).
+ *
+ * @since 0.1.0
+ * @category shared
+ */
+export interface SharedOpen {
+  readonly retryAt: number
+  readonly trips: number
+}
+
+/**
+ * Where breakers of several processes share their open state ({@link Options}'s `shared`): one
+ * replica that trips opens the circuit for all, until the same instant. Each operation is one
+ * round trip; a failure is a `RateLimiterStoreError`, which the breaker never surfaces (it
+ * decides locally, with a warning). Made by {@link makeSharedStoreMemory} or
+ * `RateLimiterRedis.makeBreakerStore`.
+ *
+ * @since 0.1.0
+ * @category shared
+ */
+export interface SharedStore {
+  /** The key's open state, if it refuses calls at `now`. */
+  readonly read: (key: string, now: number) => Effect.Effect<Option.Option<SharedOpen>, RateLimiter.RateLimiterStoreError>
+  /** Records a trip, unless the store already holds one with more trips or a later end. */
+  readonly open: (key: string, open: SharedOpen) => Effect.Effect<void, RateLimiter.RateLimiterStoreError>
+  /** Closes the key after a recovery seen at `trips` (a later trip elsewhere stays). */
+  readonly close: (key: string, trips: number) => Effect.Effect<void, RateLimiter.RateLimiterStoreError>
+}
+
+/**
+ * A {@link SharedStore} in this process's memory: breakers made in one process share it.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = CircuitBreaker.makeSharedStoreMemory()
+ *   const a = yield* CircuitBreaker.make({ shared: { store } })
+ *   const b = yield* CircuitBreaker.make({ shared: { store } })
+ *   return [a, b]
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category shared
+ */
+export const makeSharedStoreMemory = (): SharedStore => shared.makeMemory()
 
 /**
  * A circuit breaker. Call it as a function to protect an effect, or use {@link protect}.
@@ -278,6 +342,10 @@ export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, Inval
     const lock = yield* Effect.makeSemaphore(1)
     const internal: Internal = { state: State.Closed({ failures: 0 }), outcomes: [], admitted: 0, succeeded: 0 }
 
+    const remote = valid.shared === undefined
+      ? undefined
+      : shared.guarded(valid.shared.store, valid.shared.key ?? name, name)
+
     const openInterval = (trips: number): number => Math.min(maxOpen, baseOpen * Math.pow(factor, trips - 1))
 
     // Every change goes through here, under the lock: the internal state, the published state and
@@ -313,8 +381,25 @@ export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, Inval
           ? transition(State.HalfOpen({ trips: open.trips, probes }), now)
           : Effect.void)
 
-    const trip = (now: number, trips: number): Effect.Effect<void> =>
-      transition(State.Open({ openedAt: now, retryAt: now + openInterval(trips), trips }), now)
+    const trip = (now: number, trips: number): Effect.Effect<void> => {
+      const retryAt = now + openInterval(trips)
+      const local = transition(State.Open({ openedAt: now, retryAt, trips }), now)
+      return remote === undefined ? local : Effect.zipRight(local, remote.open({ retryAt, trips }))
+    }
+
+    /**
+     * Opens this breaker when another has tripped since: any open while closed; one with more
+     * trips, or (after our own open ended) a later end, otherwise.
+     */
+    const adoptShared = (now: number): Effect.Effect<void> => {
+      const s = internal.state
+      if (remote === undefined || (s._tag === "Open" && now < s.retryAt)) return Effect.void
+      return Effect.flatMap(remote.read(now), (open) =>
+        Option.isSome(open) &&
+          (s._tag === "Closed" || open.value.trips > s.trips || (s._tag === "Open" && open.value.retryAt > s.retryAt))
+          ? transition(State.Open({ openedAt: now, retryAt: open.value.retryAt, trips: open.value.trips }), now)
+          : Effect.void)
+    }
 
     type Admission =
       | { readonly _tag: "Pass"; readonly probe: boolean }
@@ -322,6 +407,7 @@ export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, Inval
 
     const admit: Effect.Effect<Admission> = lock.withPermits(1)(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      yield* adoptShared(now)
       const s = internal.state
       if (s._tag === "Open") {
         if (now < s.retryAt) {
@@ -373,7 +459,10 @@ export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, Inval
             return
           }
           internal.succeeded++
-          if (internal.succeeded >= probes) yield* transition(State.Closed({ failures: 0 }), now)
+          if (internal.succeeded >= probes) {
+            yield* transition(State.Closed({ failures: 0 }), now)
+            if (remote !== undefined) yield* remote.close(s.trips)
+          }
           return
         }
         if (s._tag === "Open" || verdict === "ignore") return

@@ -34,6 +34,9 @@ import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -333,7 +336,85 @@ export interface Options {
    * with the memory store, 50 milliseconds with a shared one.
    */
   readonly clockSkew?: Duration.DurationInput | undefined
+  /**
+   * Priority lanes ({@link Priority}): without them, each key is first-in first-out and a
+   * request's priority is ignored.
+   */
+  readonly lanes?: LaneOptions | undefined
 }
+
+/**
+ * How urgent a request is, when the limiter has {@link LaneOptions lanes}: `"interactive"` (a
+ * user waits on it) is admitted first, `"background"` (a batch) takes what is left and its
+ * guaranteed share. Set per call ({@link Demand}'s `priority`) or for a region of code
+ * ({@link withPriority}); `"default"` otherwise.
+ *
+ * @since 0.1.0
+ * @category lanes
+ */
+export type Priority = "interactive" | "default" | "background"
+
+/**
+ * The priority lanes' fairness rule, for processes sharing a store as much as for one. Each lane
+ * leaves part of each bucket to the lanes above it (interactive: none, default: half of
+ * `reserve`, background: `reserve`), so a request of a higher lane finds room even while a
+ * lower one saturates the limit. Background work is owed `backgroundShare` of the permits the
+ * other lanes take while it waits; when it is owed one, it goes next.
+ *
+ * @since 0.1.0
+ * @category lanes
+ */
+export interface LaneOptions {
+  /**
+   * Fraction of each limit the background lane leaves to the others, (0, 0.5]. Default 0.05 (3
+   * seconds of refill): the burst an interactive trickle finds under a saturating batch.
+   */
+  readonly reserve?: number | undefined
+  /** The background lane's guaranteed minimum share of the permits, [0, 0.9]. Default 0.1. */
+  readonly backgroundShare?: number | undefined
+}
+
+/**
+ * The priority of the limiter's requests made in the current fiber, unless a {@link Demand} says
+ * otherwise. `"default"` unless set.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { FiberRef } from "effect"
+ *
+ * const priority = FiberRef.get(RateLimiter.currentPriority)
+ * ```
+ *
+ * @since 0.1.0
+ * @category lanes
+ */
+export const currentPriority: FiberRef.FiberRef<Priority> = globalValue(
+  Symbol.for("effect-openai-resilience/RateLimiter/currentPriority"),
+  () => FiberRef.unsafeMake<Priority>("default")
+)
+
+/**
+ * Runs `effect` with its limiter requests in the lane `priority`: a batch job as `"background"`,
+ * a request a user waits on as `"interactive"`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const embedCorpus: Effect.Effect<void>
+ * const batch = embedCorpus.pipe(RateLimiter.withPriority("background"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category lanes
+ */
+export const withPriority: {
+  (priority: Priority): <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(effect: Effect.Effect<A, E, R>, priority: Priority): Effect.Effect<A, E, R>
+} = dual(2, <A, E, R>(effect: Effect.Effect<A, E, R>, priority: Priority): Effect.Effect<A, E, R> =>
+  Effect.locally(effect, currentPriority, priority))
 
 /**
  * {@link Options} for a limiter that never paces without its store: a request that cannot be
@@ -358,6 +439,8 @@ export interface Demand {
   readonly key: string
   /** Estimated tokens ({@link TokenEstimate}); 0 for requests that use none. */
   readonly tokens: number
+  /** Its lane, when the limiter has lanes; {@link currentPriority} when not given. */
+  readonly priority?: Priority | undefined
 }
 
 /**
@@ -512,7 +595,11 @@ const OptionsSchema = Schema.Struct({
   onStoreFailure: O.optional(O.literal("local", "fail")),
   storeTimeout: O.optional(O.duration),
   storeRetryAfter: O.optional(O.duration),
-  clockSkew: O.optional(O.duration)
+  clockSkew: O.optional(O.duration),
+  lanes: O.optional(Schema.Struct({
+    reserve: O.optional(O.check((u): u is number => typeof u === "number" && u > 0 && u <= 0.5, "a number above 0, at most 0.5")),
+    backgroundShare: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u <= 0.9, "a number from 0 to 0.9"))
+  }))
 })
 
 /**

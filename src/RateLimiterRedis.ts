@@ -32,8 +32,11 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type { RedisOptions } from "ioredis"
+import type * as CircuitBreaker from "./CircuitBreaker.js"
+import * as sharedRedis from "./internal/sharedRedis.js"
 import * as internal from "./internal/rateLimiterRedis.js"
 import * as RateLimiter from "./RateLimiter.js"
+import type * as RetryBudget from "./RetryBudget.js"
 
 /**
  * Options of the Redis store.
@@ -87,6 +90,62 @@ export const make = (options: Options = {}): Effect.Effect<RateLimiter.Store, ne
       Math.ceil(Duration.toMillis(Duration.decode(options.connectTimeout ?? Duration.seconds(5))))
     )
   })
+
+const sharedOptions = (options: Omit<Options, "connectTimeout">, ttl: Duration.Duration): sharedRedis.Options => ({
+  url: options.url === undefined ? undefined : Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url,
+  redis: options.redis,
+  prefix: options.prefix ?? "openai-ratelimit:",
+  ttlMillis: Math.max(1000, Math.ceil(Duration.toMillis(Duration.decode(options.ttl ?? ttl))))
+})
+
+/**
+ * A {@link CircuitBreaker.SharedStore} on the same Redis: breakers of several replicas given it
+ * (`CircuitBreaker.make({ shared: { store } })`) open together when one trips.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { RateLimiterRedis } from "effect-openai-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiterRedis.makeBreakerStore({ url: "redis://127.0.0.1:6379" })
+ *   return yield* CircuitBreaker.make({ name: "openai", shared: { store } })
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeBreakerStore = (
+  options: Omit<Options, "connectTimeout"> = {}
+): Effect.Effect<CircuitBreaker.SharedStore, never, Scope.Scope> =>
+  // Kept 10 minutes after an open ends by default, so that the trips count survives a quick re-trip.
+  sharedRedis.makeBreakerStore(sharedOptions(options, Duration.minutes(10)))
+
+/**
+ * A {@link RetryBudget.SharedStore} on the same Redis: budgets of several replicas given it
+ * (`RetryBudget.make({ shared: { store } })`) draw on one bucket of retries.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "effect-openai-resilience"
+ * import { RateLimiterRedis } from "effect-openai-resilience/redis"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiterRedis.makeBudgetStore({ url: "redis://127.0.0.1:6379" })
+ *   return yield* RetryBudget.make({ capacity: 200, shared: { store } })
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeBudgetStore = (
+  options: Omit<Options, "connectTimeout"> = {}
+): Effect.Effect<RetryBudget.SharedStore, never, Scope.Scope> =>
+  sharedRedis.makeBudgetStore(sharedOptions(options, Duration.hours(1)))
 
 /**
  * The store as a layer.

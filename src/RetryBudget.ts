@@ -22,8 +22,10 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as O from "./internal/options.js"
+import * as sharedStore from "./internal/sharedStore.js"
 import type { InvalidOptions } from "./InvalidOptions.js"
 import type * as OpenAiError from "./OpenAiError.js"
+import type * as RateLimiter from "./RateLimiter.js"
 
 /**
  * How the bucket is sized and what retries cost.
@@ -43,6 +45,65 @@ export interface Options {
   readonly transportRetryCost?: number | undefined
   /** Tokens a successful call earns back (never above the capacity). Default 1. */
   readonly successRefund?: number | undefined
+  /**
+   * Share the budget with other processes through a {@link SharedStore} under `key` (default
+   * `"openai"`): retries drained by one replica are drained for all. A failing store is warned
+   * about, and this process's own bucket answers until it is back.
+   */
+  readonly shared?: { readonly store: SharedStore; readonly key?: string | undefined } | undefined
+}
+
+/**
+ * Where budgets of several processes share their tokens, one round trip per operation (a
+ * missing key is a full budget). A failure is a `RateLimiterStoreError`, never surfaced by the
+ * budget. Made by {@link makeSharedStoreMemory} or `RateLimiterRedis.makeBudgetStore`.
+ *
+ * @since 0.1.0
+ * @category shared
+ */
+export interface SharedStore {
+  /** Takes `cost` tokens if there are that many. */
+  readonly take: (key: string, cost: number, capacity: number) => Effect.Effect<boolean, RateLimiter.RateLimiterStoreError>
+  /** Gives back `amount` tokens, never above `capacity`. */
+  readonly refund: (key: string, amount: number, capacity: number) => Effect.Effect<void, RateLimiter.RateLimiterStoreError>
+  /** The tokens left. */
+  readonly tokens: (key: string, capacity: number) => Effect.Effect<number, RateLimiter.RateLimiterStoreError>
+}
+
+/**
+ * A {@link SharedStore} in this process's memory: budgets made in one process share it.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const store = RetryBudget.makeSharedStoreMemory()
+ * const program = Effect.all([
+ *   RetryBudget.make({ capacity: 50, shared: { store } }),
+ *   RetryBudget.make({ capacity: 50, shared: { store } })
+ * ])
+ * ```
+ *
+ * @since 0.1.0
+ * @category shared
+ */
+export const makeSharedStoreMemory = (): SharedStore => {
+  const levels = new Map<string, number>()
+  return {
+    take: (key, cost, capacity) =>
+      Effect.sync(() => {
+        const tokens = levels.get(key) ?? capacity
+        if (tokens < cost) return false
+        levels.set(key, tokens - cost)
+        return true
+      }),
+    refund: (key, amount, capacity) =>
+      Effect.sync(() => {
+        levels.set(key, Math.min(capacity, (levels.get(key) ?? capacity) + amount))
+      }),
+    tokens: (key, capacity) => Effect.sync(() => levels.get(key) ?? capacity)
+  }
 }
 
 /**
@@ -160,7 +221,7 @@ export const settings = (options: Options = {}): Settings => ({
 export const make = (options: Options = {}): Effect.Effect<Service, InvalidOptions> =>
   Effect.flatMap(O.validate("RetryBudget", OptionsSchema, options), (valid) => {
     const resolved = settings(valid)
-    return Effect.map(Ref.make(resolved.capacity), (ref) => service(resolved, ref))
+    return Effect.map(Ref.make(resolved.capacity), (ref) => service(resolved, ref, valid.shared))
   })
 
 // Zero is meaningful everywhere: an empty budget allows no retry, a free retry costs nothing.
@@ -168,23 +229,35 @@ const OptionsSchema = Schema.Struct({
   capacity: O.optional(O.number(0)),
   retryCost: O.optional(O.number(0)),
   transportRetryCost: O.optional(O.number(0)),
-  successRefund: O.optional(O.number(0))
+  successRefund: O.optional(O.number(0)),
+  shared: O.optional(Schema.Struct({
+    store: O.methods<SharedStore>("a RetryBudget.SharedStore (take, refund, tokens)", "take", "refund", "tokens"),
+    key: O.optional(O.string)
+  }))
 })
 
-const service = (resolved: Settings, ref: Ref.Ref<number>): Service => {
+const service = (resolved: Settings, ref: Ref.Ref<number>, shared: Options["shared"]): Service => {
   const costOf = (error: OpenAiError.OpenAiError): number =>
     error._tag === "ConnectionError" || error._tag === "TimeoutError"
       ? resolved.transportRetryCost
       : resolved.retryCost
+  const take = (cost: number) => Ref.modify(ref, (tokens) => tokens >= cost ? [true, tokens - cost] : [false, tokens])
+  const refund = Ref.update(ref, (tokens) => Math.min(resolved.capacity, tokens + resolved.successRefund))
+  if (shared === undefined) {
+    return { settings: resolved, tokens: Ref.get(ref), costOf, tryAcquire: (error) => take(costOf(error)), recordSuccess: refund }
+  }
+  // This process's own bucket answers while the store fails.
+  const run = sharedStore.guard("retry budget")
+  const key = shared.key ?? "openai"
   return {
     settings: resolved,
-    tokens: Ref.get(ref),
+    tokens: run(shared.store.tokens(key, resolved.capacity), Ref.get(ref)),
     costOf,
     tryAcquire: (error) => {
       const cost = costOf(error)
-      return Ref.modify(ref, (tokens) => tokens >= cost ? [true, tokens - cost] : [false, tokens])
+      return run(shared.store.take(key, cost, resolved.capacity), take(cost))
     },
-    recordSuccess: Ref.update(ref, (tokens) => Math.min(resolved.capacity, tokens + resolved.successRefund))
+    recordSuccess: run(shared.store.refund(key, resolved.successRefund, resolved.capacity), refund)
   }
 }
 

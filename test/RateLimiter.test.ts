@@ -508,3 +508,83 @@ describe("RateLimiter", () => {
       assert.strictEqual((yield* Fiber.join(second)).status, 200)
     }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_requests"], retryAfter: "3 seconds" }))))
 })
+
+describe("RateLimiter priority lanes", () => {
+  /**
+   * Four background workers saturate 600 requests a minute (a permit every 100 ms) while an
+   * interactive request arrives every second, for 30 virtual seconds: the interactive waits and
+   * the batch's permits.
+   */
+  const saturated = (options: RateLimiter.Options) =>
+    Effect.gen(function*() {
+      const limiter = yield* make({ requestsPerMinute: 600, ...options })
+      const key = "team:gpt-4o-mini"
+      let batch = 0
+      const worker = Effect.forever(
+        Effect.zipRight(limiter.limit({ key, tokens: 0 })(Effect.void), Effect.sync(() => batch++))
+      ).pipe(RateLimiter.withPriority("background"))
+      yield* Effect.forEach([1, 2, 3, 4], () => Effect.fork(worker))
+      // The batch drains the bucket first.
+      yield* TestClock.adjust("10 seconds")
+      const waits: Array<number> = []
+      const before = batch
+      const trickle = Effect.forever(
+        Effect.zipRight(
+          Effect.fork(
+            Effect.flatMap(limiter.acquire({ key, tokens: 0, priority: "interactive" }), (permit) =>
+              Effect.sync(() => waits.push(Duration.toMillis(permit.waited))))
+          ),
+          Effect.sleep("1 second")
+        )
+      )
+      yield* Effect.fork(trickle)
+      for (let i = 0; i < 30; i++) yield* TestClock.adjust("1 second")
+      return { waits, batch: batch - before }
+    })
+
+  it.effect("with lanes, an interactive call under a saturating batch waits less than one permit interval", () =>
+    Effect.gen(function*() {
+      const run = yield* saturated({ lanes: {} })
+      assert.isAtLeast(run.waits.length, 29)
+      assert.isAtMost(Math.max(...run.waits), 100)
+      // The batch still gets the rest of the limit: 10 a second minus the trickle's one.
+      assert.isAtLeast(run.batch, 9 * 30 - 10)
+    }))
+
+  it.effect("without lanes the same interactive call queues behind the batch (first in, first out)", () =>
+    Effect.gen(function*() {
+      const run = yield* saturated({})
+      // Of the 30 interactive calls, few (here: none) get through within a permit interval.
+      assert.isBelow(run.waits.filter((w) => w <= 100).length, 15)
+    }))
+
+  it.effect("a priority set for a region applies to the limiter's requests in it; a demand's own wins", () =>
+    Effect.gen(function*() {
+      const limiter = yield* make({ requestsPerMinute: 60, lanes: { reserve: 0.5 } })
+      const key = "team:gpt-4o-mini"
+      // Background may use only half of the bucket: 30 of 60.
+      const background = yield* Effect.forEach(
+        Array.from({ length: 40 }, () => 0),
+        () => Effect.either(Effect.timeout(limiter.acquire({ key, tokens: 0 }), "1 millis")),
+        { concurrency: 1 }
+      ).pipe(RateLimiter.withPriority("background"), Effect.fork)
+      yield* TestClock.adjust("40 millis")
+      const results = yield* Fiber.join(background)
+      assert.strictEqual(results.filter(Either.isRight).length, 30)
+      // An interactive demand inside a background region still finds the rest of the bucket.
+      const interactive = yield* limiter.acquire({ key, tokens: 0, priority: "interactive" }).pipe(
+        RateLimiter.withPriority("background")
+      )
+      assert.strictEqual(Duration.toMillis(interactive.waited), 0)
+    }))
+})
+
+describe("RateLimiter lane options", () => {
+  it.effect("out-of-range lanes are refused with InvalidOptions, never clamped silently", () =>
+    Effect.gen(function*() {
+      const bad = yield* Effect.either(make({ lanes: { reserve: 2 } }))
+      assert.isTrue(Either.isLeft(bad) && bad.left._tag === "InvalidOptions")
+      const share = yield* Effect.either(make({ lanes: { backgroundShare: -1 } }))
+      assert.isTrue(Either.isLeft(share) && share.left._tag === "InvalidOptions")
+    }))
+})

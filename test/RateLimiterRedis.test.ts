@@ -19,7 +19,13 @@ storeSuite("redis", storeOnServer)
 // ---------------------------------------------------------------------------------------------
 
 type Op =
-  | { readonly _tag: "reserve"; readonly dt: number; readonly tokens: number; readonly skew: number }
+  | {
+    readonly _tag: "reserve"
+    readonly dt: number
+    readonly tokens: number
+    readonly skew: number
+    readonly lane: internal.LaneInput | null
+  }
   | {
     readonly _tag: "release"
     readonly pick: number
@@ -37,7 +43,14 @@ const opArb: FastCheck.Arbitrary<Op> = FastCheck.oneof(
     _tag: FastCheck.constant("reserve" as const),
     dt: FastCheck.integer({ min: 0, max: 20_000 }),
     tokens: FastCheck.oneof(FastCheck.integer({ min: 0, max: 3_000 }), FastCheck.integer({ min: 0, max: 50_000 })),
-    skew: FastCheck.constantFrom(0, 50, 333.5)
+    skew: FastCheck.constantFrom(0, 50, 333.5),
+    // Lanes with and without a background share, so that the debt and its wake-up are compared too.
+    lane: FastCheck.option(FastCheck.record({
+      floor: FastCheck.constantFrom(0, 0.025, 0.05),
+      background: FastCheck.boolean(),
+      share: FastCheck.constantFrom(0, 0.1, 0.3),
+      yieldFloor: FastCheck.constant(0.05)
+    }))
   }),
   FastCheck.record({
     _tag: FastCheck.constant("release" as const),
@@ -75,7 +88,8 @@ const sameOn = (stores: ReadonlyArray<RateLimiter.Store>, fixed: internal.Fixed,
       switch (op._tag) {
         case "reserve": {
           now += op.dt
-          const input = { now, tokens: op.tokens, fixed, burst: 0.9, headroom: 0.05, probeLease: 30_000, skew: op.skew }
+          const input = { now, tokens: op.tokens, fixed, burst: 0.9, headroom: 0.05, probeLease: 30_000, skew: op.skew,
+            lane: op.lane ?? undefined }
           const [a, b] = yield* all((s) => s.reserve(key, input))
           assert.deepStrictEqual(b, a)
           if (a !== undefined && a._tag === "Granted") permits.push({ r: a, at: now, tokens: op.tokens })

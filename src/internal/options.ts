@@ -142,6 +142,15 @@ export const duration: Schema.Schema<Duration.DurationInput> = check(
 /** A function. */
 export const fn = <F>(): Schema.Schema<F> => check((u): u is F => typeof u === "function", "a function")
 
+/** An object with these methods, kept as it is (not copied: its methods may rely on `this`). */
+export const methods = <A>(expected: string, ...names: ReadonlyArray<string>): Schema.Schema<A> =>
+  check(
+    (u): u is A =>
+      typeof u === "object" && u !== null &&
+      names.every((name) => typeof (u as Record<string, unknown>)[name] === "function"),
+    expected
+  )
+
 /** One of the given strings. */
 export const literal = <const L extends ReadonlyArray<string>>(...values: L): Schema.Schema<L[number]> =>
   check((u): u is L[number] => typeof u === "string" && values.includes(u), values.map((v) => JSON.stringify(v)).join(" or "))

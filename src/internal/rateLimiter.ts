@@ -44,6 +44,12 @@ export interface KeyState {
   /** Permits granted and not released yet, and their tokens: those a response may not include. */
   readonly outstandingRequests: number
   readonly outstandingTokens: number
+  /**
+   * Priority lanes: the permits the background lane is owed (its minimum share of what the
+   * other lanes took while it waited), and until when a background request is known to wait.
+   */
+  readonly owed: number
+  readonly backgroundUntil: number
 }
 
 /** The state of a key never seen. @internal */
@@ -60,7 +66,9 @@ export const initial: KeyState = {
   synced: 0,
   probeUntil: 0,
   outstandingRequests: 0,
-  outstandingTokens: 0
+  outstandingTokens: 0,
+  owed: 0,
+  backgroundUntil: 0
 }
 
 /** @internal */
@@ -97,7 +105,30 @@ export interface ReserveInput {
    * ahead does not take room the others (and the server) have not seen refill yet.
    */
   readonly skew: number
+  /** The request's priority lane, when the limiter has lanes. */
+  readonly lane?: LaneInput | undefined
 }
+
+/**
+ * A request's lane as the arithmetic takes it. Each lane must leave `floor` (a fraction of each
+ * limit) unused for the lanes above it, so that across processes a higher lane finds room first.
+ * The background lane is owed `share` of the permits the other lanes take while it waits; while
+ * it is owed one, it may use the whole bucket and the other lanes leave it `yieldFloor`. @internal
+ */
+export interface LaneInput {
+  readonly floor: number
+  readonly background: boolean
+  /** The background lane's minimum share, [0, 1). */
+  readonly share: number
+  /** The background lane's own floor, which the others keep while it is owed a permit. */
+  readonly yieldFloor: number
+}
+
+/** How long past its wait a background request counts as waiting (it may be slow to ask again). @internal */
+export const BACKGROUND_LEASE = 1_000
+
+/** The most permits the background lane can be owed: a share is taken as it accrues, not banked. @internal */
+export const OWED_CAP = 2
 
 /** The verdict of {@link reserve}. @internal */
 export type Reservation =
@@ -130,9 +161,9 @@ const withFixed = (state: KeyState, fixed: Fixed): KeyState =>
  * How long until `n` units fit in a bucket, 0 when they fit now. `n` above the usable capacity is
  * clamped to it: such a request waits for a full usable bucket, and the server then judges it.
  */
-const waitFor = (full: number, limit: number, n: number, now: number, input: ReserveInput): number => {
+const waitFor = (full: number, limit: number, n: number, now: number, burst: number, headroom: number): number => {
   const rate = limit / MINUTE
-  const capacity = limit * input.burst * (1 - input.headroom)
+  const capacity = limit * burst * (1 - headroom)
   const need = Math.min(n, capacity)
   const earliest = full + (need - capacity) / rate
   return Math.max(0, earliest - now)
@@ -175,24 +206,58 @@ export const reserve = (state0: KeyState, input: ReserveInput): readonly [Reserv
     return granted(true, { ...state, probeUntil: now + input.probeLease })
   }
   const at = now - input.skew
+  const lane = input.lane
+  const headroom = lane === undefined ? input.headroom : Math.min(0.99, input.headroom + laneFloor(state, lane, now))
   // (A pause at 0 is no pause: a skewed clock must not read it as one just ended.)
   let wait = state.pausedUntil > 0 ? state.pausedUntil - at : 0
   if (state.limitRequests !== undefined) {
-    wait = Math.max(wait, waitFor(state.fullRequests, state.limitRequests, 1, at, input))
+    wait = Math.max(wait, waitFor(state.fullRequests, state.limitRequests, 1, at, input.burst, headroom))
   }
   if (state.limitTokens !== undefined && charged > 0) {
-    wait = Math.max(wait, waitFor(state.fullTokens, state.limitTokens, charged, at, input))
+    wait = Math.max(wait, waitFor(state.fullTokens, state.limitTokens, charged, at, input.burst, headroom))
   }
   // Whole milliseconds: a fractional wait would wake the head of the queue a hair too early.
-  if (wait > 0) return [{ _tag: "Wait", millis: Math.ceil(wait) }, state]
+  if (wait > 0) {
+    const millis = Math.ceil(wait)
+    return [
+      { _tag: "Wait", millis },
+      lane !== undefined && lane.background && lane.share > 0
+        ? { ...state, backgroundUntil: Math.max(state.backgroundUntil, now + millis + BACKGROUND_LEASE) }
+        : state
+    ]
+  }
   return granted(false, {
-    ...state,
+    ...(lane === undefined ? state : { ...state, owed: owedAfterGrant(state, lane, now) }),
     fullRequests: state.limitRequests === undefined ? state.fullRequests : take(state.fullRequests, state.limitRequests, 1, now),
     fullTokens: state.limitTokens === undefined || charged <= 0 ?
       state.fullTokens :
       take(state.fullTokens, state.limitTokens, charged, now)
   })
 }
+
+/**
+ * The floor a lane keeps at `now`: a background request owed a permit keeps none, and the other
+ * lanes then keep the background's, so that it goes next.
+ */
+const laneFloor = (state: KeyState, lane: LaneInput, now: number): number => {
+  if (lane.share <= 0 || state.owed < 1) return lane.floor
+  if (lane.background) return 0
+  return state.backgroundUntil > now ? Math.max(lane.floor, lane.yieldFloor) : lane.floor
+}
+
+/** The background lane's debt after a grant: repaid by its own, grown by the others' while it waits. */
+const owedAfterGrant = (state: KeyState, lane: LaneInput, now: number): number => {
+  if (lane.share <= 0) return state.owed
+  if (lane.background) return Math.max(0, state.owed - 1)
+  if (state.backgroundUntil <= now) return state.owed
+  return Math.min(OWED_CAP, state.owed + lane.share / (1 - lane.share))
+}
+
+/**
+ * Whether a reservation made the background lane owed a permit: its waiters should then ask
+ * again, since they may now use the whole bucket. @internal
+ */
+export const owedNow = (before: KeyState, after: KeyState): boolean => before.owed < 1 && after.owed >= 1
 
 /** The rate-limit headers of a response, reduced to numbers. @internal */
 export interface Headers {

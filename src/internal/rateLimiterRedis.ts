@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import { Redis, type RedisOptions } from "ioredis"
 import * as RateLimiter from "../RateLimiter.js"
 import type * as internal from "./rateLimiter.js"
-import { TRANSIT_MILLIS, WAKE_MILLIS } from "./rateLimiter.js"
+import { BACKGROUND_LEASE, OWED_CAP, TRANSIT_MILLIS, WAKE_MILLIS } from "./rateLimiter.js"
 import { makeWakeups } from "./rateLimiterService.js"
 
 /** @internal */
@@ -27,18 +27,19 @@ export const commandsTotal = Metric.counter("openai_rate_limiter_redis_commands_
 const prelude = `
 local function num(x) return string.format("%.17g", x) end
 local function load(key)
-  local v = redis.call("HMGET", key, "lr", "lt", "fr", "ft", "pu", "ob", "ts", "g", "tt", "sy", "pr", "or", "ot")
+  local v = redis.call("HMGET", key, "lr", "lt", "fr", "ft", "pu", "ob", "ts", "g", "tt", "sy", "pr", "or", "ot", "ow", "bu")
   return {
     lr = tonumber(v[1]), lt = tonumber(v[2]),
     fr = tonumber(v[3]) or 0, ft = tonumber(v[4]) or 0, pu = tonumber(v[5]) or 0,
     ob = v[6] == "1", ts = tonumber(v[7]) or 1,
     g = tonumber(v[8]) or 0, tt = tonumber(v[9]) or 0, sy = tonumber(v[10]) or 0, pr = tonumber(v[11]) or 0,
-    orq = tonumber(v[12]) or 0, ot = tonumber(v[13]) or 0
+    orq = tonumber(v[12]) or 0, ot = tonumber(v[13]) or 0, ow = tonumber(v[14]) or 0, bu = tonumber(v[15]) or 0
   }
 end
 local function save(key, s, ttl)
   local a = { "fr", num(s.fr), "ft", num(s.ft), "pu", num(s.pu), "ob", s.ob and "1" or "0", "ts", num(s.ts),
-    "g", num(s.g), "tt", num(s.tt), "sy", num(s.sy), "pr", num(s.pr), "or", num(s.orq), "ot", num(s.ot) }
+    "g", num(s.g), "tt", num(s.tt), "sy", num(s.sy), "pr", num(s.pr), "or", num(s.orq), "ot", num(s.ot),
+    "ow", num(s.ow), "bu", num(s.bu) }
   if s.lr then a[#a + 1] = "lr"; a[#a + 1] = num(s.lr) end
   if s.lt then a[#a + 1] = "lt"; a[#a + 1] = num(s.lt) end
   redis.call("HSET", key, unpack(a))
@@ -51,18 +52,25 @@ end
 local MINUTE = 60000
 `
 
-/** `reserve`: KEYS[1] state; ARGV now, tokens, fixedRequests, fixedTokens, burst, headroom, probeLease, ttl, skew. */
+/**
+ * `reserve`: KEYS[1] state; ARGV now, tokens, fixedRequests, fixedTokens, burst, headroom,
+ * probeLease, ttl, skew, then the lane (empty when none): floor, background, share, yieldFloor,
+ * and channel, backgroundLease, owedCap. Publishes a wake-up when the background lane becomes owed.
+ */
 const reserve = `${prelude}
 local key = KEYS[1]
 local now, tokens = tonumber(ARGV[1]), tonumber(ARGV[2])
 local burst, headroom, lease, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local at = now - tonumber(ARGV[9])
+local floor, background, share, yieldFloor = tonumber(ARGV[10]), ARGV[11] == "1", tonumber(ARGV[12]), tonumber(ARGV[13])
+local channel, backgroundLease, owedCap = ARGV[14], tonumber(ARGV[15]), tonumber(ARGV[16])
 local s = load(key)
 fixed(s, tonumber(ARGV[3]), tonumber(ARGV[4]))
 if s.lt and tokens > s.lt then
   save(key, s, ttl)
   return { "TooLarge", num(s.lt), num(tokens) }
 end
+local owedBefore = s.ow
 local charged = 0
 if tokens > 0 then charged = math.ceil(tokens * s.ts) end
 charged = math.min(charged, s.lt or 9007199254740991)
@@ -72,7 +80,7 @@ local function grant(probe)
   s.orq = s.orq + 1
   s.ot = s.ot + charged
   save(key, s, ttl)
-  return { "Granted", num(charged), num(s.g), num(s.tt), probe and "1" or "0" }
+  return { "Granted", num(charged), num(s.g), num(s.tt), probe and "1" or "0", owedBefore < 1 and s.ow >= 1 and "1" or "0" }
 end
 if not s.lr and not s.lt and not s.ob then
   if now < s.pr then
@@ -81,6 +89,13 @@ if not s.lr and not s.lt and not s.ob then
   end
   s.pr = now + lease
   return grant(true)
+end
+if floor then
+  local f = floor
+  if share > 0 and s.ow >= 1 then
+    if background then f = 0 elseif s.bu > now then f = math.max(floor, yieldFloor) end
+  end
+  headroom = math.min(0.99, headroom + f)
 end
 local function waitFor(full, limit, n)
   local rate = limit / MINUTE
@@ -94,9 +109,19 @@ if s.pu > 0 then wait = s.pu - at end
 if s.lr then wait = math.max(wait, waitFor(s.fr, s.lr, 1)) end
 if s.lt and charged > 0 then wait = math.max(wait, waitFor(s.ft, s.lt, charged)) end
 if wait > 0 then
+  local millis = math.ceil(wait)
+  if floor and background and share > 0 then s.bu = math.max(s.bu, now + millis + backgroundLease) end
   save(key, s, ttl)
-  return { "Wait", num(math.ceil(wait)) }
+  return { "Wait", num(millis) }
 end
+if floor and share > 0 then
+  if background then
+    s.ow = math.max(0, s.ow - 1)
+  elseif s.bu > now then
+    s.ow = math.min(owedCap, s.ow + share / (1 - share))
+  end
+end
+if owedBefore < 1 and s.ow >= 1 then redis.call("PUBLISH", channel, key) end
 if s.lr then s.fr = math.max(s.fr, now) + 1 / (s.lr / MINUTE) end
 if s.lt and charged > 0 then s.ft = math.max(s.ft, now) + charged / (s.lt / MINUTE) end
 return grant(false)
@@ -257,7 +282,9 @@ const parseState = (hash: Record<string, string>): Option.Option<internal.KeySta
     synced: n("sy", 0),
     probeUntil: n("pr", 0),
     outstandingRequests: n("or", 0),
-    outstandingTokens: n("ot", 0)
+    outstandingTokens: n("ot", 0),
+    owed: n("ow", 0),
+    backgroundUntil: n("bu", 0)
   })
 }
 
@@ -332,9 +359,20 @@ export const make = (options: Options): Effect.Effect<RateLimiter.Store, never, 
               String(input.headroom),
               String(input.probeLease),
               ttl,
-              String(input.skew)
+              String(input.skew),
+              opt(input.lane?.floor),
+              flag(input.lane?.background === true),
+              String(input.lane?.share ?? 0),
+              String(input.lane?.yieldFloor ?? 0),
+              channel,
+              String(BACKGROUND_LEASE),
+              String(OWED_CAP)
             )),
-          parseReservation
+          (reply) => {
+            // Our own background waiters need not wait for the message to come back.
+            if (reply[5] === "1") wakeups.wake(key)
+            return parseReservation(reply)
+          }
         ),
       release: (key, input) => {
         const h = input.headers

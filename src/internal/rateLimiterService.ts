@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as OpenAiError from "../OpenAiError.js"
@@ -65,7 +66,12 @@ export const makeStoreMemory = (): RateLimiter.Store => {
       return [wake, next] as const
     }))
   const store: RateLimiter.Store = {
-    reserve: (key, input) => update(key, (state) => internal.reserve(state, input)),
+    reserve: (key, input) =>
+      update(key, (state) => {
+        const [reservation, next] = internal.reserve(state, input)
+        if (internal.owedNow(state, next)) wakeups.wake(key)
+        return [reservation, next] as const
+      }),
     release: (key, input) => waking(key, (state) => internal.release(state, input)),
     pause: (key, until) => update(key, (state) => [undefined, internal.pause(state, until)] as const),
     adjust: (key, tokens, now) => waking(key, (state) => internal.adjust(state, tokens, now)),
@@ -187,6 +193,22 @@ const headersOf = (outcome: RateLimiter.Outcome): internal.Headers | undefined =
     })
   })
 
+/** The three lanes as the arithmetic takes them, or none when the options have no lanes. */
+const lanesOf = (
+  options: RateLimiter.LaneOptions | undefined
+): Record<RateLimiter.Priority, internal.LaneInput> | undefined => {
+  if (options === undefined) return undefined
+  const reserve = Math.min(0.5, Math.max(0.001, numberOr(options.reserve, 0.05)))
+  const share = Math.min(0.9, Math.max(0, numberOr(options.backgroundShare, 0.1)))
+  const lane = (floor: number, background: boolean): internal.LaneInput => ({
+    floor,
+    background,
+    share,
+    yieldFloor: reserve
+  })
+  return { interactive: lane(0, false), default: lane(reserve / 2, false), background: lane(reserve, true) }
+}
+
 /** @internal */
 export const make = (
   store: RateLimiter.Store,
@@ -204,12 +226,16 @@ export const make = (
     const defaultPause = Duration.decode(options.defaultPause ?? Duration.seconds(1))
     const maxPause = Duration.decode(options.maxPause ?? Duration.seconds(60))
     const { fallback, run, skew, skipping, watch } = guarded(store, options)
+    const lanes = lanesOf(options.lanes)
+    // One queue per key, or per key and lane: a lane's head then asks the store while another
+    // lane's head waits, and the store's lane floors decide who goes first.
     const gates = new Map<string, Effect.Semaphore>()
-    const gateOf = (key: string): Effect.Semaphore => {
-      let gate = gates.get(key)
+    const gateOf = (key: string, lane: RateLimiter.Priority): Effect.Semaphore => {
+      const id = lanes === undefined ? key : `${lane}\u0000${key}`
+      let gate = gates.get(id)
       if (gate === undefined) {
         gate = Effect.unsafeMakeSemaphore(1)
-        gates.set(key, gate)
+        gates.set(id, gate)
       }
       return gate
     }
@@ -218,11 +244,22 @@ export const make = (
       Effect.gen(function*() {
         const tokens = tokensOf(demand.tokens)
         const start = yield* Clock.currentTimeMillis
-        return yield* gateOf(demand.key).withPermits(1)(Effect.gen(function*() {
+        const priority = demand.priority ?? (yield* FiberRef.get(RateLimiter.currentPriority))
+        const lane = lanes?.[priority]
+        return yield* gateOf(demand.key, priority).withPermits(1)(Effect.gen(function*() {
           while (true) {
             const changed = yield* watch(demand.key)
             const now = yield* Clock.currentTimeMillis
-            const input: internal.ReserveInput = { now, tokens, fixed, burst, headroom, probeLease: PROBE_LEASE, skew }
+            const input: internal.ReserveInput = {
+              now,
+              tokens,
+              fixed,
+              burst,
+              headroom,
+              probeLease: PROBE_LEASE,
+              skew,
+              lane
+            }
             // The fallback is this process's alone: one clock, no skew to allow for.
             const { local, value } = yield* run(
               (s) => s.reserve(demand.key, s === fallback ? { ...input, skew: 0 } : input),

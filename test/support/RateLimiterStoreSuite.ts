@@ -64,6 +64,56 @@ const releaseInput = (
   }
 }
 
+/** The limiter's lanes with a reserve of 5% and a background share of `share` (as `RateLimiter.make` builds them). */
+const laneOf = (background: boolean, share: number): NonNullable<RateLimiter.ReserveInput["lane"]> => ({
+  floor: background ? 0.05 : 0,
+  background,
+  share,
+  yieldFloor: 0.05
+})
+
+/**
+ * A saturating background batch (always one request waiting) against an interactive lane, on
+ * one key of 600 requests a minute (a permit every 100 ms), for `until` ms of times passed in.
+ * Interactive requests arrive every `every` ms (0: always one waiting). Each waiter asks again
+ * when its wait ends, and the batch also after each interactive grant (what a wake-up does).
+ * Ties go to the batch, the worst case for the interactive lane.
+ */
+const contend = (store: RateLimiter.Store, options: { readonly every: number; readonly until: number; readonly share: number }) =>
+  Effect.gen(function*() {
+    const key = freshKey()
+    const fixed = { requests: 600 }
+    const lane = (background: boolean, now: number): RateLimiter.ReserveInput => ({
+      ...input(now, 0, fixed),
+      lane: laneOf(background, options.share)
+    })
+    // The batch has drained the bucket to its floor before the interactive lane starts.
+    const start = 60_000
+    let batch = 0
+    let batchAt = start
+    while (granted(yield* store.reserve(key, lane(true, start)))) batch++
+    let arrival = start
+    let interactiveAt = start
+    const waits: Array<number> = []
+    const batchAtStart = batch
+    while (Math.min(batchAt, interactiveAt) < start + options.until) {
+      if (batchAt <= interactiveAt) {
+        const r = yield* store.reserve(key, lane(true, batchAt))
+        if (r._tag === "Granted") batch++
+        else if (r._tag === "Wait") batchAt += r.millis
+      } else {
+        const r = yield* store.reserve(key, lane(false, interactiveAt))
+        if (r._tag === "Granted") {
+          waits.push(interactiveAt - arrival)
+          arrival = options.every === 0 ? interactiveAt : arrival + options.every
+          batchAt = Math.min(batchAt, interactiveAt)
+          interactiveAt = Math.max(arrival, interactiveAt)
+        } else if (r._tag === "Wait") interactiveAt += r.millis
+      }
+    }
+    return { waits, interactive: waits.length, batch: batch - batchAtStart }
+  })
+
 const granted = (r: RateLimiter.Reservation) => r._tag === "Granted"
 const waits = (r: RateLimiter.Reservation) => r._tag === "Wait" ? r.millis : -1
 
@@ -262,6 +312,52 @@ export const storeSuite = <E>(name: string, storeLayer: Layer.Layer<RateLimiter.
         const woke = yield* Effect.either(Effect.timeout(changed, "2 seconds"))
         assert.isTrue(Either.isRight(woke))
         assert.isTrue(granted(yield* store.reserve(key, input(1, 10))))
+      }))
+
+    it.effect("lanes: under a saturating batch an interactive request waits less than one permit interval", () =>
+      Effect.gen(function*() {
+        const store = yield* RateLimiter.RateLimiterStore
+        const run = yield* contend(store, { every: 1_000, until: 60_000, share: 0.1 })
+        assert.strictEqual(run.interactive, 60)
+        assert.isAtMost(Math.max(...run.waits), 100)
+        // The batch takes everything else: 600 a minute minus the trickle's 60.
+        assert.isAtLeast(run.batch, 530)
+        assert.isAtMost(run.batch + run.interactive, 601)
+      }))
+
+    it.effect("lanes: the batch keeps its minimum share against a saturating interactive lane", () =>
+      Effect.gen(function*() {
+        const store = yield* RateLimiter.RateLimiterStore
+        const run = yield* contend(store, { every: 0, until: 60_000, share: 0.2 })
+        const total = run.batch + run.interactive
+        assert.isAtLeast(total, 595)
+        assert.isAtLeast(run.batch / total, 0.19)
+        assert.isAtMost(run.batch / total, 0.22)
+        // Without a share, interactive work takes the whole limit.
+        const starved = yield* contend(store, { every: 0, until: 60_000, share: 0 })
+        assert.strictEqual(starved.batch, 0)
+      }))
+
+    it.effect("lanes: a background waiter is woken when it becomes owed a permit", () =>
+      Effect.gen(function*() {
+        const store = yield* RateLimiter.RateLimiterStore
+        const key = freshKey()
+        const fixed = { requests: 60 }
+        const at = (background: boolean, now: number): RateLimiter.ReserveInput => ({
+          ...input(now, 0, fixed),
+          lane: laneOf(background, 0.5)
+        })
+        // Drain to the background floor (3 requests), then the batch waits.
+        while (granted(yield* store.reserve(key, at(true, 0))));
+        assert.isAbove(waits(yield* store.reserve(key, at(true, 0))), 0)
+        const changed = yield* store.watch(key)
+        // One interactive grant while the batch waits owes it a permit (share 0.5: one for one).
+        assert.isTrue(granted(yield* store.reserve(key, at(false, 0))))
+        const woke = yield* Effect.either(Effect.timeout(changed, "300 millis"))
+        assert.isTrue(Either.isRight(woke))
+        // Owed, the batch may go below its floor; the interactive lane now leaves it that room.
+        assert.isAbove(waits(yield* store.reserve(key, at(false, 0))), 0)
+        assert.isTrue(granted(yield* store.reserve(key, at(true, 0))))
       }))
 
     it.effect("a release that frees nothing wakes nobody", () =>
