@@ -10,19 +10,11 @@ import * as TestClock from "effect/TestClock"
 import * as Deployment from "../src/Deployment.js"
 import * as Fallback from "../src/Fallback.js"
 import * as S from "./support/ScriptedClient.js"
+import { chatRequest, completion } from "./support/client.js"
 
 const AZURE_KEY = "azure0123456789abcdef0123456789ab"
 const ENDPOINT = "https://my-resource.openai.azure.com/"
 
-const completion = {
-  id: "chatcmpl-1",
-  object: "chat.completion",
-  created: 1727346142,
-  model: "gpt-4o-mini",
-  choices: [{ index: 0, message: { role: "assistant", content: "Hi!", refusal: null }, logprobs: null, finish_reason: "stop" }],
-  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }
-}
-const chatRequest = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Say hi" }] }
 
 const urlOf = (scripted: S.Scripted, n: number) => {
   const request = scripted.requests[n]

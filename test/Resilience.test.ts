@@ -10,7 +10,7 @@ import * as Resilience from "../src/Resilience.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
-import { setupWith, typedClientWith } from "./support/client.js"
+import { chatRequest, completion, setupWith, typedClientWith } from "./support/client.js"
 import * as S from "./support/ScriptedClient.js"
 
 const API_KEY = "sk-proj-RESILIENCEKEY0123456789abcdefghijkl"
@@ -21,14 +21,6 @@ const setup = setupWith({ apiKey: Redacted.make(API_KEY), baseUrl: BASE, resilie
 // `OpenAiClient.make` with the layers given: its error and requirement types are exactly theirs.
 const clientWith = typedClientWith(Redacted.make(API_KEY), BASE)
 
-const completion = {
-  id: "chatcmpl-1",
-  object: "chat.completion",
-  created: 1727346142,
-  model: "gpt-4o-mini",
-  choices: [{ index: 0, message: { role: "assistant", content: "Hi!", refusal: null }, logprobs: null, finish_reason: "stop" }],
-  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }
-}
 const chunk = (content: string) => ({
   id: "chatcmpl-s",
   object: "chat.completion.chunk",
@@ -36,7 +28,6 @@ const chunk = (content: string) => ({
   model: "gpt-4o-mini",
   choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]
 })
-const chatRequest = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Say hi" }] }
 const serverErrorIn200 = S.json(200, S.errorBody("The server had an error processing your request.", "server_error", null))
 
 const chat = HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(

@@ -34,3 +34,16 @@ export const typedClientWith = (apiKey: Redacted.Redacted<string>, baseUrl: stri
     )
     return { openai, scripted }
   })
+
+/** A chat completion as the API returns it, for the scripted steps. */
+export const completion = {
+  id: "chatcmpl-1",
+  object: "chat.completion",
+  created: 1727346142,
+  model: "gpt-4o-mini",
+  choices: [{ index: 0, message: { role: "assistant", content: "Hi!", refusal: null }, logprobs: null, finish_reason: "stop" }],
+  usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }
+}
+
+/** The request the client tests send. */
+export const chatRequest = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Say hi" }] }
