@@ -27,6 +27,7 @@ import type * as Schedule from "effect/Schedule"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import { printTarget } from "./support/target.js"
 
 const LOGICAL = 10_000
 const ARRIVAL_WINDOW_MS = 120_000
@@ -173,16 +174,9 @@ const main = async () => {
   if (withBudget !== undefined) {
     const amplification = perLogical(withBudget)
     const cap = 10
-    console.log(
-      `\ntarget (default + budget): <= 1.20 requests per logical request during the outage: ${fmt(amplification)} ${
-        amplification <= 1.2 ? "ok" : "MISSED"
-      }`
-    )
-    console.log(
-      `target (default + budget): recovery within one backoff cap (${cap} s): ${seconds(withBudget.recoveryMillis)} ${
-        withBudget.recoveryMillis <= cap * 1000 ? "ok" : "MISSED"
-      }`
-    )
+    console.log("")
+    printTarget("default+budget requests per logical request in the outage", amplification, { op: "<=", goal: 1.2 })
+    printTarget("default+budget recovery", withBudget.recoveryMillis / 1000, { op: "<=", goal: cap, unit: " s", digits: 1 })
   }
   console.log(
     "\nrecovery: time from the upstream's recovery until the last request that arrived during the outage settled;" +

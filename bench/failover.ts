@@ -40,6 +40,7 @@ import * as Fallback from "../src/Fallback.js"
 import type * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { MockApi, ScriptedHttpClient, Simulation } from "../src/testing/index.js"
+import { targetLine } from "./support/target.js"
 
 const MINUTE = 60_000
 const DURATION_MS = 10 * MINUTE
@@ -260,12 +261,10 @@ const main = async () => {
     const plan = await table(outage)
     if (plan === undefined) continue
     const ok = plan.outageSuccess * 100
-    targets.push(`target fallback-outage-success (${outage}): ${ok.toFixed(2)}% (goal >= 99.9) ${ok >= 99.9 ? "met" : "missed"}`)
+    targets.push(targetLine(`fallback-outage-success (${outage})`, ok, { op: ">=", goal: 99.9, unit: "%" }))
     const back = plan.back === undefined ? Number.POSITIVE_INFINITY : plan.back / 1000
     targets.push(
-      `target fallback-back-on-primary (${outage}): ${Number.isFinite(back) ? back.toFixed(1) : "never"} s (goal <= 10) ${
-        back <= 10 ? "met" : "missed"
-      }`
+      targetLine(`fallback-back-on-primary (${outage})`, back, { op: "<=", goal: 10, unit: " s", digits: 1, infinite: "never" })
     )
   }
   for (const line of targets) console.log(line)

@@ -39,6 +39,7 @@ import * as RateLimiterRedis from "../src/RateLimiterRedis.js"
 import { MockApi, MockServer } from "../src/testing/index.js"
 import * as RedisServer from "../test/utils/redisServer.js"
 import { generator, jobOf, percentile } from "./workload.js"
+import { printTarget } from "./support/target.js"
 
 const RPM = 500
 const TPM = 30_000
@@ -295,9 +296,8 @@ const main = (origin: number) =>
   const memory = figures.find((f) => f.store === "memory")
   if (memory !== undefined) console.log(`\nmemory store overshoot: ${pct(memory.share429)} of its requests answered 429`)
   if (shared === undefined) return
-  const verdict = (ok: boolean) => ok ? "met" : "missed"
-  console.log(`target redis-throughput: ${pct(shared.share)} (goal >= 95%) ${verdict(shared.share >= 0.95)}`)
-  console.log(`target redis-429-share: ${pct(shared.share429)} (goal <= 1%) ${verdict(shared.share429 <= 0.01)}`)
+  printTarget("redis-throughput", shared.share * 100, { op: ">=", goal: 95, unit: "%", digits: 1 })
+  printTarget("redis-429-share", shared.share429 * 100, { op: "<=", goal: 1, unit: "%", digits: 1 })
 })
 
 if (process.argv[2] === "worker") {

@@ -54,6 +54,7 @@ import * as RateLimitHeaders from "../src/RateLimitHeaders.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { MockApi, Simulation } from "../src/testing/index.js"
 import { generator, type Job, jobOf, percentile } from "./workload.js"
+import { printTarget } from "./support/target.js"
 
 const RPM = 500
 const TPM = 30_000
@@ -335,8 +336,13 @@ const main = async () => {
         `${pct(a.http429 / Math.max(1, a.httpRequests))} vs ${pct(c.http429 / Math.max(1, c.httpRequests))} of HTTP requests ` +
         `answered 429, ${pct(a.failed / Math.max(1, a.completed))} vs ${pct(c.failed / Math.max(1, c.completed))} of calls failed`
     )
-    const ok = a.steadyShare >= 0.95 && a.http429 / Math.max(1, a.httpRequests) <= 0.01
-    console.log(`target for (a) (>= 95% of the allowed throughput, <= 1% answered 429): ${ok ? "met" : "NOT met"}`)
+    printTarget("(a) share of the allowed throughput", a.steadyShare * 100, { op: ">=", goal: 95, unit: "%", digits: 1 })
+    printTarget("(a) HTTP requests answered 429", (a.http429 / Math.max(1, a.httpRequests)) * 100, {
+      op: "<=",
+      goal: 1,
+      unit: "%",
+      digits: 1
+    })
   }
   if (only === undefined || only === "lanes") await lanes()
 }
@@ -365,11 +371,11 @@ const lanes = async () => {
   // A permit interval at the mock's 500 requests a minute.
   const interval = 60_000 / RPM
   const p99 = percentile(laned.waits, 0.99)
-  console.log(`target lanes-interactive-p99-wait: ${p99.toFixed(0)} ms (goal <= ${interval}) ${p99 <= interval ? "met" : "missed"}`)
+  printTarget("lanes-interactive-p99-wait", p99, { op: "<=", goal: interval, unit: " ms", digits: 0 })
   const ratio = percentile(fifo.waits, 0.99) / Math.max(1, p99)
-  console.log(`target lanes-vs-fifo-p99-wait: ${ratio.toFixed(1)}x shorter (goal >= 10) ${ratio >= 10 ? "met" : "missed"}`)
+  printTarget("lanes-vs-fifo-p99-wait, times shorter", ratio, { op: ">=", goal: 10, unit: "x", digits: 1 })
   const kept = laned.result.steadyShare / Math.max(1e-9, fifo.result.steadyShare)
-  console.log(`target lanes-throughput-kept: ${pct(kept)} of FIFO's (goal >= 97) ${kept >= 0.97 ? "met" : "missed"}`)
+  printTarget("lanes-throughput-kept, of FIFO's", kept * 100, { op: ">=", goal: 97, unit: "%", digits: 1 })
 }
 
 main().catch((error) => {

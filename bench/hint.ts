@@ -34,6 +34,7 @@ import * as Classify from "../src/Classify.js"
 import type * as OpenAiError from "../src/OpenAiError.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import { printTarget } from "./support/target.js"
 
 const API_KEY = "sk-bench-0000000000000000000000000000"
 
@@ -227,9 +228,7 @@ const main = async () => {
     // A 1 ms hint is below what a loopback round trip can resolve: judge the policy's decision.
     const value = r.hint.millis < 10 ? r.decidedOurs / r.hint.millis : r.ours / r.hint.millis
     const what = r.hint.millis < 10 ? "decided" : "loopback"
-    // No ": " inside the name, so that a reader can split the line at the first one.
-    const name = `wait after ${r.hint.name.replace(": ", "=")}, ${what} / hint`
-    console.log(`target ${name}: ${value.toFixed(2)} (goal <= 1.2) ${value <= 1.2 ? "met" : "missed"}`)
+    printTarget(`wait after ${r.hint.name}, ${what} / hint`, value, { op: "<=", goal: 1.2 })
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import * as Classify from "../src/Classify.js"
 import { hostileBody, type HostileShape } from "../test/support/hostile.js"
+import { printTarget } from "./support/target.js"
 
 const SIZE = 256 * 1024
 
@@ -72,9 +73,11 @@ const bigTag = Classify.classifyStreamError(big)._tag
 const bigEvent = median(() => Classify.classifyStreamError(big))
 console.log(`5 MB stream error event (bytes): ${bigEvent.toFixed(2)} ms, ${bigTag}`)
 
-const verdict = (ok: boolean) => (ok ? "met" : "missed")
-console.log(`target worst-256k-response: ${worstResponse.toFixed(2)} ms (goal <= 10) ${verdict(worstResponse <= 10)}`)
-console.log(`target worst-256k-stream-event: ${worstStream.toFixed(2)} ms (goal <= 10) ${verdict(worstStream <= 10)}`)
-console.log(
-  `target 5mb-stream-event: ${bigEvent.toFixed(2)} ms (goal <= 10) ${verdict(bigEvent <= 10 && bigTag === "QuotaExceeded")}`
-)
+printTarget("worst-256k-response", worstResponse, { op: "<=", goal: 10, unit: " ms" })
+printTarget("worst-256k-stream-event", worstStream, { op: "<=", goal: 10, unit: " ms" })
+printTarget("5mb-stream-event, read as QuotaExceeded", bigEvent, {
+  op: "<=",
+  goal: 10,
+  unit: " ms",
+  also: bigTag === "QuotaExceeded"
+})

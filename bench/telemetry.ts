@@ -31,6 +31,7 @@ import * as Redacted from "effect/Redacted"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as Telemetry from "../src/Telemetry.js"
 import { API_KEY, body, completion, median } from "./support/loopback.js"
+import { printTarget } from "./support/target.js"
 
 const headers = {
   "content-type": "application/json",
@@ -106,9 +107,7 @@ const main = async () => {
   console.log(`  metrics on, no-op exporter           ${on.toFixed(1)}  (${((on / off - 1) * 100).toFixed(1)}% over off)`)
   console.log(`  metrics and spans, no-op exporters   ${spans.toFixed(1)}  (${((spans / off - 1) * 100).toFixed(1)}% over off, reference)`)
   const overhead = (on / off - 1) * 100
-  console.log(
-    `target metrics-cpu-overhead: ${overhead.toFixed(1)}% (goal <= 10) ${overhead <= 10 ? "met" : "missed"}`
-  )
+  printTarget("metrics-cpu-overhead", overhead, { op: "<=", goal: 10, unit: "%", digits: 1 })
   for (const v of variants) await v.runtime.dispose()
 }
 
