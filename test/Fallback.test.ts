@@ -18,7 +18,7 @@ import * as Fallback from "../src/Fallback.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
-import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../src/testing/index.js"
 import { chatRequest, inVirtualTime, mockDeployment, policy, served } from "./support/deployments.js"
 
 const reasons = <E extends { readonly _tag: string }>(route: Fallback.Route<E>) =>
@@ -413,10 +413,10 @@ describe("Fallback.whileMoveOn: the same rule for an effect ExecutionPlan", () =
   const layerOver = (options: MockApi.MockOptions) =>
     Effect.gen(function*() {
       const mock = yield* MockApi.make(options)
-      const client = yield* ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
+      const client = yield* MockHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
       const layer = OpenAiClient.layer({
         apiKey: Redacted.make("sk-plan-0123456789"),
-        baseUrl: ScriptedHttpClient.baseUrl,
+        baseUrl: MockHttpClient.baseUrl,
         resilience: { retryPolicy: policy }
       }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client)))
       return { layer, mock }

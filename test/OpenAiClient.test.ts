@@ -19,7 +19,7 @@ import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
 import { setupWith } from "./support/client.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 import { quotaTest } from "../docs/examples/client.js"
 
 const API_KEY = "sk-proj-TESTKEY0123456789abcdefghijklmnopqrstuvwxyz"

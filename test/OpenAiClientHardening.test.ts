@@ -15,7 +15,7 @@ import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { setupWith } from "./support/client.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 
 // An Azure-style key: no `sk-` prefix, so only exact-value scrubbing can catch it.
 const API_KEY = "3f9a1c0e77d24b8e9c1a2b3c4d5e6f70"

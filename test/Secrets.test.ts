@@ -22,8 +22,8 @@ import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Sse from "../src/Sse.js"
 import * as SupportReport from "../src/SupportReport.js"
 import * as Faults from "../src/testing/Faults.js"
-import * as ScriptedHttpClient from "../src/testing/ScriptedHttpClient.js"
-import * as S from "./support/ScriptedClient.js"
+import * as MockHttpClient from "../src/testing/MockHttpClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 
 // ---------------------------------------------------------------------------------------------
 // Canaries: none of these strings may appear anywhere a user can see.
@@ -83,20 +83,20 @@ const mockFault = (fault: Faults.FaultName) =>
   Effect.gen(function*() {
     const openai = yield* OpenAiClient.make({
       apiKey: Redacted.make(API_KEY),
-      baseUrl: credentialed(ScriptedHttpClient.baseUrl),
+      baseUrl: credentialed(MockHttpClient.baseUrl),
       transformClient: withQueryKey,
       resilience: { retryPolicy: fastRetries, timeout: "10 seconds" }
     })
     const kind = Faults.descriptions[fault].kind
     return yield* (kind === "stream" ? stream : create)(openai)
-  }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: [fault, fault, fault], requireApiKey: true })))
+  }).pipe(Effect.provide(MockHttpClient.layer({ scenario: [fault, fault, fault], requireApiKey: true })))
 
 /** `HttpMiddleware.resilient()` on the test kit's client, a request with every kind of secret. */
 const middleware = (fault: Faults.FaultName, foreign: boolean) =>
   Effect.gen(function*() {
     const base = yield* HttpClient.HttpClient
     const resilient = base.pipe(HttpMiddleware.resilient({ retryPolicy: fastRetries, secrets: [API_KEY] }))
-    const request = HttpClientRequest.post(`${credentialed(ScriptedHttpClient.baseUrl)}/chat/completions`).pipe(
+    const request = HttpClientRequest.post(`${credentialed(MockHttpClient.baseUrl)}/chat/completions`).pipe(
       HttpClientRequest.setUrlParam("api-key", QUERY_KEY),
       HttpClientRequest.bearerToken(API_KEY),
       HttpClientRequest.bodyUnsafeJson(chat)
@@ -104,7 +104,7 @@ const middleware = (fault: Faults.FaultName, foreign: boolean) =>
     return yield* foreign
       ? HttpMiddleware.toHttpClientError(resilient).execute(request)
       : resilient.execute(request)
-  }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: [fault, fault, fault] })))
+  }).pipe(Effect.provide(MockHttpClient.layer({ scenario: [fault, fault, fault] })))
 
 const html = (title: string) => `<html><head><title>${title}</title></head><body>${title}</body></html>`
 
