@@ -12,7 +12,7 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, Stream, TestClock, Tracer } from "effect"
+import { Cause, Chunk, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, Stream, TestClock } from "effect"
 import { inspect } from "node:util"
 import * as Classify from "../src/Classify.js"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
@@ -24,6 +24,7 @@ import * as SupportReport from "../src/SupportReport.js"
 import * as Faults from "../src/testing/Faults.js"
 import * as MockHttpClient from "../src/testing/MockHttpClient.js"
 import * as S from "../src/testing/ScriptedHttpClient.js"
+import { type RecordedSpan as Recorded, recordingTracer } from "./support/tracer.js"
 
 // ---------------------------------------------------------------------------------------------
 // Canaries: none of these strings may appear anywhere a user can see.
@@ -202,46 +203,6 @@ const scenarios: ReadonlyArray<Scenario> = [
 // ---------------------------------------------------------------------------------------------
 // What a user can see
 // ---------------------------------------------------------------------------------------------
-
-interface Recorded {
-  readonly name: string
-  readonly attributes: Map<string, unknown>
-  readonly events: Array<readonly [string, Record<string, unknown> | undefined]>
-  exit?: Exit.Exit<unknown, unknown>
-}
-
-const recordingTracer = (spans: Array<Recorded>): Tracer.Tracer =>
-  Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const recorded: Recorded = { name, attributes: new Map(), events: [] }
-      spans.push(recorded)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `span${spans.length}`,
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes: recorded.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: (_endTime, exit) => {
-          recorded.exit = exit
-        },
-        attribute: (key, value) => {
-          recorded.attributes.set(key, value)
-        },
-        event: (eventName, _startTime, attributes) => {
-          recorded.events.push([eventName, attributes])
-        },
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
 
 // Every way Effect's loggers print a log line, the default one first.
 const recordingLogger = (lines: Array<string>) =>
