@@ -6,6 +6,7 @@ import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimitHeaders from "../src/RateLimitHeaders.js"
 import { MockApi, MockHttpClient } from "../src/testing/index.js"
 import * as TokenEstimate from "../src/TokenEstimate.js"
+import * as errors from "./support/errors.js"
 
 const make = (options: RateLimiter.Options = {}) =>
   RateLimiter.make(options).pipe(Effect.provide(RateLimiter.layerStoreMemory))
@@ -226,16 +227,7 @@ describe("RateLimiter", () => {
   it.effect("a typed RateLimitReached pauses the key; a 429 without a hint pauses the default", () =>
     Effect.gen(function*() {
       const limiter = yield* make({ defaultPause: "2 seconds", maxPause: "10 seconds" })
-      const error = (retryAfter: Option.Option<Duration.Duration>) =>
-        new OpenAiError.RateLimitReached({
-          message: "Rate limit reached",
-          status: Option.some(429),
-          scope: "requests",
-          limit: Option.none(),
-          used: Option.none(),
-          requested: Option.none(),
-          retryAfter
-        })
+      const error = (retryAfter: Option.Option<Duration.Duration>) => errors.rateLimited({ retryAfter })
       yield* Effect.exit(limiter.limit({ key: "k", tokens: 0 })(Effect.fail(error(Option.some(Duration.minutes(5))))))
       // Capped at maxPause.
       assert.strictEqual(Duration.toMillis(Option.getOrThrow(yield* limiter.snapshot("k")).pausedFor), 10_000)
