@@ -503,15 +503,15 @@ export const formatTryAgain = (ms: number): string => {
 }
 
 /** @internal */
-export const rateLimitMessage = (
-  model: string,
-  organization: string,
-  scope: "requests" | "tokens",
-  limit: number,
-  used: number,
-  requested: number,
-  retryAfterMs: number
-): string =>
+export const rateLimitMessage: typeof Faults.rateLimitMessage = (
+  model,
+  organization,
+  scope,
+  limit,
+  used,
+  requested,
+  retryAfterMs
+) =>
   `Rate limit reached for ${model} in organization ${organization} on ${
     scope === "requests" ? "requests per min (RPM)" : "tokens per min (TPM)"
   }: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${
