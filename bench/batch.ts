@@ -28,7 +28,7 @@ import * as CheckpointFile from "../src/CheckpointFile.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import { MockApi, ScriptedHttpClient, Simulation } from "../src/testing/index.js"
+import { MockApi, MockHttpClient, Simulation } from "../src/testing/index.js"
 import { generator, jobOf } from "./workload.js"
 
 const RPM = 500
@@ -49,10 +49,10 @@ const mockOptions = { rpm: RPM, tpm: TPM, seed: 3, faultRates: { server_error: 0
 
 // Without an idempotency key, the mock's log keys a request by its body: one key per request.
 const clientOver = (mock: MockApi.MockApiService, resilience: OpenAiClient.LayerOptions["resilience"]) =>
-  Effect.flatMap(ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock)), (http) =>
+  Effect.flatMap(MockHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock)), (http) =>
     OpenAiClient.make({
       apiKey: API_KEY,
-      baseUrl: ScriptedHttpClient.baseUrl,
+      baseUrl: MockHttpClient.baseUrl,
       resilience: { idempotencyKey: false, ...resilience }
     }).pipe(Effect.provideService(HttpClient.HttpClient, http), Effect.orDie))
 

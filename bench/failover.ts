@@ -4,7 +4,7 @@
  * Ten virtual minutes, 5 chat completions per second (3,000 calls). From minute 4 to minute 6
  * the primary is down, then recovers; the secondary stays up. Two kinds of outage: the primary
  * answers 500 (`server_error`) at once, or it does not answer at all (every setup has a 10 s
- * per-attempt timeout). Each deployment is the test kit's MockApi behind the ScriptedHttpClient, with a seeded
+ * per-attempt timeout). Each deployment is the test kit's MockApi behind the MockHttpClient, with a seeded
  * latency (100-300 ms, skewed low; the secondary 100 ms slower), so the whole client runs:
  * classification, decoding, retries, breaker.
  *
@@ -39,7 +39,7 @@ import * as Deployment from "../src/Deployment.js"
 import * as Fallback from "../src/Fallback.js"
 import type * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import { MockApi, ScriptedHttpClient, Simulation } from "../src/testing/index.js"
+import { MockApi, MockHttpClient, Simulation } from "../src/testing/index.js"
 import { targetLine } from "./support/target.js"
 
 const MINUTE = 60_000
@@ -76,7 +76,7 @@ const deployment = (
   Effect.gen(function*() {
     const upstream: Upstream = { sent: 0 }
     const mock = yield* MockApi.make({ maxLogEntries: 1_000 })
-    const client = yield* ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
+    const client = yield* MockHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
     const latency = Effect.map(Random.next, (u) => 100 + options.extraLatencyMs + 200 * u * u * u)
     const down = (now: number) => options.down !== undefined && now >= OUTAGE_START && now < OUTAGE_END
     const transformClient = (c: HttpClient.HttpClient) =>
@@ -94,7 +94,7 @@ const deployment = (
       )
     const d = yield* Deployment.compatible({
       name,
-      baseUrl: ScriptedHttpClient.baseUrl,
+      baseUrl: MockHttpClient.baseUrl,
       apiKey: Redacted.make(`sk-${name}-bench-0123456789`),
       transformClient,
       resilience: { retryPolicy: options.policy, breaker: options.breaker, timeout: ATTEMPT_TIMEOUT }

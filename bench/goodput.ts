@@ -17,9 +17,9 @@
  *       backoff min(0.5 * 2^n, 8) s minus up to 25% jitter, retry-after honoured below 60 s).
  *
  * The bench calls the mock's `handle` and `Classify.classifyResponse` directly rather than going
- * through ScriptedHttpClient: (b) and (c) send some 50,000 requests, and a web `Response` and an
+ * through MockHttpClient: (b) and (c) send some 50,000 requests, and a web `Response` and an
  * `AbortController` per request would make the run several times slower. The HttpClient
- * middleware itself is tested against ScriptedHttpClient in test/RateLimiter.test.ts.
+ * middleware itself is tested against MockHttpClient in test/RateLimiter.test.ts.
  *
  * Printed per client: tokens per minute admitted by the server over the limit (over the whole run,
  * which includes the bucket's initial minute of credit, and in steady state, minutes 1 to 10),

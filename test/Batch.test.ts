@@ -9,7 +9,7 @@ import * as CheckpointFile from "../src/CheckpointFile.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import { MockApi, ScriptedHttpClient, Simulation } from "../src/testing/index.js"
+import { MockApi, MockHttpClient, Simulation } from "../src/testing/index.js"
 
 const chat = (i: number): Batch.Request => ({
   id: `q${i}`,
@@ -27,10 +27,10 @@ const embedding = (i: number): Batch.Request => ({
 const clientOver = (mock: MockApi.MockApiService) =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter.make({}).pipe(Effect.provide(RateLimiter.layerStoreMemory))
-    const http = yield* ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
+    const http = yield* MockHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
     return yield* OpenAiClient.make({
       apiKey: Redacted.make("sk-batch-test-0000000000000000"),
-      baseUrl: ScriptedHttpClient.baseUrl,
+      baseUrl: MockHttpClient.baseUrl,
       resilience: { limiter, retryPolicy: RetryPolicy.make({ maxRetries: 5 }) }
     }).pipe(Effect.provideService(HttpClient.HttpClient, http))
   })

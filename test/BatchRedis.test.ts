@@ -5,7 +5,7 @@ import { Redis } from "ioredis"
 import * as Batch from "../src/Batch.js"
 import * as CheckpointRedis from "../src/CheckpointRedis.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
-import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../src/testing/index.js"
 import * as RedisServer from "./utils/redisServer.js"
 
 const requests = Array.from({ length: 300 }, (_, i): Batch.Request => ({
@@ -19,10 +19,10 @@ describe("CheckpointRedis", () => {
     Effect.gen(function*() {
       const server = yield* RedisServer.start
       const mock = yield* MockApi.make()
-      const http = yield* ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
+      const http = yield* MockHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
       const openai = yield* OpenAiClient.make({
         apiKey: Redacted.make("sk-batch-redis-000000000000"),
-        baseUrl: ScriptedHttpClient.baseUrl
+        baseUrl: MockHttpClient.baseUrl
       }).pipe(Effect.provideService(HttpClient.HttpClient, http))
       const worker = (name: string) =>
         Batch.runDurable(Stream.fromIterable(requests), { send: Batch.send(openai), concurrency: 8 }).pipe(

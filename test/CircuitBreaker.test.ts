@@ -3,16 +3,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as OpenAiError from "../src/OpenAiError.js"
+import * as errors from "./support/errors.js"
 
-const serverError = new OpenAiError.ServerError({ message: "boom", status: Option.some(500) })
-const rateLimited = new OpenAiError.RateLimitReached({
-  message: "slow down",
-  status: Option.some(429),
-  scope: "requests",
-  limit: Option.none(),
-  used: Option.none(),
-  requested: Option.none()
-})
+const serverError = errors.serverError()
+const rateLimited = errors.rateLimited()
 const badRequest = new OpenAiError.BadRequest({ message: "bad", status: Option.some(400) })
 
 const fail = (breaker: CircuitBreaker.CircuitBreaker, error: unknown = serverError) =>

@@ -3,12 +3,12 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, Option, Redacted, TestClock } from "effect"
 import * as FastCheck from "effect/FastCheck"
-import * as http from "node:http"
+import type * as http from "node:http"
 import { inspect } from "node:util"
-import type { AddressInfo } from "node:net"
 import * as Classify from "../src/Classify.js"
 import * as GoDuration from "../src/GoDuration.js"
 import * as OpenAiError from "../src/OpenAiError.js"
+import * as LoopbackServer from "./support/httpServer.js"
 import * as Fixtures from "./utils/fixtures.js"
 
 // Bodies below are shaped like the real ones (see ../shared/DESIGN.md and the recorded fixtures):
@@ -765,20 +765,9 @@ class HeadersTimeoutError extends Error {
   code = "UND_ERR_HEADERS_TIMEOUT"
 }
 
-const withServer = <A>(
-  handler: http.RequestListener,
-  use: (url: string) => Promise<A>
-): Promise<A> =>
-  new Promise<http.Server>((resolve) => {
-    const server = http.createServer(handler)
-    server.listen(0, "127.0.0.1", () => resolve(server))
-  }).then((server) => {
-    const { port } = server.address() as AddressInfo
-    return use(`http://127.0.0.1:${port}/v1/chat/completions`).finally(() => {
-      server.closeAllConnections()
-      server.close()
-    })
-  })
+// The server's chat completions URL, for the life of `use`.
+const withServer = <A>(handler: http.RequestListener, use: (url: string) => Promise<A>): Promise<A> =>
+  LoopbackServer.withServer(handler, (server) => use(`${server.origin}/v1/chat/completions`))
 
 describe("classifyTransportError", () => {
   it("finds ECONNRESET inside a fetch TypeError's cause and keeps the cause", () => {

@@ -7,7 +7,7 @@
 import { expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import * as OpenAiClient from "../src/OpenAiClient.js"
-import * as ScriptedHttpClient from "../src/testing/ScriptedHttpClient.js"
+import * as MockHttpClient from "../src/testing/MockHttpClient.js"
 
 it.live("a failed attempt logs its retry decision once, rounded, and no unhandled-error report", () =>
   Effect.gen(function*() {
@@ -26,8 +26,8 @@ it.live("a failed attempt logs its retry decision once, rounded, and no unhandle
     expect(retries[0]).toMatch(/^ServerError on attempt 1; retrying in \d+ms \(backoff\)$/)
   }).pipe(
     Effect.provide(
-      OpenAiClient.layer({ apiKey: Redacted.make("sk-test"), baseUrl: ScriptedHttpClient.baseUrl }).pipe(
-        Layer.provide(ScriptedHttpClient.layer({ scenario: ["server_error"] }))
+      OpenAiClient.layer({ apiKey: Redacted.make("sk-test"), baseUrl: MockHttpClient.baseUrl }).pipe(
+        Layer.provide(MockHttpClient.layer({ scenario: ["server_error"] }))
       )
     )
   ))

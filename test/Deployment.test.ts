@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Deployment from "../src/Deployment.js"
 import * as Fallback from "../src/Fallback.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 import { chatRequest, completion } from "./support/client.js"
 
 const AZURE_KEY = "azure0123456789abcdef0123456789ab"

@@ -11,14 +11,14 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Fallback from "../src/Fallback.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
-import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../src/testing/index.js"
+import { type RecordedSpan, recordingTracer } from "./support/tracer.js"
 import { chatRequest, inVirtualTime, mockDeployment, policy, served } from "./support/deployments.js"
 
 const reasons = <E extends { readonly _tag: string }>(route: Fallback.Route<E>) =>
@@ -233,12 +233,17 @@ describe("Fallback: moves decided by the typed error", () => {
 
   it.effect("every move is a span event of the call", () =>
     Effect.gen(function*() {
-      const events: Array<string> = []
-      const tracer = recordingTracer(events)
+      const spans: Array<RecordedSpan> = []
+      const tracer = recordingTracer(spans)
       const a = yield* mockDeployment("a", { mock: { scenario: ["engine_overloaded"] } })
       const b = yield* mockDeployment("b")
       const plan = yield* Fallback.make([a.deployment, b.deployment])
       yield* plan.chat.completions.create(chatRequest).pipe(Effect.withTracer(tracer))
+      const events = spans.flatMap((span) =>
+        span.events.map(([event, attributes]) =>
+          [span.name, event, attributes?.["deployment"], attributes?.["reason"]].filter((x) => x !== undefined).join(" ")
+        )
+      )
       assert.deepStrictEqual(events.filter((e) => e.startsWith("Fallback.run fallback.")), [
         "Fallback.run fallback.left a EngineOverloaded",
         "Fallback.run fallback.served b"
@@ -413,10 +418,10 @@ describe("Fallback.whileMoveOn: the same rule for an effect ExecutionPlan", () =
   const layerOver = (options: MockApi.MockOptions) =>
     Effect.gen(function*() {
       const mock = yield* MockApi.make(options)
-      const client = yield* ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
+      const client = yield* MockHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
       const layer = OpenAiClient.layer({
         apiKey: Redacted.make("sk-plan-0123456789"),
-        baseUrl: ScriptedHttpClient.baseUrl,
+        baseUrl: MockHttpClient.baseUrl,
         resilience: { retryPolicy: policy }
       }).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client)))
       return { layer, mock }
@@ -434,27 +439,3 @@ describe("Fallback.whileMoveOn: the same rule for an effect ExecutionPlan", () =
       }
     }))
 })
-
-const recordingTracer = (events: Array<string>) =>
-  Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => ({
-      _tag: "Span",
-      name,
-      spanId: `span${events.length}`,
-      traceId: "trace",
-      parent,
-      context,
-      status: { _tag: "Started", startTime },
-      attributes: new Map(),
-      links,
-      sampled: true,
-      kind,
-      end: () => {},
-      attribute: () => {},
-      event: (event, _time, attributes) => {
-        events.push([name, event, attributes?.["deployment"], attributes?.["reason"]].filter((x) => x !== undefined).join(" "))
-      },
-      addLinks: () => {}
-    }),
-    context: (f) => f()
-  })

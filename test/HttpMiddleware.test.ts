@@ -12,7 +12,7 @@ import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiError from "../src/OpenAiError.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 import { byHand, explain, transformClient } from "../docs/examples/middleware.js"
 
 // A stand-in policy with the shape of RetryPolicy.default: honour the server's delay, else 1 s;

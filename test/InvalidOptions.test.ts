@@ -15,7 +15,7 @@ import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as MockApi from "../src/testing/MockApi.js"
 import * as MockServer from "../src/testing/MockServer.js"
-import * as ScriptedHttpClient from "../src/testing/ScriptedHttpClient.js"
+import * as MockHttpClient from "../src/testing/MockHttpClient.js"
 
 // What a JavaScript caller (or a bad cast, or a config file) may hand a constructor.
 type Untyped = Record<string, unknown>
@@ -138,9 +138,9 @@ describe("every constructor refuses a bad option with InvalidOptions", () => {
       expect(error.field).toBe("perTag")
     }))
 
-  it.effect("ScriptedHttpClient.layer refuses its mock's bad options", () =>
+  it.effect("MockHttpClient.layer refuses its mock's bad options", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Layer.build(ScriptedHttpClient.layer(untyped({ rpm: Number.NaN }))).pipe(Effect.scoped))
+      const error = yield* Effect.flip(Layer.build(MockHttpClient.layer(untyped({ rpm: Number.NaN }))).pipe(Effect.scoped))
       expect([error._tag, error.module, error.field]).toEqual(["InvalidOptions", "MockApi", "rpm"])
     }))
 

@@ -1,7 +1,7 @@
 /**
  * The mock as real traffic: the Responses API's error event as production sends it, the hint
  * headers each fault really carries, bodies framed as proxies frame them, the recorded wording,
- * and the recorded faults a client must survive. In memory (ScriptedHttpClient) where the
+ * and the recorded faults a client must survive. In memory (MockHttpClient) where the
  * framing does not matter, over real sockets (MockServer) where it does.
  */
 import { HttpClient, HttpClientRequest } from "@effect/platform"
@@ -10,9 +10,9 @@ import { Effect, Layer, Option, Redacted, Stream } from "effect"
 import * as http from "node:http"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import { Faults, MockServer, ScriptedHttpClient } from "../src/testing/index.js"
+import { Faults, MockHttpClient, MockServer } from "../src/testing/index.js"
 
-const url = (path: string) => `${ScriptedHttpClient.baseUrl}${path}`
+const url = (path: string) => `${MockHttpClient.baseUrl}${path}`
 const API_KEY = "sk-real-traffic-0123456789abcdefghij"
 
 const post = (path: string, headers: Record<string, string>, body: Record<string, unknown>) =>
@@ -65,7 +65,7 @@ describe("the Responses API's error event", () => {
         response: { status: "failed", error: { code: "server_error" } }
       })
       expect(failed.text).not.toContain("response.completed")
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 
   it.effect("the server option chooses the shape for every request", () =>
     Effect.gen(function*() {
@@ -74,7 +74,7 @@ describe("the Responses API's error event", () => {
       const bad = yield* stream({ "x-mock-error-shape": "sideways" })
       expect(bad.res.status).toBe(400)
       expect(JSON.parse(bad.text).error.code).toBe("invalid_mock_header")
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ responsesErrorShape: "flat" }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ responsesErrorShape: "flat" }))))
 
   for (const [name, headers] of [
     ["nested error event", { "x-mock-fault": "stream_error" }],
@@ -85,7 +85,7 @@ describe("the Responses API's error event", () => {
       Effect.gen(function*() {
         const openai = yield* OpenAiClient.make({
           apiKey: Redacted.make(API_KEY),
-          baseUrl: ScriptedHttpClient.baseUrl,
+          baseUrl: MockHttpClient.baseUrl,
           retryPolicy: RetryPolicy.make({ maxRetries: 0 }),
           transformClient: HttpClient.mapRequest(HttpClientRequest.setHeaders(headers))
         })
@@ -98,7 +98,7 @@ describe("the Responses API's error event", () => {
         expect(Option.getOrUndefined(error.code)).toBe("server_error")
         expect(seen[0]).toBe("response.created")
         expect(seen).not.toContain("response.completed")
-      }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+      }).pipe(Effect.provide(MockHttpClient.layer())))
   }
 })
 
@@ -116,7 +116,7 @@ describe("hint headers", () => {
       const { res } = yield* chat({ "x-mock-fault": "rate_limit_requests", "x-mock-retry-after-ms": "1500" })
       expect(res.headers["x-ratelimit-remaining-requests"]).toBe("0")
       expect(res.headers["x-ratelimit-reset-requests"]).toBe("1.5s")
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 
   it.effect("x-mock-hints chooses them per request, `none` included; a bad list is a 400", () =>
     Effect.gen(function*() {
@@ -130,7 +130,7 @@ describe("hint headers", () => {
       const bad = yield* chat({ "x-mock-hints": "retry-later" })
       expect(bad.res.status).toBe(400)
       expect(JSON.parse(bad.text).error.param).toBe("x-mock-hints")
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 
   it.effect("the server option chooses them for every fault, or per fault and for the limiter", () =>
     Effect.gen(function*() {
@@ -142,7 +142,7 @@ describe("hint headers", () => {
       const limited = yield* chat()
       expect(limited.res.status).toBe(429)
       expect(hintsSent(limited.res.headers)).toEqual([])
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({
+    }).pipe(Effect.provide(MockHttpClient.layer({
       rpm: 1,
       hints: { insufficient_quota: ["retry-after-ms"], rate_limiter: [] }
     }))))
@@ -154,7 +154,7 @@ describe("hint headers", () => {
       yield* chat()
       const limited = yield* chat()
       expect(hintsSent(limited.res.headers)).toEqual(["retry-after"])
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ rpm: 1, hints: ["retry-after"] }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ rpm: 1, hints: ["retry-after"] }))))
 
   it.effect("the stateful limiter's 429 carries retry-after, retry-after-ms and the limits unless told otherwise", () =>
     Effect.gen(function*() {
@@ -162,7 +162,7 @@ describe("hint headers", () => {
       const limited = yield* chat()
       expect(limited.res.status).toBe(429)
       expect(hintsSent(limited.res.headers)).toEqual(["retry-after", "retry-after-ms", "x-ratelimit"])
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ rpm: 1 }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ rpm: 1 }))))
 })
 
 describe("recorded wording and bodies", () => {
@@ -191,7 +191,7 @@ describe("recorded wording and bodies", () => {
       ).error
       expect(locked).toMatchObject({ type: "invalid_request_error", code: "conversation_locked" })
       expect(locked.message).toContain("retry")
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 })
 
 describe("body faults in memory", () => {
@@ -211,7 +211,7 @@ describe("body faults in memory", () => {
       expect(error.cause).toMatchObject({ code: "ECONNRESET" })
       const empty = yield* chat({ "x-mock-fault": "empty_body_content_length", "x-mock-status": "503" })
       expect([empty.res.status, empty.res.headers["content-length"], empty.text]).toEqual([503, "0", ""])
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 })
 
 /** A raw node:http request, to see the framing the socket carries. */

@@ -9,13 +9,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import { inspect } from "node:util"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { setupWith } from "./support/client.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
+import { type RecordedSpan, recordingTracer } from "./support/tracer.js"
 
 // An Azure-style key: no `sk-` prefix, so only exact-value scrubbing can catch it.
 const API_KEY = "3f9a1c0e77d24b8e9c1a2b3c4d5e6f70"
@@ -92,32 +92,6 @@ describe("OpenAiClient tracing", () => {
     model: "gpt-4o-mini",
     choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop", logprobs: null }]
   }
-  // A tracer that records span names, as an exporter would receive them.
-  const recordingTracer = (names: Array<string>) =>
-    Tracer.make({
-      span: (name, parent, context, links, startTime, kind) => {
-        names.push(name)
-        return {
-          _tag: "Span",
-          name,
-          spanId: `s${names.length}`,
-          traceId: "t".repeat(32),
-          parent,
-          context,
-          status: { _tag: "Started", startTime },
-          attributes: new Map(),
-          links,
-          sampled: true,
-          kind,
-          end: () => {},
-          attribute: () => {},
-          event: () => {},
-          addLinks: () => {}
-        }
-      },
-      context: (f) => f()
-    })
-
   const traceparent = (scripted: S.Scripted) => scripted.requests[0]?.headers["traceparent"]
 
   it.effect("with Effect's default tracer (nothing records spans) no span is opened and no traceparent sent", () =>
@@ -129,24 +103,24 @@ describe("OpenAiClient tracing", () => {
 
   it.effect("with a tracer installed the platform's http.client span is opened and traceparent sent", () =>
     Effect.gen(function*() {
-      const names: Array<string> = []
+      const spans: Array<RecordedSpan> = []
       const { openai, scripted } = yield* setup([S.json(200, completion)])
-      yield* openai.chat.completions.create(request).pipe(Effect.withTracer(recordingTracer(names)))
+      yield* openai.chat.completions.create(request).pipe(Effect.withTracer(recordingTracer(spans)))
       assert.isDefined(traceparent(scripted))
-      assert.isTrue(names.some((name) => name.startsWith("http.client")))
+      assert.isTrue(spans.some((span) => span.name.startsWith("http.client")))
     }))
 
   it.effect("tracing: false turns it off even with a tracer installed", () =>
     Effect.gen(function*() {
-      const names: Array<string> = []
+      const spans: Array<RecordedSpan> = []
       const scripted = S.make([S.json(200, completion)])
       const openai = yield* OpenAiClient.make({
         apiKey: Redacted.make(API_KEY),
         baseUrl: "https://proxy.example.test/v1",
         tracing: false
       }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
-      yield* openai.chat.completions.create(request).pipe(Effect.withTracer(recordingTracer(names)))
+      yield* openai.chat.completions.create(request).pipe(Effect.withTracer(recordingTracer(spans)))
       assert.isUndefined(traceparent(scripted))
-      assert.isFalse(names.some((name) => name.startsWith("http.client")))
+      assert.isFalse(spans.some((span) => span.name.startsWith("http.client")))
     }))
 })

@@ -19,7 +19,7 @@ import * as MockApi from "../src/testing/MockApi.js"
 import * as MockServer from "../src/testing/MockServer.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { setupWith } from "./support/client.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 import { fixturesAvailable, list, read, skipReason } from "./utils/fixtures.js"
 
 const API_KEY = "sk-proj-STREAMKEY0123456789abcdefghijklmnop"

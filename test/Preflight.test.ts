@@ -5,7 +5,7 @@ import { countTokens } from "gpt-tokenizer/encoding/o200k_base"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as Preflight from "../src/Preflight.js"
 import * as TokenEstimate from "../src/TokenEstimate.js"
-import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../src/testing/index.js"
 
 const CHAT = "/v1/chat/completions"
 
@@ -189,14 +189,14 @@ describe("Preflight.checkBody", () => {
 
 describe("Preflight.check and middleware", () => {
   const request = (body: unknown, path = "/chat/completions") =>
-    HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}${path}`).pipe(HttpClientRequest.bodyUnsafeJson(body))
+    HttpClientRequest.post(`${MockHttpClient.baseUrl}${path}`).pipe(HttpClientRequest.bodyUnsafeJson(body))
 
   it.effect("check reads an HttpClientRequest; GETs and other paths pass", () =>
     Effect.gen(function*() {
       const tooLong = request(chat("gpt-4", "word ".repeat(9000)))
       expect(failure(yield* Effect.exit(Preflight.check(tooLong)))?._tag).toBe("ContextLengthExceeded")
       expect(Exit.isSuccess(yield* Effect.exit(Preflight.check(request(chat("gpt-4", "hi")))))).toBe(true)
-      const get = HttpClientRequest.get(`${ScriptedHttpClient.baseUrl}/chat/completions`)
+      const get = HttpClientRequest.get(`${MockHttpClient.baseUrl}/chat/completions`)
       expect(Exit.isSuccess(yield* Effect.exit(Preflight.check(get)))).toBe(true)
       const query = request(chat("gpt-4", "word ".repeat(9000)), "/chat/completions?api-version=2024-10-21")
       expect(failure(yield* Effect.exit(Preflight.check(query)))?._tag).toBe("ContextLengthExceeded")
@@ -212,6 +212,6 @@ describe("Preflight.check and middleware", () => {
       const sent = yield* client.execute(request(chat("gpt-4", "Say hi", { max_tokens: 16 })))
       expect(sent.status).toBe(200)
       expect(yield* mock.log).toHaveLength(1)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 
 })

@@ -4,8 +4,9 @@ import { Duration, Effect, Either, Fiber, Metric, Option, Redacted, TestClock } 
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimitHeaders from "../src/RateLimitHeaders.js"
-import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../src/testing/index.js"
 import * as TokenEstimate from "../src/TokenEstimate.js"
+import * as errors from "./support/errors.js"
 
 const make = (options: RateLimiter.Options = {}) =>
   RateLimiter.make(options).pipe(Effect.provide(RateLimiter.layerStoreMemory))
@@ -26,7 +27,7 @@ const headers = (h: Record<string, string>) => RateLimitHeaders.fromHeaders(h)
 
 /** A chat request to the scripted mock of `chars` prompt characters. */
 const chatOf = (chars: number, maxTokens: number) =>
-  HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
+  HttpClientRequest.post(`${MockHttpClient.baseUrl}/chat/completions`).pipe(
     HttpClientRequest.bearerToken("sk-test-key"),
     HttpClientRequest.bodyUnsafeJson({
       model: "gpt-4o-mini",
@@ -226,16 +227,7 @@ describe("RateLimiter", () => {
   it.effect("a typed RateLimitReached pauses the key; a 429 without a hint pauses the default", () =>
     Effect.gen(function*() {
       const limiter = yield* make({ defaultPause: "2 seconds", maxPause: "10 seconds" })
-      const error = (retryAfter: Option.Option<Duration.Duration>) =>
-        new OpenAiError.RateLimitReached({
-          message: "Rate limit reached",
-          status: Option.some(429),
-          scope: "requests",
-          limit: Option.none(),
-          used: Option.none(),
-          requested: Option.none(),
-          retryAfter
-        })
+      const error = (retryAfter: Option.Option<Duration.Duration>) => errors.rateLimited({ retryAfter })
       yield* Effect.exit(limiter.limit({ key: "k", tokens: 0 })(Effect.fail(error(Option.some(Duration.minutes(5))))))
       // Capped at maxPause.
       assert.strictEqual(Duration.toMillis(Option.getOrThrow(yield* limiter.snapshot("k")).pausedFor), 10_000)
@@ -425,7 +417,7 @@ describe("RateLimiter", () => {
       const huge = yield* Effect.either(send(4 * 2_000))
       assert.isTrue(Either.isLeft(huge) && huge.left._tag === "RequestTooLarge")
       assert.strictEqual((yield* mock.log).length, 1)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ rpm: 100, tpm: 1_000 }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ rpm: 100, tpm: 1_000 }))))
 
   it.effect("a failing store: the limiter paces locally, warns once and counts the failures", () =>
     Effect.gen(function*() {
@@ -486,14 +478,14 @@ describe("RateLimiter", () => {
       const last = log.reduce((m, e) => Math.max(m, e.at), 0)
       assert.isAtLeast(last, 120_000)
       assert.isAtMost(last, 125_000)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ rpm: 10, tpm: 100_000 }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ rpm: 10, tpm: 100_000 }))))
 
   it.effect("as HttpClient middleware: a 429 from the server pauses the key", () =>
     Effect.gen(function*() {
       const limiter = yield* make()
       const mock = yield* MockApi.MockApi
       const client = (yield* HttpClient.HttpClient).pipe(RateLimiter.middleware(limiter))
-      const request = HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
+      const request = HttpClientRequest.post(`${MockHttpClient.baseUrl}/chat/completions`).pipe(
         HttpClientRequest.bearerToken("sk-test-key"),
         HttpClientRequest.bodyUnsafeJson({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
       )
@@ -506,7 +498,7 @@ describe("RateLimiter", () => {
       assert.strictEqual((yield* mock.log).length, 1)
       yield* TestClock.adjust("1 millis")
       assert.strictEqual((yield* Fiber.join(second)).status, 200)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_requests"], retryAfter: "3 seconds" }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ scenario: ["rate_limit_requests"], retryAfter: "3 seconds" }))))
 })
 
 describe("RateLimiter priority lanes", () => {

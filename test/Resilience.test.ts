@@ -9,9 +9,9 @@ import * as RateLimiter from "../src/RateLimiter.js"
 import * as Resilience from "../src/Resilience.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../src/testing/index.js"
 import { chatRequest, completion, setupWith, typedClientWith } from "./support/client.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 
 const API_KEY = "sk-proj-RESILIENCEKEY0123456789abcdefghijkl"
 const BASE = "https://api.example.test/v1"
@@ -30,7 +30,7 @@ const chunk = (content: string) => ({
 })
 const serverErrorIn200 = S.json(200, S.errorBody("The server had an error processing your request.", "server_error", null))
 
-const chat = HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
+const chat = HttpClientRequest.post(`${MockHttpClient.baseUrl}/chat/completions`).pipe(
   HttpClientRequest.bearerToken("sk-test-key"),
   HttpClientRequest.bodyUnsafeJson({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 5 })
 )
@@ -199,7 +199,7 @@ describe("Resilience: the middleware form", () => {
       const result = yield* Fiber.join(call)
       assert.isTrue(Either.isLeft(result) && result.left._tag === "CircuitOpen")
       assert.strictEqual((yield* mock.log).length, 1)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["server_error", "server_error", "server_error"] }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ scenario: ["server_error", "server_error", "server_error"] }))))
 
   it.scoped("a 429 is retried after the pause, and the bulkhead refuses beyond its queue", () =>
     Effect.gen(function*() {
@@ -217,7 +217,7 @@ describe("Resilience: the middleware form", () => {
       assert.deepStrictEqual(log.map((e) => Option.getOrUndefined(e.status)), [429, 200])
       // The retry waited the server's hint (1 s by default in the mock), not less.
       assert.isAtLeast((log[1]?.at ?? 0) - (log[0]?.at ?? 0), 1000)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_tokens"] }))))
+    }).pipe(Effect.provide(MockHttpClient.layer({ scenario: ["rate_limit_tokens"] }))))
 
   it.effect("a deadline bounds the attempts and the waits between them", () =>
     Effect.gen(function*() {

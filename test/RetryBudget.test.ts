@@ -1,16 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, Ref, TestClock } from "effect"
-import * as OpenAiError from "../src/OpenAiError.js"
+import { Duration, Effect, Fiber, Ref, TestClock } from "effect"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import * as errors from "./support/errors.js"
 
-const serverError = new OpenAiError.ServerError({ message: "boom", status: Option.some(500) })
-const connectionError = new OpenAiError.ConnectionError({
-  message: "ECONNRESET",
-  cause: new Error("ECONNRESET"),
-  errorCode: Option.some("ECONNRESET"),
-  received: Option.none()
-})
+const serverError = errors.serverError()
+const connectionError = errors.connectionReset()
 
 describe("RetryBudget", () => {
   it.effect("starts full and spends the cost of each retry until it cannot", () =>

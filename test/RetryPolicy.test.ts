@@ -23,25 +23,12 @@ import * as Classify from "../src/Classify.js"
 import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import { rateLimited, serverError } from "./support/errors.js"
 import * as Fixtures from "./utils/fixtures.js"
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-const serverError = (input: Partial<OpenAiError.Input> = {}) =>
-  new OpenAiError.ServerError({ message: "The server had an error", status: Option.some(500), ...input })
-
-const rateLimit = (input: Partial<OpenAiError.Input> = {}) =>
-  new OpenAiError.RateLimitReached({
-    message: "Rate limit reached",
-    status: Option.some(429),
-    scope: "requests",
-    limit: Option.none(),
-    used: Option.none(),
-    requested: Option.none(),
-    ...input
-  })
 
 /**
  * A scripted upstream: `respond(n, now)` answers the n-th call (0-based). Records the Clock time
@@ -137,7 +124,7 @@ describe("RetryPolicy delays", () => {
 
   it.effect("succeeds as soon as the upstream does", () =>
     Effect.gen(function*() {
-      const { call, calls } = yield* failingThen([serverError(), rateLimit()])
+      const { call, calls } = yield* failingThen([serverError(), rateLimited()])
       const { exit } = yield* run(call, RetryPolicy.default)
       expect(exit).toEqual(Exit.succeed("ok"))
       expect((yield* calls).length).toBe(3)
@@ -169,7 +156,7 @@ describe("RetryPolicy server hints", () => {
 
   it.effect("a hint shorter than the backoff is still waited as given: the backoff is for when there is no hint", () =>
     Effect.gen(function*() {
-      const error = rateLimit({ retryAfter: Option.some(Duration.millis(1)), retryAfterSource: Option.some("retry-after-ms") })
+      const error = rateLimited({ retryAfter: Option.some(Duration.millis(1)), retryAfterSource: Option.some("retry-after-ms") })
       const { call, calls } = yield* failingThen([error])
       const { decisions } = yield* run(call, RetryPolicy.make({ base: "1 second" }), { random: [1] })
       expect(decisions[0]).toMatchObject({ _tag: "Retry", source: "retry-after-ms" })
@@ -181,7 +168,7 @@ describe("RetryPolicy server hints", () => {
   it.effect("the hint's jitter is at most 10% of the hint and at most 250 ms by default", () =>
     Effect.gen(function*() {
       const hinted = (ms: number) =>
-        rateLimit({ retryAfter: Option.some(Duration.millis(ms)), retryAfterSource: Option.some("retry-after") })
+        rateLimited({ retryAfter: Option.some(Duration.millis(ms)), retryAfterSource: Option.some("retry-after") })
       const top = (ms: number) =>
         Effect.flatMap(failingThen([hinted(ms)]), ({ call }) => run(call, RetryPolicy.default, { random: [1] }))
       expect(delays((yield* top(500)).decisions)).toEqual([550])
@@ -191,7 +178,7 @@ describe("RetryPolicy server hints", () => {
 
   it.effect("hintJitter changes the bound; { ratio: 0 } waits every hint exactly", () =>
     Effect.gen(function*() {
-      const error = rateLimit({ retryAfter: Option.some(Duration.seconds(10)), retryAfterSource: Option.some("retry-after") })
+      const error = rateLimited({ retryAfter: Option.some(Duration.seconds(10)), retryAfterSource: Option.some("retry-after") })
       const wide = yield* failingThen([error])
       const a = yield* run(wide.call, RetryPolicy.make({ hintJitter: { ratio: 0.5, max: "2 seconds" } }), { random: [1] })
       expect(delays(a.decisions)).toEqual([12_000])
@@ -208,7 +195,7 @@ describe("RetryPolicy server hints", () => {
     [FastCheck.double({ min: 0, max: 1, noNaN: true }), FastCheck.integer({ min: 0, max: 60_000 })],
     ([r, hintMs]) =>
       Effect.gen(function*() {
-        const error = rateLimit({
+        const error = rateLimited({
           retryAfter: Option.some(Duration.millis(hintMs)),
           retryAfterSource: Option.some("retry-after")
         })
@@ -240,7 +227,7 @@ describe("RetryPolicy server hints", () => {
 
   it.effect("a hint above maxServerDelay in cap mode waits the cap and says so", () =>
     Effect.gen(function*() {
-      const error = rateLimit({ retryAfter: Option.some(Duration.hours(2)), retryAfterSource: Option.some("retry-after") })
+      const error = rateLimited({ retryAfter: Option.some(Duration.hours(2)), retryAfterSource: Option.some("retry-after") })
       const { call, calls } = yield* failingThen([error])
       const policy = RetryPolicy.make({ maxServerDelay: "30 seconds", onLongServerDelay: "cap" })
       const { decisions, exit } = yield* run(call, policy)
@@ -251,7 +238,7 @@ describe("RetryPolicy server hints", () => {
 
   it.effect("a hint below the cap is unaffected by the cap mode", () =>
     Effect.gen(function*() {
-      const error = rateLimit({ retryAfter: Option.some(Duration.seconds(20)), retryAfterSource: Option.some("retry-after") })
+      const error = rateLimited({ retryAfter: Option.some(Duration.seconds(20)), retryAfterSource: Option.some("retry-after") })
       const { call, calls } = yield* failingThen([error])
       const { exit } = yield* run(call, RetryPolicy.make({ onLongServerDelay: "cap" }), { random: [0] })
       expect(exit).toEqual(Exit.succeed("ok"))
@@ -279,7 +266,7 @@ const never: ReadonlyArray<OpenAiError.OpenAiError> = [
 ]
 
 const always: ReadonlyArray<OpenAiError.OpenAiError> = [
-  rateLimit(),
+  rateLimited(),
   new OpenAiError.EngineOverloaded({ message: "The engine is currently overloaded", status: Option.some(503) }),
   serverError(),
   new OpenAiError.UnexpectedStatus({ message: "Request Timeout", status: Option.some(408) }),
@@ -374,7 +361,7 @@ describe("RetryPolicy decisions", () => {
       const policy = RetryPolicy.make({
         perTag: { RateLimitReached: { times: 2 }, QuotaExceeded: { times: 1 }, ServerError: { times: 0 } }
       })
-      const limited = yield* alwaysFailing(rateLimit())
+      const limited = yield* alwaysFailing(rateLimited())
       const a = yield* run(limited.call, policy)
       expect((yield* limited.calls).length).toBe(3)
       expect(lastDecision(a.decisions)).toMatchObject({ reason: "tag-limit" })
@@ -391,7 +378,7 @@ describe("RetryPolicy decisions", () => {
   it.effect("per-tag counts are separate, maxRetries bounds the total", () =>
     Effect.gen(function*() {
       const policy = RetryPolicy.make({ maxRetries: 3, perTag: { RateLimitReached: { times: 1 }, ServerError: { times: 1 } } })
-      const { call, calls } = yield* failingThen([rateLimit(), serverError(), serverError()])
+      const { call, calls } = yield* failingThen([rateLimited(), serverError(), serverError()])
       const { decisions } = yield* run(call, policy)
       expect((yield* calls).length).toBe(3)
       expect(lastDecision(decisions)).toMatchObject({ _tag: "Stop", tag: "ServerError", reason: "tag-limit" })
@@ -546,8 +533,8 @@ const pool: ReadonlyArray<OpenAiError.OpenAiError> = [
   ...never,
   ...always,
   new OpenAiError.UnprocessableEntity({ message: "field required" }),
-  rateLimit({ retryAfter: Option.some(Duration.millis(1574)), retryAfterSource: Option.some("message") }),
-  rateLimit({ retryAfter: Option.some(Duration.seconds(90)), retryAfterSource: Option.some("retry-after") }),
+  rateLimited({ retryAfter: Option.some(Duration.millis(1574)), retryAfterSource: Option.some("message") }),
+  rateLimited({ retryAfter: Option.some(Duration.seconds(90)), retryAfterSource: Option.some("retry-after") }),
   serverError({ shouldRetry: Option.some(false) }),
   new OpenAiError.QuotaExceeded({ message: "quota", shouldRetry: Option.some(true) })
 ]
@@ -706,9 +693,9 @@ describe("RetryPolicy.officialSdk", () => {
 
   it.effect("honours retry-after below 60 s, falls back to backoff above, ignores message hints", () =>
     Effect.gen(function*() {
-      const short = rateLimit({ retryAfter: Option.some(Duration.seconds(20)), retryAfterSource: Option.some("retry-after") })
-      const long = rateLimit({ retryAfter: Option.some(Duration.seconds(90)), retryAfterSource: Option.some("retry-after") })
-      const message = rateLimit({ retryAfter: Option.some(Duration.seconds(5)), retryAfterSource: Option.some("message") })
+      const short = rateLimited({ retryAfter: Option.some(Duration.seconds(20)), retryAfterSource: Option.some("retry-after") })
+      const long = rateLimited({ retryAfter: Option.some(Duration.seconds(90)), retryAfterSource: Option.some("retry-after") })
+      const message = rateLimited({ retryAfter: Option.some(Duration.seconds(5)), retryAfterSource: Option.some("message") })
       const { call } = yield* failingThen([short, long])
       const a = yield* run(call, RetryPolicy.officialSdk, { random: [0] })
       expect(delays(a.decisions)).toEqual([20_000, 1000])
@@ -792,7 +779,7 @@ describe("docs/examples/retries.ts", () => {
 const exponential3 = Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
 
 const hinted = (ms: number, input: Partial<OpenAiError.Input> = {}) =>
-  rateLimit({ retryAfter: Option.some(Duration.millis(ms)), retryAfterSource: Option.some("retry-after-ms"), ...input })
+  rateLimited({ retryAfter: Option.some(Duration.millis(ms)), retryAfterSource: Option.some("retry-after-ms"), ...input })
 
 describe("RetryPolicy per-tag and per-category Schedules", () => {
   it.effect("a per-tag Schedule sets the delays and the number of retries, and the Decision names it", () =>
@@ -812,7 +799,7 @@ describe("RetryPolicy per-tag and per-category Schedules", () => {
 
   it.effect("other tags keep the default rule beside a per-tag Schedule", () =>
     Effect.gen(function*() {
-      const { call } = yield* failingThen([serverError(), rateLimit()])
+      const { call } = yield* failingThen([serverError(), rateLimited()])
       const policy = RetryPolicy.make({ jitter: "none", perTag: { ServerError: exponential3 } })
       const { decisions } = yield* run(call, policy)
       expect(decisions.map((d) => d.rule)).toEqual(["perTag.ServerError", "default"])
@@ -914,7 +901,7 @@ describe("RetryPolicy per-tag and per-category Schedules", () => {
         used: Option.none(),
         requested: Option.none()
       })
-      const { call, calls } = yield* failingThen([tokens, rateLimit()])
+      const { call, calls } = yield* failingThen([tokens, rateLimited()])
       yield* run(call, RetryPolicy.make({ perTag: { RateLimitReached: byScope } }))
       expect(yield* calls).toEqual([0, 5_000, 6_000])
     }))

@@ -12,7 +12,7 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, Stream, TestClock, Tracer } from "effect"
+import { Cause, Chunk, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Redacted, Stream, TestClock } from "effect"
 import { inspect } from "node:util"
 import * as Classify from "../src/Classify.js"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
@@ -22,8 +22,9 @@ import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Sse from "../src/Sse.js"
 import * as SupportReport from "../src/SupportReport.js"
 import * as Faults from "../src/testing/Faults.js"
-import * as ScriptedHttpClient from "../src/testing/ScriptedHttpClient.js"
-import * as S from "./support/ScriptedClient.js"
+import * as MockHttpClient from "../src/testing/MockHttpClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
+import { type RecordedSpan as Recorded, recordingTracer } from "./support/tracer.js"
 
 // ---------------------------------------------------------------------------------------------
 // Canaries: none of these strings may appear anywhere a user can see.
@@ -83,20 +84,20 @@ const mockFault = (fault: Faults.FaultName) =>
   Effect.gen(function*() {
     const openai = yield* OpenAiClient.make({
       apiKey: Redacted.make(API_KEY),
-      baseUrl: credentialed(ScriptedHttpClient.baseUrl),
+      baseUrl: credentialed(MockHttpClient.baseUrl),
       transformClient: withQueryKey,
       resilience: { retryPolicy: fastRetries, timeout: "10 seconds" }
     })
     const kind = Faults.descriptions[fault].kind
     return yield* (kind === "stream" ? stream : create)(openai)
-  }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: [fault, fault, fault], requireApiKey: true })))
+  }).pipe(Effect.provide(MockHttpClient.layer({ scenario: [fault, fault, fault], requireApiKey: true })))
 
 /** `HttpMiddleware.resilient()` on the test kit's client, a request with every kind of secret. */
 const middleware = (fault: Faults.FaultName, foreign: boolean) =>
   Effect.gen(function*() {
     const base = yield* HttpClient.HttpClient
     const resilient = base.pipe(HttpMiddleware.resilient({ retryPolicy: fastRetries, secrets: [API_KEY] }))
-    const request = HttpClientRequest.post(`${credentialed(ScriptedHttpClient.baseUrl)}/chat/completions`).pipe(
+    const request = HttpClientRequest.post(`${credentialed(MockHttpClient.baseUrl)}/chat/completions`).pipe(
       HttpClientRequest.setUrlParam("api-key", QUERY_KEY),
       HttpClientRequest.bearerToken(API_KEY),
       HttpClientRequest.bodyUnsafeJson(chat)
@@ -104,7 +105,7 @@ const middleware = (fault: Faults.FaultName, foreign: boolean) =>
     return yield* foreign
       ? HttpMiddleware.toHttpClientError(resilient).execute(request)
       : resilient.execute(request)
-  }).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: [fault, fault, fault] })))
+  }).pipe(Effect.provide(MockHttpClient.layer({ scenario: [fault, fault, fault] })))
 
 const html = (title: string) => `<html><head><title>${title}</title></head><body>${title}</body></html>`
 
@@ -202,46 +203,6 @@ const scenarios: ReadonlyArray<Scenario> = [
 // ---------------------------------------------------------------------------------------------
 // What a user can see
 // ---------------------------------------------------------------------------------------------
-
-interface Recorded {
-  readonly name: string
-  readonly attributes: Map<string, unknown>
-  readonly events: Array<readonly [string, Record<string, unknown> | undefined]>
-  exit?: Exit.Exit<unknown, unknown>
-}
-
-const recordingTracer = (spans: Array<Recorded>): Tracer.Tracer =>
-  Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const recorded: Recorded = { name, attributes: new Map(), events: [] }
-      spans.push(recorded)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `span${spans.length}`,
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes: recorded.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: (_endTime, exit) => {
-          recorded.exit = exit
-        },
-        attribute: (key, value) => {
-          recorded.attributes.set(key, value)
-        },
-        event: (eventName, _startTime, attributes) => {
-          recorded.events.push([eventName, attributes])
-        },
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
 
 // Every way Effect's loggers print a log line, the default one first.
 const recordingLogger = (lines: Array<string>) =>

@@ -1,13 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Either, Exit, Logger, Option, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
-import * as OpenAiError from "../src/OpenAiError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimiterRedis from "../src/RateLimiterRedis.js"
 import * as RetryBudget from "../src/RetryBudget.js"
+import * as errors from "./support/errors.js"
 import * as RedisServer from "./utils/redisServer.js"
 
-const serverError = new OpenAiError.ServerError({ message: "boom", status: Option.some(500) })
+const serverError = errors.serverError()
 const fail = (breaker: CircuitBreaker.CircuitBreaker) => Effect.exit(breaker(Effect.fail(serverError)))
 const succeed = (breaker: CircuitBreaker.CircuitBreaker) => Effect.exit(breaker(Effect.succeed("ok")))
 
@@ -121,7 +121,7 @@ describe("CircuitBreaker shared state (real Redis)", () => {
 })
 
 describe("RetryBudget shared through a store", () => {
-  const cost = new OpenAiError.ServerError({ message: "boom", status: Option.some(500) })
+  const cost = errors.serverError()
 
   it.effect("memory: a budget drained by one is drained for all; a success anywhere refunds all", () =>
     Effect.gen(function*() {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Exit, Redacted } from "effect"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-import * as ScriptedHttpClient from "../src/testing/ScriptedHttpClient.js"
+import * as MockHttpClient from "../src/testing/MockHttpClient.js"
 import * as Simulation from "../src/testing/Simulation.js"
 
 describe("Simulation", () => {
@@ -53,11 +53,11 @@ describe("Simulation", () => {
       Effect.provide(
         OpenAiClient.layer({
           apiKey: Redacted.make("sk-sim"),
-          baseUrl: ScriptedHttpClient.baseUrl,
+          baseUrl: MockHttpClient.baseUrl,
           resilience: { retryPolicy: RetryPolicy.make({ jitter: "none" }) }
         })
       ),
-      Effect.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_requests", "rate_limit_requests"], retryAfter: "20 seconds" }))
+      Effect.provide(MockHttpClient.layer({ scenario: ["rate_limit_requests", "rate_limit_requests"], retryAfter: "20 seconds" }))
     )
     const exit = await sim.run(program)
     // Two 429s asking for 20 s each: the policy waited at least 40 virtual seconds.

@@ -2,7 +2,7 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Metric, Option, TestClock } from "effect"
 import * as Spend from "../src/Spend.js"
-import { MockApi, ScriptedHttpClient } from "../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../src/testing/index.js"
 
 const close = (a: Option.Option<number>, b: number) => {
   expect(Option.isSome(a)).toBe(true)
@@ -101,7 +101,7 @@ describe("Spend accounts", () => {
 
 describe("Spend.middleware", () => {
   const chat = (stream = false) =>
-    HttpClientRequest.post(`${ScriptedHttpClient.baseUrl}/chat/completions`).pipe(
+    HttpClientRequest.post(`${MockHttpClient.baseUrl}/chat/completions`).pipe(
       HttpClientRequest.bodyUnsafeJson({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hello" }], stream })
     )
 
@@ -118,7 +118,7 @@ describe("Spend.middleware", () => {
       const error = yield* Effect.flip(client.execute(chat()))
       expect(error._tag).toBe("SpendLimitReached")
       expect(yield* mock.log).toHaveLength(1)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 
   it.effect("does not read a stream", () =>
     Effect.gen(function*() {
@@ -128,5 +128,5 @@ describe("Spend.middleware", () => {
       expect(response.headers["content-type"]).toMatch(/event-stream/)
       expect(yield* spend.spent).toBe(0)
       expect((yield* response.text).length).toBeGreaterThan(0)
-    }).pipe(Effect.provide(ScriptedHttpClient.layer())))
+    }).pipe(Effect.provide(MockHttpClient.layer())))
 })

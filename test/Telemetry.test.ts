@@ -27,7 +27,7 @@ import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Telemetry from "../src/Telemetry.js"
 import { typedClientWith } from "./support/client.js"
-import * as S from "./support/ScriptedClient.js"
+import * as S from "../src/testing/ScriptedHttpClient.js"
 
 const API_KEY = "sk-proj-TELEMETRYKEY0123456789abcdefghijklmn"
 const BASE = "https://api.example.test/v1"

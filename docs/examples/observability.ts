@@ -7,7 +7,7 @@
  *
  * In your project, import from the package instead of these relative paths:
  *   import { OpenAiClient, RetryPolicy, Telemetry } from "effect-openai-resilience"
- *   import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *   import { MockHttpClient } from "effect-openai-resilience/testing"
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { ConsoleMetricExporter, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics"
@@ -16,7 +16,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { pathToFileURL } from "node:url"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
-import { ScriptedHttpClient } from "../../src/testing/index.js"
+import { MockHttpClient } from "../../src/testing/index.js"
 
 /**
  * OpenTelemetry for the whole program: spans to one exporter, metrics read every 10 s (and once
@@ -34,9 +34,9 @@ export const TelemetryLive = (spans: SpanExporter, metrics: PushMetricExporter) 
 // The client, against the in-memory mock: its first answer is a rate-limit 429, then 200s.
 const OpenAiLive = OpenAiClient.layer({
   apiKey: Redacted.make("sk-example"),
-  baseUrl: ScriptedHttpClient.baseUrl,
+  baseUrl: MockHttpClient.baseUrl,
   resilience: { retryPolicy: RetryPolicy.make({ maxRetries: 2 }) }
-}).pipe(Layer.provide(ScriptedHttpClient.layer({ scenario: ["rate_limit_requests"] })))
+}).pipe(Layer.provide(MockHttpClient.layer({ scenario: ["rate_limit_requests"] })))
 
 /** Two calls: one span each (`chat gpt-4o-mini`), the first with a retry event and two attempts. */
 export const program = Effect.gen(function*() {

@@ -3,16 +3,16 @@
  *
  * In your project, import from the package instead of these relative paths:
  *   import { HttpMiddleware, RetryPolicy } from "effect-openai-resilience"
- *   import { MockApi, MockServer, ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *   import { MockApi, MockHttpClient, MockServer, ScriptedHttpClient } from "effect-openai-resilience/testing"
  *
  * Each example is an Effect that fails if the behaviour is wrong; the repository's tests run them
- * (test/ScriptedHttpClient.test.ts and test/MockServer.test.ts).
+ * (test/MockHttpClient.test.ts, test/MockServer.test.ts and test/ScriptedHttpClient.test.ts).
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Effect, Fiber, Layer, Option, TestClock } from "effect"
 import * as HttpMiddleware from "../../src/HttpMiddleware.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
-import { MockApi, MockServer, ScriptedHttpClient } from "../../src/testing/index.js"
+import { MockApi, MockHttpClient, MockServer, ScriptedHttpClient } from "../../src/testing/index.js"
 
 /** The code under test: list the models through a resilient client. */
 const listModels = (baseUrl: string) =>
@@ -31,14 +31,14 @@ const check = (ok: boolean, what: string) => (ok ? Effect.void : Effect.dieMessa
  * retries' sleeps pass when the test moves the clock, so the test takes milliseconds.
  */
 export const retriesServerErrors = Effect.gen(function*() {
-  const fiber = yield* Effect.fork(listModels(ScriptedHttpClient.baseUrl))
+  const fiber = yield* Effect.fork(listModels(MockHttpClient.baseUrl))
   yield* TestClock.adjust("1 minute")
   const status = yield* Fiber.join(fiber)
   const log = yield* Effect.flatMap(MockApi.MockApi, (mock) => mock.log)
   yield* check(status === 200, "the third attempt succeeds")
   yield* check(log.length === 3, "three requests reached the server")
   yield* check(log.map((e) => e.attempt).join() === "1,2,3", "the retries share one idempotency key")
-}).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["server_error", "server_error"] })))
+}).pipe(Effect.provide(MockHttpClient.layer({ scenario: ["server_error", "server_error"] })))
 
 /**
  * 2. A rate limit with `retry-after-ms: 1500`: the client must wait at least that long. The
@@ -46,7 +46,7 @@ export const retriesServerErrors = Effect.gen(function*() {
  */
 export const waitsAsTheServerAsks = Effect.gen(function*() {
   const client = (yield* HttpClient.HttpClient).pipe(HttpMiddleware.resilient())
-  const request = HttpClientRequest.get(`${ScriptedHttpClient.baseUrl}/models`).pipe(
+  const request = HttpClientRequest.get(`${MockHttpClient.baseUrl}/models`).pipe(
     HttpClientRequest.setHeaders({
       "x-mock-fault": "rate_limit_requests",
       "x-mock-fault-times": "1",
@@ -58,30 +58,30 @@ export const waitsAsTheServerAsks = Effect.gen(function*() {
   yield* Fiber.join(fiber)
   const [first, second] = yield* Effect.flatMap(MockApi.MockApi, (mock) => mock.log)
   yield* check(first !== undefined && second !== undefined && second.at - first.at >= 1500, "waited 1.5 s")
-}).pipe(Effect.provide(ScriptedHttpClient.layer()))
+}).pipe(Effect.provide(MockHttpClient.layer()))
 
 /**
  * 3. No retry for an exhausted quota: one request, and the typed error to show the user.
  */
 export const doesNotRetryQuota = Effect.gen(function*() {
-  const error = yield* Effect.flip(listModels(ScriptedHttpClient.baseUrl))
+  const error = yield* Effect.flip(listModels(MockHttpClient.baseUrl))
   const log = yield* Effect.flatMap(MockApi.MockApi, (mock) => mock.log)
   yield* check(error._tag === "QuotaExceeded", "typed QuotaExceeded")
   yield* check(log.length === 1, "asked once")
-}).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["insufficient_quota"] })))
+}).pipe(Effect.provide(MockHttpClient.layer({ scenario: ["insufficient_quota"] })))
 
 /**
  * 4. A server whose headers never come: the per-attempt timeout fires in virtual time, the
  * retry succeeds.
  */
 export const timesOutSlowHeaders = Effect.gen(function*() {
-  const fiber = yield* Effect.fork(listModels(ScriptedHttpClient.baseUrl))
+  const fiber = yield* Effect.fork(listModels(MockHttpClient.baseUrl))
   yield* TestClock.adjust("2 minutes")
   const status = yield* Fiber.join(fiber)
   const log = yield* Effect.flatMap(MockApi.MockApi, (mock) => mock.log)
   yield* check(status === 200, "succeeds after the timeout")
   yield* check(Option.getOrUndefined(log[0]?.fault ?? Option.none()) === "slow_headers", "first attempt was slow")
-}).pipe(Effect.provide(ScriptedHttpClient.layer({ scenario: ["slow_headers"], slowHeadersDelay: "5 minutes" })))
+}).pipe(Effect.provide(MockHttpClient.layer({ scenario: ["slow_headers"], slowHeadersDelay: "5 minutes" })))
 
 /**
  * 5. The same, over a real socket: a TCP reset on the first attempt, then success. Run with the
@@ -94,3 +94,27 @@ export const survivesAConnectionReset = Effect.gen(function*() {
   yield* check(status === 200, "the retry succeeds")
   yield* check(log.length === 2, "two requests reached the server")
 }).pipe(Effect.provide(Layer.merge(MockServer.layer({ scenario: ["connection_reset"] }), FetchHttpClient.layer)))
+
+/**
+ * 6. Exact responses from a script: a 429 asking for 1.5 s, then a 200. The second request is
+ * not sent before the clock reaches 1.5 s; a third request would be a defect.
+ */
+export const waitsForTheScriptedRetryAfter = Effect.gen(function*() {
+  const scripted = ScriptedHttpClient.make([
+    ScriptedHttpClient.json(
+      429,
+      ScriptedHttpClient.errorBody("Rate limit reached for requests", "requests", "rate_limit_exceeded"),
+      { "retry-after-ms": "1500" }
+    ),
+    ScriptedHttpClient.json(200, { object: "list", data: [] })
+  ])
+  const fiber = yield* Effect.fork(
+    listModels("https://api.openai.com/v1").pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+  )
+  yield* TestClock.adjust("1499 millis")
+  yield* check(scripted.requests.length === 1, "still waiting at 1.499 s")
+  yield* TestClock.adjust("1 second") // the hint plus its bounded jitter (at most 10%)
+  const status = yield* Fiber.join(fiber)
+  yield* check(status === 200, "the retry succeeds")
+  yield* check(scripted.requests.length === 2 && scripted.remaining() === 0, "two requests, the whole script")
+})

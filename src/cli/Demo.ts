@@ -29,7 +29,7 @@ import * as RetryPolicy from "../RetryPolicy.js"
 import * as Faults from "../testing/Faults.js"
 import * as MockApi from "../testing/MockApi.js"
 import * as MockServer from "../testing/MockServer.js"
-import * as ScriptedHttpClient from "../testing/ScriptedHttpClient.js"
+import * as MockHttpClient from "../testing/MockHttpClient.js"
 import * as Simulation from "../testing/Simulation.js"
 import * as MetricsTable from "./MetricsTable.js"
 import { color, ms, outputWidth, paragraph, progress, table } from "./Render.js"
@@ -267,12 +267,12 @@ const endAt = burstSettings.minutes * 60_000
 // One client with its own in-memory mock (no sockets); its workers run inside the simulation.
 const startClient = (kind: BurstClient, counters: Counters) =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(ScriptedHttpClient.layer({ rpm: burstSettings.rpm, tpm: burstSettings.tpm }))
+    const context = yield* Layer.build(MockHttpClient.layer({ rpm: burstSettings.rpm, tpm: burstSettings.tpm }))
     const http = Context.get(context, HttpClient.HttpClient)
     const mock = Context.get(context, MockApi.MockApi)
     const client = yield* OpenAiClient.make({
       apiKey: DEMO_KEY,
-      baseUrl: ScriptedHttpClient.baseUrl,
+      baseUrl: MockHttpClient.baseUrl,
       resilience: {
         retryPolicy: kind === "sdk" ? RetryPolicy.officialSdk : RetryPolicy.make({ maxRetries: 8, deadline: "5 minutes" }),
         ...(kind === "paced"

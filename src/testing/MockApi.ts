@@ -4,7 +4,7 @@
  * counters, the request log) in a `Ref` and its time read from Effect's `Clock`, so the same
  * mock runs under `TestClock`.
  *
- * {@link MockServer} serves it over real HTTP; {@link ScriptedHttpClient} serves it as an
+ * {@link MockServer} serves it over real HTTP; {@link MockHttpClient} serves it as an
  * in-memory `HttpClient`.
  *
  * @since 0.1.0

@@ -1,51 +1,116 @@
 /**
- * An in-memory `HttpClient` that serves the mock OpenAI API ({@link MockApi}) without sockets, for
- * fast tests in virtual time: under `TestClock`, `slow_headers` waits until the clock is moved,
- * rate limits refill as the clock moves, and SSE events arrive with their delays.
+ * An in-memory `HttpClient` that answers from a script of steps, one step per request, in order:
+ * a response (status, headers and a body that may pause or be cut), a transport failure, or a
+ * request that never gets an answer. No sockets; every delay is on the Effect clock, so `TestClock`
+ * drives it; every request is recorded, and so is how much of each body the caller read. A request
+ * beyond the script is a defect, so a test whose code retries once too often fails.
  *
- * Transport faults fail the way `@effect/platform-node`'s client does: `connection_reset` with an
- * `HttpClientError.RequestError` (reason `"Transport"`) whose cause is a Node `ECONNRESET` error;
- * `stream_cut` and `body_cut` fail the body part-way with an `HttpClientError.ResponseError` whose
- * cause is Node's `aborted` (`ECONNRESET`) error.
+ * Use it to pin down exact wire behaviour (a 429 with these headers, then a 200). To test against
+ * a whole fault-injecting OpenAI API, see `MockHttpClient`.
  *
  * @since 0.1.0
  */
-import * as Cookies from "@effect/platform/Cookies"
-import * as Headers from "@effect/platform/Headers"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
-import * as UrlParams from "@effect/platform/UrlParams"
-import * as Effect from "effect/Effect"
-import * as Inspectable from "effect/Inspectable"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
-import type { InvalidOptions } from "../InvalidOptions.js"
-import * as MockApi from "./MockApi.js"
-import { concat } from "../internal/bytes.js"
+import type * as Duration from "effect/Duration"
+import { connectionReset, streamCut } from "./internal/nodeErrors.js"
+import * as internal from "./internal/scriptedHttpClient.js"
 
 /**
- * A base URL for requests to the in-memory client. Any absolute URL works: only its path is read.
- *
- * @example
- * ```ts
- * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
- * import { HttpClient } from "@effect/platform"
- * import { Effect } from "effect"
- *
- * const models = Effect.flatMap(HttpClient.HttpClient, (client) => client.get(`${ScriptedHttpClient.baseUrl}/models`))
- * ```
+ * A pause in a body: the next part comes after `duration` on the Effect clock.
  *
  * @since 0.1.0
- * @category constants
+ * @category models
  */
-export const baseUrl = "http://mock.openai.local/v1"
+export interface Pause {
+  readonly _tag: "Pause"
+  readonly duration: Duration.DurationInput
+}
 
 /**
- * The error a reset connection carries, shaped as Node's (`read ECONNRESET`, code `ECONNRESET`).
+ * The connection drops here: reading the body further fails with an
+ * `HttpClientError.ResponseError` (reason `"Decode"`) whose cause is `cause`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Cut {
+  readonly _tag: "Cut"
+  readonly cause: unknown
+}
+
+/**
+ * A piece of a scripted body: text (sent as UTF-8) or bytes, a {@link Pause} or a {@link Cut}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Part = string | Uint8Array | Pause | Cut
+
+/**
+ * A step that answers: `status`, `headers` and a body made of `parts`, after `delay` when given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Respond {
+  readonly _tag: "Respond"
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly parts: ReadonlyArray<Part>
+  readonly delay?: Duration.DurationInput | undefined
+}
+
+/**
+ * A step that fails before any response, with an `HttpClientError.RequestError` (reason
+ * `"Transport"`) whose cause is `cause`, after `delay` when given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Fail {
+  readonly _tag: "Fail"
+  readonly cause: unknown
+  readonly delay?: Duration.DurationInput | undefined
+}
+
+/**
+ * A step that never answers (until the caller gives up).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Hang {
+  readonly _tag: "Hang"
+}
+
+/**
+ * One scripted answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Step = Respond | Fail | Hang
+
+/**
+ * A scripted client and what it saw.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Scripted {
+  readonly client: HttpClient.HttpClient
+  /** The requests as sent, in order. */
+  readonly requests: ReadonlyArray<HttpClientRequest.HttpClientRequest>
+  /** The body bytes the caller actually read, per request. */
+  readonly pulled: ReadonlyArray<number>
+  /** How many steps are left. */
+  readonly remaining: () => number
+}
+
+/**
+ * The error a reset connection carries, shaped as Node's (`read ECONNRESET`, code `ECONNRESET`):
+ * the default cause of {@link fail}.
  *
  * @example
  * ```ts
@@ -57,11 +122,15 @@ export const baseUrl = "http://mock.openai.local/v1"
  * @since 0.1.0
  * @category errors
  */
-export const connectionResetCause = (): Error & { readonly code: string; readonly errno: number; readonly syscall: string } =>
-  Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", errno: -104, syscall: "read" })
+export const connectionResetCause: () => Error & {
+  readonly code: string
+  readonly errno: number
+  readonly syscall: string
+} = connectionReset
 
 /**
- * The error a body cut off part-way carries, shaped as Node's (`aborted`, code `ECONNRESET`).
+ * The error a body cut off part-way carries, shaped as Node's (`aborted`, code `ECONNRESET`): the
+ * default cause of {@link cut}.
  *
  * @example
  * ```ts
@@ -73,259 +142,245 @@ export const connectionResetCause = (): Error & { readonly code: string; readonl
  * @since 0.1.0
  * @category errors
  */
-export const streamCutCause = (): Error & { readonly code: string } =>
-  Object.assign(new Error("aborted"), { code: "ECONNRESET" })
-
-const requestBody = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Uint8Array> => {
-  const body = request.body
-  switch (body._tag) {
-    case "Uint8Array":
-      return Effect.succeed(body.body)
-    case "Raw":
-      return Effect.succeed(
-        body.body instanceof Uint8Array
-          ? body.body
-          : typeof body.body === "string"
-          ? new TextEncoder().encode(body.body)
-          : new Uint8Array()
-      )
-    case "Stream":
-      return body.stream.pipe(
-        Stream.runCollect,
-        Effect.map(concat),
-        // A request body that fails to stream is sent as empty: the mock then answers 400.
-        Effect.orElseSucceed(() => new Uint8Array())
-      )
-    default:
-      return Effect.succeed(new Uint8Array())
-  }
-}
-
-const bodyStream = (body: MockApi.MockBody): Stream.Stream<Uint8Array, Error> => {
-  if (body._tag === "Bytes") return Stream.make(body.bytes)
-  const chunks = Stream.fromIterable(body.chunks).pipe(
-    Stream.mapEffect((c) => Effect.as(Effect.sleep(c.delay), c.bytes))
-  )
-  return body.ending === "cut" ? Stream.concat(chunks, Stream.fail(streamCutCause())) : chunks
-}
-
-// What a web `Headers` built from the record gives `Headers.fromInput`: lower-case names in sorted
-// order, values trimmed, names that differ only by case joined with ", ".
-const webLikeHeaders = (input: Readonly<Record<string, string>>): Headers.Headers => {
-  const merged: Record<string, string> = {}
-  for (const name of Object.keys(input)) {
-    const key = name.toLowerCase()
-    const value = (input[name] ?? "").trim()
-    const previous = merged[key]
-    merged[key] = previous === undefined ? value : `${previous}, ${value}`
-  }
-  const sorted: Record<string, string> = {}
-  for (const key of Object.keys(merged).sort()) sorted[key] = merged[key] ?? ""
-  return Headers.fromInput(sorted)
-}
-
-const decoder = new TextDecoder()
+export const streamCutCause: () => Error & { readonly code: string } = streamCut
 
 /**
- * A response whose whole body is already in memory: what `HttpClientResponse.fromWeb(request,
- * new Response(bytes, ...))` gives, without building a web `Response` (its streams cost tens of
- * microseconds per request, several milliseconds under load). The body can be consumed once, as
- * a web body can: `text` is cached, a second different read fails with the same `ResponseError`
- * (reason "Decode"). `formData`, which nobody reads from this mock, goes through a web `Response`.
- */
-class BytesResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
-  readonly [HttpIncomingMessage.TypeId]: HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
-  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
-  private consumed = false
-
-  constructor(
-    readonly request: HttpClientRequest.HttpClientRequest,
-    readonly status: number,
-    private readonly rawHeaders: Readonly<Record<string, string>>,
-    private readonly bytes: Uint8Array
-  ) {
-    super()
-  }
-
-  toJSON(): unknown {
-    return HttpIncomingMessage.inspect(this, {
-      _id: "@effect/platform/HttpClientResponse",
-      request: this.request.toJSON(),
-      status: this.status
-    })
-  }
-
-  private cachedHeaders?: Headers.Headers
-  get headers(): Headers.Headers {
-    return this.cachedHeaders ??= webLikeHeaders(this.rawHeaders)
-  }
-
-  private cachedCookies?: Cookies.Cookies
-  get cookies(): Cookies.Cookies {
-    if (this.cachedCookies !== undefined) return this.cachedCookies
-    const header = this.headers["set-cookie"]
-    return this.cachedCookies = Cookies.fromSetCookie(header === undefined ? [] : [header])
-  }
-
-  get remoteAddress(): Option.Option<string> {
-    return Option.none()
-  }
-
-  private decodeError(cause: unknown): HttpClientError.ResponseError {
-    return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
-  }
-
-  /** Takes the body, once: a web body that was read is unusable. */
-  private take(): Effect.Effect<Uint8Array, HttpClientError.ResponseError> {
-    return Effect.suspend(() => {
-      if (this.consumed) {
-        return Effect.fail(this.decodeError(new TypeError("Body is unusable: Body has already been read")))
-      }
-      this.consumed = true
-      return Effect.succeed(this.bytes)
-    })
-  }
-
-  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
-    // A web body gives one chunk for non-empty bytes and none for empty ones.
-    return Stream.flatMap(
-      Stream.fromEffect(this.take()),
-      // A copy, as a web body's chunk is: the mock may serve the same bytes again.
-      (bytes) => bytes.length === 0 ? Stream.empty : Stream.succeed(bytes.slice())
-    )
-  }
-
-  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
-    return Effect.tryMap(this.text, {
-      try: (text) => text === "" ? null : JSON.parse(text) as unknown,
-      catch: (cause) => this.decodeError(cause)
-    })
-  }
-
-  private textBody?: Effect.Effect<string, HttpClientError.ResponseError>
-  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    return this.textBody ??= Effect.map(this.take(), (bytes) => decoder.decode(bytes)).pipe(Effect.cached, Effect.runSync)
-  }
-
-  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
-    return Effect.flatMap(this.text, (text) =>
-      Effect.try({
-        try: () => UrlParams.fromInput(new URLSearchParams(text)),
-        catch: (cause) => this.decodeError(cause)
-      }))
-  }
-
-  private formDataBody?: Effect.Effect<FormData, HttpClientError.ResponseError>
-  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
-    return this.formDataBody ??= Effect.flatMap(this.take(), (bytes) =>
-      Effect.tryPromise({
-        try: () =>
-          new Response(bytes as Uint8Array<ArrayBuffer>, { status: this.status, headers: this.rawHeaders }).formData(),
-        catch: (cause) => this.decodeError(cause)
-      })).pipe(Effect.cached, Effect.runSync)
-  }
-
-  private arrayBufferBody?: Effect.Effect<ArrayBuffer, HttpClientError.ResponseError>
-  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
-    // A copy, as a web body's arrayBuffer() is: the caller may keep and change it.
-    return this.arrayBufferBody ??= Effect.map(
-      this.take(),
-      (bytes) => bytes.slice().buffer as ArrayBuffer
-    ).pipe(Effect.cached, Effect.runSync)
-  }
-}
-
-/**
- * An `HttpClient` that serves every request from the {@link MockApi.MockApi} in context.
- *
- * @example
- * ```ts
- * import { MockApi, ScriptedHttpClient } from "effect-openai-resilience/testing"
- * import { Effect } from "effect"
- *
- * const client = ScriptedHttpClient.make.pipe(Effect.provide(MockApi.layer()))
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make: Effect.Effect<HttpClient.HttpClient, never, MockApi.MockApi> = Effect.map(
-  MockApi.MockApi,
-  (mock) =>
-    HttpClient.make((request, url) =>
-      Effect.gen(function*() {
-        const bytes = yield* requestBody(request)
-        const headers: Record<string, string> = { ...request.headers }
-        const contentType = request.body.contentType
-        if (contentType !== undefined && headers["content-type"] === undefined) headers["content-type"] = contentType
-        const answer = yield* mock.handle({
-          method: request.method,
-          url: `${url.pathname}${url.search}`,
-          headers,
-          body: bytes
-        })
-        if (answer._tag === "ResetConnection") {
-          return yield* new HttpClientError.RequestError({
-            request,
-            reason: "Transport",
-            cause: connectionResetCause(),
-            description: "read ECONNRESET"
-          })
-        }
-        const nullBody = answer.status === 204 || answer.status === 304
-        // Statuses a web Response refuses (outside 200-599) still go through it, and fail as before.
-        if (answer.body._tag === "Bytes" && !nullBody && answer.status >= 200 && answer.status <= 599) {
-          return new BytesResponse(request, answer.status, answer.headers, answer.body.bytes)
-        }
-        // The body is read through a runtime taken from this fiber, so its delays use this
-        // fiber's Clock (TestClock in tests).
-        const runtime = yield* Effect.runtime<never>()
-        // The casts only widen `ArrayBufferLike` to what the DOM typings of `BodyInit` name.
-        const body: BodyInit = answer.body._tag === "Bytes"
-          ? (answer.body.bytes as Uint8Array<ArrayBuffer>)
-          : (Stream.toReadableStreamRuntime(bodyStream(answer.body), runtime) as ReadableStream<Uint8Array<ArrayBuffer>>)
-        return HttpClientResponse.fromWeb(
-          request,
-          new Response(nullBody ? null : body, { status: answer.status, headers: answer.headers })
-        )
-      })
-    )
-)
-
-/**
- * `HttpClient` served by the {@link MockApi.MockApi} the layer is given.
- *
- * @example
- * ```ts
- * import { MockApi, ScriptedHttpClient } from "effect-openai-resilience/testing"
- * import { Layer } from "effect"
- *
- * const TestLayer = ScriptedHttpClient.layerFromMock.pipe(Layer.provideMerge(MockApi.layer({ rpm: 3 })))
- * ```
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerFromMock: Layer.Layer<HttpClient.HttpClient, never, MockApi.MockApi> = Layer.effect(
-  HttpClient.HttpClient,
-  make
-)
-
-/**
- * A fresh mock and an `HttpClient` served by it: the one-line setup for a test. The mock is in
- * context too, to read its request log.
+ * A {@link Pause} in a body.
  *
  * @example
  * ```ts
  * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
  *
- * const TestLayer = ScriptedHttpClient.layer({ scenario: ["server_error", "server_error"] })
+ * const slow = ScriptedHttpClient.parts(200, ["{\"ok\":", ScriptedHttpClient.pause("10 seconds"), "true}"])
  * ```
  *
  * @since 0.1.0
- * @category layers
+ * @category constructors
  */
-export const layer = (
-  options: MockApi.MockOptions = {}
-): Layer.Layer<HttpClient.HttpClient | MockApi.MockApi, InvalidOptions> =>
-  layerFromMock.pipe(Layer.provideMerge(MockApi.layer(options)))
+export const pause = (duration: Duration.DurationInput): Part => ({ _tag: "Pause", duration })
+
+/**
+ * A {@link Cut} in a body, by default with Node's `aborted` error ({@link streamCutCause}).
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const cutOff = ScriptedHttpClient.parts(200, ["{\"id\": \"chatcmpl-1\", ", ScriptedHttpClient.cut()])
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const cut = (cause: unknown = streamCutCause()): Part => ({ _tag: "Cut", cause })
+
+/**
+ * A JSON response (`content-type: application/json` unless `headers` say otherwise), after
+ * `delay` when given.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const limited = ScriptedHttpClient.json(
+ *   429,
+ *   ScriptedHttpClient.errorBody("Rate limit reached", "requests", "rate_limit_exceeded"),
+ *   { "retry-after-ms": "1500" }
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const json = (
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+  delay?: Duration.DurationInput
+): Step => ({
+  _tag: "Respond",
+  status,
+  headers: { "content-type": "application/json", ...headers },
+  parts: [JSON.stringify(body)],
+  delay
+})
+
+/**
+ * A response whose body is `body` as it is.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const badGateway = ScriptedHttpClient.text(502, "<html>502 Bad Gateway</html>", { "content-type": "text/html" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const text = (status: number, body: string, headers: Readonly<Record<string, string>> = {}): Step => ({
+  _tag: "Respond",
+  status,
+  headers,
+  parts: [body]
+})
+
+/**
+ * A response whose body is made of `body`'s parts, in order.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const cutOff = ScriptedHttpClient.parts(200, ["{\"id\":", ScriptedHttpClient.cut()], { "content-type": "application/json" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parts = (status: number, body: ReadonlyArray<Part>, headers: Readonly<Record<string, string>> = {}): Step => ({
+  _tag: "Respond",
+  status,
+  headers,
+  parts: body
+})
+
+/**
+ * A `200` server-sent-event stream. Each frame is written as it is: end it with a blank line
+ * yourself, or build it with {@link data}.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const stream = ScriptedHttpClient.sse([
+ *   ScriptedHttpClient.data({ id: "chatcmpl-1", choices: [{ index: 0, delta: { content: "Hi" } }] }),
+ *   ScriptedHttpClient.pause("1 second"),
+ *   ScriptedHttpClient.data("[DONE]")
+ * ])
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sse = (frames: ReadonlyArray<Part>, headers: Readonly<Record<string, string>> = {}): Step => ({
+  _tag: "Respond",
+  status: 200,
+  headers: { "content-type": "text/event-stream", ...headers },
+  parts: frames
+})
+
+/**
+ * One SSE frame, `data: <value>` and a blank line: a string as it is, anything else as JSON.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * console.log(JSON.stringify(ScriptedHttpClient.data("[DONE]"))) // "data: [DONE]\n\n"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const data = (value: unknown): string => `data: ${typeof value === "string" ? value : JSON.stringify(value)}\n\n`
+
+/**
+ * A transport failure before any response, by default a reset connection
+ * ({@link connectionResetCause}).
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const script = [ScriptedHttpClient.fail(), ScriptedHttpClient.json(200, { object: "list", data: [] })]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fail = (cause: unknown = connectionResetCause()): Step => ({ _tag: "Fail", cause })
+
+/**
+ * A request that never gets an answer: a test of timeouts.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const script = [ScriptedHttpClient.hang, ScriptedHttpClient.json(200, { ok: true })]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const hang: Step = { _tag: "Hang" }
+
+/**
+ * The body of an API error as OpenAI sends it: `{"error": {message, type, param, code}}`.
+ *
+ * @example
+ * ```ts
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ *
+ * const overloaded = ScriptedHttpClient.json(503, ScriptedHttpClient.errorBody("The engine is currently overloaded", "server_error", null))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const errorBody = (
+  message: string,
+  type: string | null,
+  code: string | null,
+  param: string | null = null
+): { readonly error: { readonly message: string; readonly type: string | null; readonly param: string | null; readonly code: string | null } } => ({
+  error: { message, type, param, code }
+})
+
+/**
+ * A client that answers from `script`, one step per request, and records what it saw. Provide
+ * `client` as the `HttpClient` of the code under test.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ * import { Effect } from "effect"
+ *
+ * const scripted = ScriptedHttpClient.make([
+ *   ScriptedHttpClient.json(500, ScriptedHttpClient.errorBody("The server had an error", "server_error", null)),
+ *   ScriptedHttpClient.json(200, { object: "list", data: [] })
+ * ])
+ * const program = Effect.flatMap(HttpClient.HttpClient, (client) => client.get("https://api.openai.com/v1/models")).pipe(
+ *   Effect.provideService(HttpClient.HttpClient, scripted.client)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (script: ReadonlyArray<Step>) => Scripted = internal.make
+
+/**
+ * The value of a header on the `n`-th recorded request (from 0), by any case of its name.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { ScriptedHttpClient } from "effect-openai-resilience/testing"
+ * import { Effect } from "effect"
+ *
+ * const scripted = ScriptedHttpClient.make([ScriptedHttpClient.json(200, {})])
+ * const program = Effect.gen(function*() {
+ *   const client = yield* HttpClient.HttpClient
+ *   yield* client.get("https://api.openai.com/v1/models", { headers: { "x-trace": "1" } })
+ *   console.log(ScriptedHttpClient.header(scripted, 0, "X-Trace")) // "1"
+ * }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const header = (scripted: Scripted, n: number, name: string): string | undefined =>
+  scripted.requests[n]?.headers[name.toLowerCase()]

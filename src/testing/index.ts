@@ -1,6 +1,7 @@
 /**
  * The test kit: `effect-openai-resilience/testing`. A fault-injecting mock of the OpenAI API, served
- * in memory ({@link ScriptedHttpClient}) or over real HTTP ({@link MockServer}).
+ * in memory ({@link MockHttpClient}) or over real HTTP ({@link MockServer}), and a client that
+ * answers from a script of exact responses ({@link ScriptedHttpClient}).
  *
  * @since 0.1.0
  */
@@ -28,6 +29,14 @@ export * as MockRateLimits from "./MockRateLimits.js"
 
 /**
  * An in-memory `HttpClient` served by the mock, for tests under `TestClock`.
+ *
+ * @since 0.1.0
+ */
+export * as MockHttpClient from "./MockHttpClient.js"
+
+/**
+ * An in-memory `HttpClient` that answers from a script of steps, one per request, for tests of
+ * exact wire behaviour under `TestClock`.
  *
  * @since 0.1.0
  */

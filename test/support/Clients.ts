@@ -6,14 +6,15 @@
 import { ChatOpenAI } from "@langchain/openai"
 import { createOpenAI } from "@ai-sdk/openai"
 import { generateText } from "ai"
-import { Effect } from "effect"
-import * as http from "node:http"
+import { Effect, type Scope } from "effect"
+import type * as http from "node:http"
 import OpenAI7 from "openai"
 import OpenAI4 from "openai-v4"
 import OpenAI5 from "openai-v5"
 import OpenAI6 from "openai-v6"
 import type { Faults } from "../../src/testing/index.js"
 import { read } from "../utils/fixtures.js"
+import * as LoopbackServer from "./httpServer.js"
 
 /** What a client let through for one call. */
 export interface Seen {
@@ -177,10 +178,14 @@ export const replayRequestId = (file: string): string => `req_replay_${file.repl
  * header, byte for byte (`body_raw` when recorded, else the JSON), and counts the requests of
  * each `x-run`.
  */
-export const replayServer = Effect.acquireRelease(
-  Effect.async<{ readonly url: string; readonly attempts: (run: string) => number; readonly server: http.Server }>((resume) => {
-    const counts = new Map<string, number>()
-    const server = http.createServer((req, res) => {
+export const replayServer: Effect.Effect<
+  { readonly url: string; readonly attempts: (run: string) => number; readonly server: http.Server },
+  never,
+  Scope.Scope
+> = Effect.suspend(() => {
+  const counts = new Map<string, number>()
+  return Effect.map(
+    LoopbackServer.serve((req, res) => {
       const run = String(req.headers["x-run"] ?? "")
       counts.set(run, (counts.get(run) ?? 0) + 1)
       req.resume()
@@ -194,19 +199,10 @@ export const replayServer = Effect.acquireRelease(
         })
         res.end(recording.body_raw ?? JSON.stringify(recording.body))
       })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}/v1`, attempts: (run) => counts.get(run) ?? 0, server }))
-    })
-  }),
-  ({ server }) =>
-    Effect.async<void>((resume) => {
-      server.closeAllConnections()
-      server.close(() => resume(Effect.void))
-    })
-)
+    }),
+    ({ origin, server }) => ({ url: `${origin}/v1`, attempts: (run: string) => counts.get(run) ?? 0, server })
+  )
+})
 
 /** A message with what differs between two servers (ids, organizations, keys, models, figures) blanked. */
 export const normalize = (message: string | undefined): string =>

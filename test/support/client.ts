@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import type * as Resilience from "../../src/Resilience.js"
-import * as S from "./ScriptedClient.js"
+import * as S from "../../src/testing/ScriptedHttpClient.js"
 
 export const setupWith = (defaults: OpenAiClient.LayerOptions) =>
 (steps: ReadonlyArray<S.Step>, options: Partial<OpenAiClient.LayerOptions> = {}) =>

@@ -10,7 +10,7 @@ import * as TestClock from "effect/TestClock"
 import * as Deployment from "../../src/Deployment.js"
 import type * as Resilience from "../../src/Resilience.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
-import { MockApi, ScriptedHttpClient } from "../../src/testing/index.js"
+import { MockApi, MockHttpClient } from "../../src/testing/index.js"
 
 // One retry, 100 ms apart, no jitter (on the backoff or the server's hint): a deployment's own retries are
 // visible and exact.
@@ -30,10 +30,10 @@ export interface MockDeploymentOptions {
 export const mockDeployment = (name: string, options: MockDeploymentOptions = {}) =>
   Effect.gen(function*() {
     const mock = yield* MockApi.make(options.mock)
-    const client = yield* ScriptedHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
+    const client = yield* MockHttpClient.make.pipe(Effect.provideService(MockApi.MockApi, mock))
     const deployment = yield* Deployment.compatible({
       name,
-      baseUrl: ScriptedHttpClient.baseUrl,
+      baseUrl: MockHttpClient.baseUrl,
       apiKey: Redacted.make(options.key ?? `sk-${name}-0123456789`),
       model: options.model,
       contextWindow: options.contextWindow,
