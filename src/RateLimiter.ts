@@ -23,6 +23,7 @@
  *
  * @since 0.1.0
  */
+import type * as Headers from "@effect/platform/Headers"
 import type * as HttpClientType from "@effect/platform/HttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -42,7 +43,6 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { normalize } from "./internal/headers.js"
 import * as O from "./internal/options.js"
 import type * as internal from "./internal/rateLimiter.js"
 import * as service from "./internal/rateLimiterService.js"
@@ -280,7 +280,8 @@ const bearer = /^\s*bearer\s+(.+?)\s*$/i
  */
 export const keyOfRequest = (request: HttpClientRequest.HttpClientRequest, body?: unknown): string => {
   const json = body === undefined ? TokenEstimate.bodyJson(request) : body
-  const headers = normalize(request.headers)
+  // A request's headers are the platform's `Headers`, whose names are lower case already.
+  const headers = request.headers
   const auth = headers["authorization"]
   const match = auth === undefined ? null : bearer.exec(auth)
   const model = typeof json === "object" && json !== null && "model" in json && typeof json.model === "string"
@@ -662,12 +663,32 @@ export const outcomeOfResponse = (response: HttpClientResponse.HttpClientRespons
   const rateLimited = response.status === 429
   return {
     status: Option.some(response.status),
-    rateLimit: RateLimitHeaders.fromHeaders(response.headers),
+    rateLimit: rateLimitOf(response.headers),
     rateLimited,
     retryAfter: rateLimited
       ? Option.map(RetryAfter.fromResponse({ headers: response.headers, status: 429, now }), (h) => h.delay)
       : Option.none()
   }
+}
+
+const rateLimitNames = [
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-limit-tokens",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-remaining-tokens",
+  "x-ratelimit-reset-requests",
+  "x-ratelimit-reset-tokens"
+] as const
+
+// A response's headers are the platform's `Headers`, whose names are lower case already: picking
+// the six that matter is cheaper than normalising every header a server sends.
+const rateLimitOf = (headers: Headers.Headers): Option.Option<RateLimitHeaders.RateLimitHeaders> => {
+  const picked: Record<string, string> = {}
+  for (const name of rateLimitNames) {
+    const value = headers[name]
+    if (value !== undefined) picked[name] = value
+  }
+  return RateLimitHeaders.fromHeaders(picked)
 }
 
 /**
@@ -799,10 +820,13 @@ export const middleware = <StoreError = never>(limiter: Service<StoreError>) =>
       const demand = demandOf(request, limiter.estimate)
       return Effect.flatMap(restore(limiter.acquire(demand)), (permit) =>
         restore(effect).pipe(
-          Effect.onExit((exit) =>
-            Exit.isSuccess(exit)
-              ? Effect.flatMap(Clock.currentTimeMillis, (now) => limiter.release(permit, outcomeOfResponse(exit.value, now)))
-              : limiter.release(permit, outcomeOfExit(exit))
-          )
+          Effect.onExit((exit) => {
+            if (Exit.isFailure(exit)) return limiter.release(permit, outcomeOfExit(exit))
+            // The clock is read only for a 429, whose Retry-After may be an HTTP-date.
+            const response = exit.value
+            return response.status === 429
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) => limiter.release(permit, outcomeOfResponse(response, now)))
+              : limiter.release(permit, outcomeOfResponse(response, 0))
+          })
         ))
     }))
