@@ -42,8 +42,6 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
-import * as O from "./internal/options.js"
 import type * as internal from "./internal/rateLimiter.js"
 import * as service from "./internal/rateLimiterService.js"
 import { sha256Hex } from "./internal/sha256.js"
@@ -577,31 +575,12 @@ export const make: {
   // Outside "fail" mode a store failure is answered by the local fallback and never reaches
   // `acquire`'s error channel, which the overloads above express.
   Effect.zipRight(
-    O.validate("RateLimiter", OptionsSchema, options),
+    service.validate(options),
     Effect.flatMap(
       RateLimiterStore,
       (store) => service.make(store, options, outcomeOfExit) as Effect.Effect<Service<never>>
     )
   )
-
-// Checked once, before the service is built: a value given is never read as the default.
-const OptionsSchema = Schema.Struct({
-  requestsPerMinute: O.optional(O.above(0)),
-  tokensPerMinute: O.optional(O.above(0)),
-  burst: O.optional(O.fraction),
-  headroom: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u < 1, "a number from 0 up to (not including) 1")),
-  defaultPause: O.optional(O.duration),
-  maxPause: O.optional(O.duration),
-  estimate: O.optional(Schema.Struct({ defaultCompletionTokens: O.optional(O.int(0)) })),
-  onStoreFailure: O.optional(O.literal("local", "fail")),
-  storeTimeout: O.optional(O.duration),
-  storeRetryAfter: O.optional(O.duration),
-  clockSkew: O.optional(O.duration),
-  lanes: O.optional(Schema.Struct({
-    reserve: O.optional(O.check((u): u is number => typeof u === "number" && u > 0 && u <= 0.5, "a number above 0, at most 0.5")),
-    backgroundShare: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u <= 0.9, "a number from 0 to 0.9"))
-  }))
-})
 
 /**
  * The limiter as a layer, over the store in context.

@@ -15,9 +15,34 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RateLimiter from "../RateLimiter.js"
+import * as O from "./options.js"
 import * as internal from "./rateLimiter.js"
+
+// Checked once, before the service is built: a value given is never read as the default.
+const OptionsSchema = Schema.Struct({
+  requestsPerMinute: O.optional(O.above(0)),
+  tokensPerMinute: O.optional(O.above(0)),
+  burst: O.optional(O.fraction),
+  headroom: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u < 1, "a number from 0 up to (not including) 1")),
+  defaultPause: O.optional(O.duration),
+  maxPause: O.optional(O.duration),
+  estimate: O.optional(Schema.Struct({ defaultCompletionTokens: O.optional(O.int(0)) })),
+  onStoreFailure: O.optional(O.literal("local", "fail")),
+  storeTimeout: O.optional(O.duration),
+  storeRetryAfter: O.optional(O.duration),
+  clockSkew: O.optional(O.duration),
+  lanes: O.optional(Schema.Struct({
+    reserve: O.optional(O.check((u): u is number => typeof u === "number" && u > 0 && u <= 0.5, "a number above 0, at most 0.5")),
+    backgroundShare: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u <= 0.9, "a number from 0 to 0.9"))
+  }))
+})
+
+/** @internal */
+export const validate = (options: RateLimiter.Options | RateLimiter.FailClosedOptions) =>
+  O.validate("RateLimiter", OptionsSchema, options)
 
 /** Per-key wake-ups: a Deferred each, completed and replaced by {@link Wakeups.wake}. @internal */
 export interface Wakeups {
