@@ -40,6 +40,14 @@ export class BulkheadFull extends Data.TaggedError("BulkheadFull")<{
 /**
  * Options of {@link make}.
  *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ *
+ * const options: Bulkhead.Options = { maxConcurrent: 8, maxQueue: 64, name: "embeddings" }
+ * const bulkhead = Bulkhead.make(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -59,6 +67,15 @@ const OptionsSchema = Schema.Struct({
 
 /**
  * A bulkhead. Call it as a function to run an effect inside it, or use {@link withBulkhead}.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const levels = (bulkhead: Bulkhead.Bulkhead) =>
+ *   Effect.all({ running: bulkhead.active, waiting: bulkhead.queued })
+ * ```
  *
  * @since 0.1.0
  * @category models

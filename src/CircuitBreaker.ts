@@ -69,6 +69,18 @@ export class CircuitOpen extends Data.TaggedError("CircuitOpen")<{
  *   consecutive openings (the open interval grows with it).
  * - `HalfOpen`: up to `probes` calls may pass; their outcome closes or re-opens the circuit.
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * const label = (state: CircuitBreaker.State): string =>
+ *   CircuitBreaker.State.$match(state, {
+ *     Closed: ({ failures }) => `closed, ${failures} failure(s) in a row`,
+ *     Open: ({ retryAt }) => `open until ${new Date(retryAt).toISOString()}`,
+ *     HalfOpen: ({ probes }) => `half-open, ${probes} probe(s)`
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -97,6 +109,16 @@ export const State = Data.taggedEnum<State>()
 /**
  * What a call's outcome means to the breaker.
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { Exit } from "effect"
+ *
+ * // Count only a slow answer as a failure.
+ * const verdict = (exit: Exit.Exit<{ readonly millis: number }, Error>): CircuitBreaker.Verdict =>
+ *   Exit.isSuccess(exit) ? (exit.value.millis > 10_000 ? "failure" : "success") : "ignore"
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -105,6 +127,15 @@ export type Verdict = "success" | "failure" | "ignore"
 /**
  * Trip on a failure ratio over a sliding time window: when at least `minimumCalls` counted calls
  * ended within `window` and at least `threshold` (0..1) of them failed.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * // Trip when half of at least 20 calls in the last minute failed.
+ * const ratio: CircuitBreaker.FailureRatio = { threshold: 0.5, window: "1 minute", minimumCalls: 20 }
+ * const breaker = CircuitBreaker.make({ failureRatio: ratio })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -117,6 +148,20 @@ export interface FailureRatio {
 
 /**
  * Options of {@link make}. Every field has a default.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * const options: CircuitBreaker.Options = {
+ *   name: "chat",
+ *   consecutiveFailures: 3,
+ *   openDuration: "10 seconds",
+ *   maxOpenDuration: "5 minutes",
+ *   halfOpenProbes: 2
+ * }
+ * const breaker = CircuitBreaker.make(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -150,6 +195,13 @@ export interface Options {
  * An open circuit as replicas share it: until when it refuses calls, and how many times it has
  * tripped in a row (which sets the next open interval).
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * const open: CircuitBreaker.SharedOpen = { retryAt: Date.now() + 5_000, trips: 1 }
+ * ```
+ *
  * @since 0.1.0
  * @category shared
  */
@@ -164,6 +216,15 @@ export interface SharedOpen {
  * round trip; a failure is a `RateLimiterStoreError`, which the breaker never surfaces (it
  * decides locally, with a warning). Made by {@link makeSharedStoreMemory} or
  * `RateLimiterRedis.makeBreakerStore`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const store: CircuitBreaker.SharedStore = CircuitBreaker.makeSharedStoreMemory()
+ * const trippedElsewhere = store.read("openai", Date.now()).pipe(Effect.orElseSucceed(() => undefined))
+ * ```
  *
  * @since 0.1.0
  * @category shared
@@ -200,6 +261,19 @@ export const makeSharedStoreMemory = (): SharedStore => shared.makeMemory()
 
 /**
  * A circuit breaker. Call it as a function to protect an effect, or use {@link protect}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker: CircuitBreaker.CircuitBreaker = yield* CircuitBreaker.make({ name: "chat" })
+ *   // Log every change of state while the scope lasts.
+ *   yield* breaker.changes.pipe(Stream.runForEach((state) => Effect.logInfo(state._tag)), Effect.forkScoped)
+ *   return yield* breaker.state
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category models
