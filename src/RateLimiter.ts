@@ -61,6 +61,18 @@ import * as TokenEstimate from "./TokenEstimate.js"
  * counters that tell a response's headers from stale ones. Plain data, so that a shared store
  * can serialise it.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiter.makeStoreMemory
+ *   const state: Option.Option<RateLimiter.KeyState> = yield* store.snapshot("team-a:gpt-4o-mini")
+ *   return Option.map(state, (s) => s.pausedUntil)
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -71,6 +83,21 @@ export interface KeyState extends internal.KeyState {}
  * (a finite integer, before the learned scale), the limits the options fix, `burst`, `headroom`
  * and how long a probe holds a key whose limits are unknown.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const input: RateLimiter.ReserveInput = {
+ *   now: 0,
+ *   tokens: 1200,
+ *   fixed: { requests: 500, tokens: 30_000 },
+ *   burst: 1,
+ *   headroom: 0,
+ *   probeLease: 30_000,
+ *   skew: 0
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -80,6 +107,14 @@ export interface ReserveInput extends internal.ReserveInput {}
  * A store's answer to {@link Store.reserve}: granted (with what was charged and the key's
  * counters), wait (so many milliseconds: the instant to try again), or too large to ever fit.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const describe = (r: RateLimiter.Reservation): string =>
+ *   r._tag === "Granted" ? "go" : r._tag === "Wait" ? `wait ${r.millis} ms` : `never fits ${r.limit}`
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -88,6 +123,26 @@ export type Reservation = internal.Reservation
 /**
  * What a store's {@link Store.release} is told about one permit: its counters, the response's
  * rate-limit headers, a pause after a 429, the server's count of a request's tokens.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const input: RateLimiter.ReleaseInput = {
+ *   now: 1_000,
+ *   fixed: { requests: 500, tokens: 30_000 },
+ *   sentAt: 0,
+ *   seq: 1,
+ *   tokensThrough: 1200,
+ *   tokens: 1200,
+ *   charged: 1200,
+ *   probe: false,
+ *   headers: { limitRequests: 500, limitTokens: 30_000, remainingRequests: 499, remainingTokens: 28_800 },
+ *   answered: true,
+ *   pauseUntil: undefined,
+ *   requestedTokens: undefined
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category store
@@ -120,6 +175,18 @@ export class RateLimiterStoreError extends Data.TaggedError("RateLimiterStoreErr
  * Times are the caller's clock millis, passed in, so that every process and store agree and a
  * test can drive them with `TestClock`.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * // A store that counts the reservations of another one.
+ * const counting = (store: RateLimiter.Store, seen: { n: number }): RateLimiter.Store => ({
+ *   ...store,
+ *   reserve: (key, input) => Effect.tap(store.reserve(key, input), () => Effect.sync(() => seen.n++))
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -144,6 +211,15 @@ export interface Store {
 
 /**
  * The store as a service.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const state = Effect.flatMap(RateLimiter.RateLimiterStore, (store) => store.snapshot("team-a:gpt-4o-mini"))
+ * const program = state.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+ * ```
  *
  * @since 0.1.0
  * @category store
@@ -300,6 +376,14 @@ export const keyOfRequest = (request: HttpClientRequest.HttpClientRequest, body?
 /**
  * Options of the limiter. Everything is optional: without limits it learns them from the headers.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const options: RateLimiter.Options = { requestsPerMinute: 500, tokensPerMinute: 30_000, headroom: 0.05, maxPause: "30 seconds" }
+ * const Live = RateLimiter.layerMemory(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -348,6 +432,13 @@ export interface Options {
  * guaranteed share. Set per call ({@link Demand}'s `priority`) or for a region of code
  * ({@link withPriority}); `"default"` otherwise.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const demand = (priority: RateLimiter.Priority): RateLimiter.Demand => ({ key: "team-a:gpt-4o-mini", tokens: 800, priority })
+ * ```
+ *
  * @since 0.1.0
  * @category lanes
  */
@@ -359,6 +450,14 @@ export type Priority = "interactive" | "default" | "background"
  * `reserve`, background: `reserve`), so a request of a higher lane finds room even while a
  * lower one saturates the limit. Background work is owed `backgroundShare` of the permits the
  * other lanes take while it waits; when it is owed one, it goes next.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const lanes: RateLimiter.LaneOptions = { reserve: 0.1, backgroundShare: 0.2 }
+ * const Live = RateLimiter.layerMemory({ requestsPerMinute: 500, lanes })
+ * ```
  *
  * @since 0.1.0
  * @category lanes
@@ -421,6 +520,14 @@ export const withPriority: {
  * says so (`Service<RateLimiterStoreError>`): make it with {@link make} and pass it to
  * {@link middleware}; the {@link RateLimiter} service and its layers pace locally instead.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const options: RateLimiter.FailClosedOptions = { requestsPerMinute: 500, onStoreFailure: "fail", storeTimeout: "200 millis" }
+ * const limiter = RateLimiter.make(options) // a Service<RateLimiterStoreError>
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -430,6 +537,13 @@ export interface FailClosedOptions extends Omit<Options, "onStoreFailure"> {
 
 /**
  * What a request asks of its key's limits.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const demand: RateLimiter.Demand = { key: "team-a:gpt-4o-mini", tokens: 1200, priority: "interactive" }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -445,6 +559,14 @@ export interface Demand {
 /**
  * A granted request. Give it back with {@link Service.release} when the response (or failure)
  * arrives, so that its headers correct the buckets.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Duration } from "effect"
+ *
+ * const waitedLong = (permit: RateLimiter.Permit): boolean => Duration.greaterThan(permit.waited, "1 second")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -472,6 +594,20 @@ export interface Permit {
 /**
  * What came back for a permit: the rate-limit headers, the status, the server's delay hint.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Option } from "effect"
+ *
+ * // A success whose headers the caller has not kept: the key has been answered.
+ * const outcome: RateLimiter.Outcome = {
+ *   status: Option.some(200),
+ *   rateLimit: Option.none(),
+ *   rateLimited: false,
+ *   retryAfter: Option.none()
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -491,6 +627,18 @@ export interface Outcome {
 /**
  * What the limiter knows about one key.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Duration, Effect, Option } from "effect"
+ *
+ * const paused = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.RateLimiter
+ *   const snapshot: Option.Option<RateLimiter.Snapshot> = yield* limiter.snapshot("team-a:gpt-4o-mini")
+ *   return Option.exists(snapshot, (s) => Duration.greaterThan(s.pausedFor, Duration.zero))
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -509,6 +657,17 @@ export interface Snapshot {
 /**
  * The limiter. `StoreError` is what a failing store adds to `acquire`: `never` by default (the
  * limiter then paces locally), {@link RateLimiterStoreError} under `onStoreFailure: "fail"`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string>
+ *
+ * const limited = (limiter: RateLimiter.Service) =>
+ *   call.pipe(limiter.limit({ key: "team-a:gpt-4o-mini", tokens: 1200 }))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -540,6 +699,17 @@ export interface Service<StoreError = never> {
 
 /**
  * The limiter as a service.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.RateLimiter
+ *   return yield* limiter.acquire({ key: "team-a:gpt-4o-mini", tokens: 1200 })
+ * }).pipe(Effect.provide(RateLimiter.layerMemory({ requestsPerMinute: 500 })))
+ * ```
  *
  * @since 0.1.0
  * @category tags
