@@ -9,6 +9,7 @@ import type * as HttpClientType from "@effect/platform/HttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
 import * as Schema from "effect/Schema"
 import type { InvalidOptions } from "./InvalidOptions.js"
@@ -39,6 +40,14 @@ export class BulkheadFull extends Data.TaggedError("BulkheadFull")<{
 /**
  * Options of {@link make}.
  *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ *
+ * const options: Bulkhead.Options = { maxConcurrent: 8, maxQueue: 64, name: "embeddings" }
+ * const bulkhead = Bulkhead.make(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -58,6 +67,15 @@ const OptionsSchema = Schema.Struct({
 
 /**
  * A bulkhead. Call it as a function to run an effect inside it, or use {@link withBulkhead}.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const levels = (bulkhead: Bulkhead.Bulkhead) =>
+ *   Effect.all({ running: bulkhead.active, waiting: bulkhead.queued })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -94,54 +112,85 @@ export interface Bulkhead {
  * @category constructors
  */
 export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOptions> =>
-  Effect.gen(function*() {
-    const valid = yield* O.validate("Bulkhead", OptionsSchema, options)
-    const maxConcurrent = valid.maxConcurrent
-    const maxQueue = valid.maxQueue ?? 0
-    const name = options.name ?? "openai"
-    const semaphore = yield* Effect.makeSemaphore(maxConcurrent)
-    // Admission is decided synchronously on `inside` (running + waiting), so two callers can never
-    // both take the last queue place.
-    let inside = 0
-    let active = 0
-    const full = new BulkheadFull({
-      message: `Bulkhead full: ${maxConcurrent} call(s) running and ${maxQueue} waiting`,
-      maxConcurrent,
-      maxQueue
-    })
-    const run = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFull, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.withFiberRuntime((fiber): Effect.Effect<A, E | BulkheadFull, R> => {
-          // Levels are reported after every change, from the fiber that made it.
-          if (inside >= maxConcurrent + maxQueue) {
-            telemetry.bulkheadRefused(fiber, name)
-            return Effect.fail(full)
-          }
-          inside++
-          telemetry.bulkheadLevels(fiber, name, active, inside - active)
-          return restore(semaphore.withPermits(1)(
-            Effect.suspend(() => {
-              active++
-              telemetry.bulkheadLevels(fiber, name, active, inside - active)
-              // The levels are reported once the slot is given back, below.
-              return Effect.ensuring(effect, Effect.sync(() => active--))
-            })
-          )).pipe(Effect.ensuring(Effect.sync(() => {
-            inside--
-            telemetry.bulkheadLevels(fiber, name, active, inside - active)
-          })))
-        })
-      )
-    const bulkhead = Object.assign(run, {
-      active: Effect.sync(() => active),
-      queued: Effect.sync(() => inside - active),
-      maxConcurrent,
-      maxQueue
-    })
-    // A function's own `name` is read-only for assignment but configurable.
-    Object.defineProperty(bulkhead, "name", { value: name })
-    return bulkhead as typeof bulkhead & { readonly name: string }
+  Effect.map(O.validate("Bulkhead", OptionsSchema, options), (valid) =>
+    makeUnsafe(valid.maxConcurrent, valid.maxQueue ?? 0, options.name ?? "openai"))
+
+/** One call waiting for a slot; `handed` once a leaving call has given it its slot. */
+interface Waiter {
+  readonly resume: (effect: Effect.Effect<void>) => void
+  handed: boolean
+}
+
+const makeUnsafe = (maxConcurrent: number, maxQueue: number, name: string): Bulkhead => {
+  // Admission is decided synchronously on `inside` (running + waiting), so two callers can never
+  // both take the last queue place. A slot passes straight from a leaving call to the first
+  // waiter, so a free slot never has a waiter and a caller that finds one takes it at once.
+  let inside = 0
+  let active = 0
+  const waiters = new Set<Waiter>()
+  const full = new BulkheadFull({
+    message: `Bulkhead full: ${maxConcurrent} call(s) running and ${maxQueue} waiting`,
+    maxConcurrent,
+    maxQueue
   })
+  // Levels are reported after every change, from the fiber that made it.
+  const levels = telemetry.bulkheadLevels(name)
+  const report = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => levels(fiber, active, inside - active)
+  const giveBack = (): void => {
+    const next = waiters.values().next()
+    if (next.done === true) {
+      active--
+      return
+    }
+    waiters.delete(next.value)
+    next.value.handed = true
+    next.value.resume(Effect.void)
+  }
+  const slot = Effect.async<void>((resume) => {
+    const waiter: Waiter = { resume, handed: false }
+    waiters.add(waiter)
+    // Interrupted while waiting: leave the queue; or as the slot was handed over: pass it on.
+    return Effect.sync(() => waiter.handed ? giveBack() : waiters.delete(waiter))
+  })
+  const leave = (running: boolean) =>
+    Effect.withFiberRuntime<void>((fiber) => {
+      inside--
+      if (running) giveBack()
+      report(fiber)
+      return Effect.void
+    })
+  const leaveRunning = leave(true)
+  const leaveWaiting = leave(false)
+  const run = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFull, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime((fiber): Effect.Effect<A, E | BulkheadFull, R> => {
+        if (inside >= maxConcurrent + maxQueue) {
+          telemetry.bulkheadRefused(fiber, name)
+          return Effect.fail(full)
+        }
+        inside++
+        if (active < maxConcurrent) {
+          active++
+          report(fiber)
+          return Effect.ensuring(restore(effect), leaveRunning)
+        }
+        report(fiber)
+        return Effect.matchCauseEffect(restore(slot), {
+          onFailure: (cause) => Effect.zipRight(leaveWaiting, Effect.failCause(cause)),
+          onSuccess: () => Effect.ensuring(restore(effect), leaveRunning)
+        })
+      })
+    )
+  const bulkhead = Object.assign(run, {
+    active: Effect.sync(() => active),
+    queued: Effect.sync(() => inside - active),
+    maxConcurrent,
+    maxQueue
+  })
+  // A function's own `name` is read-only for assignment but configurable.
+  Object.defineProperty(bulkhead, "name", { value: name })
+  return bulkhead as typeof bulkhead & { readonly name: string }
+}
 
 /**
  * Runs an effect inside a bulkhead.

@@ -16,24 +16,19 @@
  */
 import type * as HttpClientType from "@effect/platform/HttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as internal from "./internal/circuitBreaker.js"
 import * as shared from "./internal/circuitBreakerShared.js"
-import * as O from "./internal/options.js"
 import type { InvalidOptions } from "./InvalidOptions.js"
-import * as telemetry from "./internal/telemetry.js"
 import * as OpenAiError from "./OpenAiError.js"
 import type * as RateLimiter from "./RateLimiter.js"
 
@@ -74,6 +69,18 @@ export class CircuitOpen extends Data.TaggedError("CircuitOpen")<{
  *   consecutive openings (the open interval grows with it).
  * - `HalfOpen`: up to `probes` calls may pass; their outcome closes or re-opens the circuit.
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * const label = (state: CircuitBreaker.State): string =>
+ *   CircuitBreaker.State.$match(state, {
+ *     Closed: ({ failures }) => `closed, ${failures} failure(s) in a row`,
+ *     Open: ({ retryAt }) => `open until ${new Date(retryAt).toISOString()}`,
+ *     HalfOpen: ({ probes }) => `half-open, ${probes} probe(s)`
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -102,6 +109,16 @@ export const State = Data.taggedEnum<State>()
 /**
  * What a call's outcome means to the breaker.
  *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { Exit } from "effect"
+ *
+ * // Count only a slow answer as a failure.
+ * const verdict = (exit: Exit.Exit<{ readonly millis: number }, Error>): CircuitBreaker.Verdict =>
+ *   Exit.isSuccess(exit) ? (exit.value.millis > 10_000 ? "failure" : "success") : "ignore"
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -110,6 +127,15 @@ export type Verdict = "success" | "failure" | "ignore"
 /**
  * Trip on a failure ratio over a sliding time window: when at least `minimumCalls` counted calls
  * ended within `window` and at least `threshold` (0..1) of them failed.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * // Trip when half of at least 20 calls in the last minute failed.
+ * const ratio: CircuitBreaker.FailureRatio = { threshold: 0.5, window: "1 minute", minimumCalls: 20 }
+ * const breaker = CircuitBreaker.make({ failureRatio: ratio })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -122,6 +148,20 @@ export interface FailureRatio {
 
 /**
  * Options of {@link make}. Every field has a default.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * const options: CircuitBreaker.Options = {
+ *   name: "chat",
+ *   consecutiveFailures: 3,
+ *   openDuration: "10 seconds",
+ *   maxOpenDuration: "5 minutes",
+ *   halfOpenProbes: 2
+ * }
+ * const breaker = CircuitBreaker.make(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -151,28 +191,16 @@ export interface Options {
   readonly shared?: { readonly store: SharedStore; readonly key?: string | undefined } | undefined
 }
 
-const OptionsSchema = Schema.Struct({
-  name: O.optional(O.string),
-  consecutiveFailures: O.optional(O.intOrInfinity(1)),
-  failureRatio: O.optional(Schema.Struct({
-    threshold: O.fraction,
-    window: O.duration,
-    minimumCalls: O.int(1)
-  })),
-  openDuration: O.optional(O.duration),
-  backoffFactor: O.optional(O.number(1)),
-  maxOpenDuration: O.optional(O.duration),
-  halfOpenProbes: O.optional(O.int(1)),
-  isFailure: O.optional(O.fn<(error: unknown) => boolean>()),
-  shared: O.optional(Schema.Struct({
-    store: O.methods<SharedStore>("a CircuitBreaker.SharedStore (read, open, close)", "read", "open", "close"),
-    key: O.optional(O.string)
-  }))
-})
-
 /**
  * An open circuit as replicas share it: until when it refuses calls, and how many times it has
  * tripped in a row (which sets the next open interval).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ *
+ * const open: CircuitBreaker.SharedOpen = { retryAt: Date.now() + 5_000, trips: 1 }
+ * ```
  *
  * @since 0.1.0
  * @category shared
@@ -188,6 +216,15 @@ export interface SharedOpen {
  * round trip; a failure is a `RateLimiterStoreError`, which the breaker never surfaces (it
  * decides locally, with a warning). Made by {@link makeSharedStoreMemory} or
  * `RateLimiterRedis.makeBreakerStore`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const store: CircuitBreaker.SharedStore = CircuitBreaker.makeSharedStoreMemory()
+ * const trippedElsewhere = store.read("openai", Date.now()).pipe(Effect.orElseSucceed(() => undefined))
+ * ```
  *
  * @since 0.1.0
  * @category shared
@@ -224,6 +261,19 @@ export const makeSharedStoreMemory = (): SharedStore => shared.makeMemory()
 
 /**
  * A circuit breaker. Call it as a function to protect an effect, or use {@link protect}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "effect-openai-resilience"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker: CircuitBreaker.CircuitBreaker = yield* CircuitBreaker.make({ name: "chat" })
+ *   // Log every change of state while the scope lasts.
+ *   yield* breaker.changes.pipe(Stream.runForEach((state) => Effect.logInfo(state._tag)), Effect.forkScoped)
+ *   return yield* breaker.state
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -287,23 +337,6 @@ export const isUpstreamFailure = (error: unknown): boolean => {
     error.reason === "Transport"
 }
 
-interface Internal {
-  state: State
-  /** Outcomes (epoch millis, failed) within the ratio window, oldest first. */
-  outcomes: Array<readonly [number, boolean]>
-  /** Probe calls admitted in the current half-open period. */
-  admitted: number
-  /** Probe calls of the current half-open period that succeeded. */
-  succeeded: number
-}
-
-const describe = (state: State, now: number): string =>
-  State.$match(state, {
-    Closed: () => "closed",
-    Open: (s) => `open (retry in ${Duration.format(Duration.millis(Math.max(0, s.retryAt - now)))}, trip ${s.trips})`,
-    HalfOpen: (s) => `half-open (${s.probes} probe${s.probes === 1 ? "" : "s"})`
-  })
-
 /**
  * Makes a circuit breaker. Scoped: the timer that moves an open circuit to half-open lives in the
  * scope, so `changes` shows `HalfOpen` when the open interval ends, not only at the next call.
@@ -325,201 +358,7 @@ const describe = (state: State, now: number): string =>
  * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<CircuitBreaker, InvalidOptions, Scope.Scope> =>
-  Effect.gen(function*() {
-    const valid = yield* O.validate("CircuitBreaker", OptionsSchema, options)
-    const name = valid.name ?? "openai"
-    const consecutive = valid.consecutiveFailures ?? 5
-    const ratio = valid.failureRatio
-    const ratioWindow = ratio === undefined ? 0 : Duration.toMillis(Duration.decode(ratio.window))
-    const baseOpen = Duration.toMillis(Duration.decode(valid.openDuration ?? Duration.seconds(5)))
-    const maxOpen = Duration.toMillis(Duration.decode(valid.maxOpenDuration ?? Duration.minutes(2)))
-    const factor = valid.backoffFactor ?? 2
-    const probes = valid.halfOpenProbes ?? 1
-    const isFailure = valid.isFailure ?? isUpstreamFailure
-
-    const scope = yield* Effect.scope
-    const ref = yield* SubscriptionRef.make<State>(State.Closed({ failures: 0 }))
-    const lock = yield* Effect.makeSemaphore(1)
-    const internal: Internal = { state: State.Closed({ failures: 0 }), outcomes: [], admitted: 0, succeeded: 0 }
-
-    const remote = valid.shared === undefined
-      ? undefined
-      : shared.guarded(valid.shared.store, valid.shared.key ?? name, name)
-
-    const openInterval = (trips: number): number => Math.min(maxOpen, baseOpen * Math.pow(factor, trips - 1))
-
-    // Every change goes through here, under the lock: the internal state, the published state and
-    // the log line stay in the same order.
-    const transition = (next: State, now: number): Effect.Effect<void> => {
-      const previous = internal.state
-      internal.state = next
-      if (next._tag !== "HalfOpen") {
-        internal.admitted = 0
-        internal.succeeded = 0
-      }
-      if (next._tag !== "Closed") internal.outcomes = []
-      const publish = SubscriptionRef.set(ref, next)
-      if (previous._tag === next._tag) return publish
-      const line = Effect.logInfo(`circuit breaker ${name}: ${describe(previous, now)} -> ${describe(next, now)}`)
-        .pipe(Effect.annotateLogs({ circuitBreaker: name, state: next._tag }))
-      const counted = telemetry.breakerTransition(name, previous._tag, next._tag)
-      const timer = next._tag === "Open"
-        ? Effect.asVoid(Effect.forkIn(
-          Effect.sleep(Duration.millis(next.retryAt - now)).pipe(
-            Effect.zipRight(lock.withPermits(1)(Effect.suspend(() => halfOpenIfDue(next)))),
-            Effect.interruptible
-          ),
-          scope
-        ))
-        : Effect.void
-      return Effect.all([publish, line, counted, timer], { discard: true })
-    }
-
-    const halfOpenIfDue = (open: State & { readonly _tag: "Open" }): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        internal.state === open && now >= open.retryAt
-          ? transition(State.HalfOpen({ trips: open.trips, probes }), now)
-          : Effect.void)
-
-    const trip = (now: number, trips: number): Effect.Effect<void> => {
-      const retryAt = now + openInterval(trips)
-      const local = transition(State.Open({ openedAt: now, retryAt, trips }), now)
-      return remote === undefined ? local : Effect.zipRight(local, remote.open({ retryAt, trips }))
-    }
-
-    /**
-     * Opens this breaker when another has tripped since: any open while closed; one with more
-     * trips, or (after our own open ended) a later end, otherwise.
-     */
-    const adoptShared = (now: number): Effect.Effect<void> => {
-      const s = internal.state
-      if (remote === undefined || (s._tag === "Open" && now < s.retryAt)) return Effect.void
-      return Effect.flatMap(remote.read(now), (open) =>
-        Option.isSome(open) &&
-          (s._tag === "Closed" || open.value.trips > s.trips || (s._tag === "Open" && open.value.retryAt > s.retryAt))
-          ? transition(State.Open({ openedAt: now, retryAt: open.value.retryAt, trips: open.value.trips }), now)
-          : Effect.void)
-    }
-
-    type Admission =
-      | { readonly _tag: "Pass"; readonly probe: boolean }
-      | { readonly _tag: "Refuse"; readonly error: CircuitOpen }
-
-    const admit: Effect.Effect<Admission> = lock.withPermits(1)(Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      yield* adoptShared(now)
-      const s = internal.state
-      if (s._tag === "Open") {
-        if (now < s.retryAt) {
-          return {
-            _tag: "Refuse",
-            error: new CircuitOpen({
-              message: `Circuit breaker ${name} is open; retry in ${Duration.format(Duration.millis(s.retryAt - now))}`,
-              breaker: name,
-              retryAfter: Duration.millis(s.retryAt - now),
-              state: "Open"
-            })
-          } as const
-        }
-        yield* transition(State.HalfOpen({ trips: s.trips, probes }), now)
-      }
-      const current = internal.state
-      if (current._tag === "HalfOpen") {
-        if (internal.admitted >= probes) {
-          // Every probe slot is taken: come back after about one open interval.
-          const retryAfter = Duration.millis(baseOpen)
-          return {
-            _tag: "Refuse",
-            error: new CircuitOpen({
-              message: `Circuit breaker ${name} is half-open and its ${probes} probe call(s) are in flight`,
-              breaker: name,
-              retryAfter,
-              state: "HalfOpen"
-            })
-          } as const
-        }
-        internal.admitted++
-        return { _tag: "Pass", probe: true } as const
-      }
-      return { _tag: "Pass", probe: false } as const
-    }))
-
-    const record = (verdict: Verdict, probe: boolean): Effect.Effect<void> =>
-      lock.withPermits(1)(Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const s = internal.state
-        if (s._tag === "HalfOpen") {
-          // Only calls admitted as probes decide a half-open circuit; a late call admitted while
-          // closed says nothing about recovery since it started before the trip.
-          if (!probe) return
-          if (verdict === "failure") return yield* trip(now, s.trips + 1)
-          if (verdict === "ignore") {
-            // The probe told us nothing: free its slot for another.
-            internal.admitted = Math.max(0, internal.admitted - 1)
-            return
-          }
-          internal.succeeded++
-          if (internal.succeeded >= probes) {
-            yield* transition(State.Closed({ failures: 0 }), now)
-            if (remote !== undefined) yield* remote.close(s.trips)
-          }
-          return
-        }
-        if (s._tag === "Open" || verdict === "ignore") return
-        const failed = verdict === "failure"
-        const failures = failed ? s.failures + 1 : 0
-        if (ratio !== undefined) {
-          internal.outcomes.push([now, failed])
-          while (internal.outcomes.length > 0 && (internal.outcomes[0]?.[0] ?? now) <= now - ratioWindow) {
-            internal.outcomes.shift()
-          }
-        }
-        if (failed && failures >= consecutive) return yield* trip(now, 1)
-        if (failed && ratio !== undefined && internal.outcomes.length >= ratio.minimumCalls) {
-          const bad = internal.outcomes.reduce((n, [, f]) => f ? n + 1 : n, 0)
-          if (bad / internal.outcomes.length >= ratio.threshold) return yield* trip(now, 1)
-        }
-        if (failures !== s.failures) {
-          internal.state = State.Closed({ failures })
-          yield* SubscriptionRef.set(ref, internal.state)
-        }
-      }))
-
-    const protectWith = <A, E, R>(
-      effect: Effect.Effect<A, E, R>,
-      verdict: (exit: Exit.Exit<A, E>) => Verdict
-    ): Effect.Effect<A, E | CircuitOpen, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(admit, (admission): Effect.Effect<A, E | CircuitOpen, R> => {
-          if (admission._tag === "Refuse") return Effect.fail(admission.error)
-          return restore(effect).pipe(
-            Effect.onExit((exit) => record(verdict(exit), admission.probe))
-          )
-        })
-      )
-
-    const verdictOf = <A, E>(exit: Exit.Exit<A, E>): Verdict => {
-      if (Exit.isSuccess(exit)) return "success"
-      // Interruption and defects say nothing about the upstream.
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isNone(failure)) return "ignore"
-      return isFailure(failure.value) ? "failure" : "ignore"
-    }
-
-    const protect = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
-      protectWith(effect, verdictOf)
-
-    const breaker = Object.assign(protect, {
-      protect,
-      protectWith,
-      state: Effect.sync(() => internal.state),
-      changes: ref.changes,
-      isFailure
-    })
-    // A function's own `name` is read-only for assignment but configurable.
-    Object.defineProperty(breaker, "name", { value: name })
-    return breaker as typeof breaker & { readonly name: string }
-  })
+  internal.make(options)
 
 /**
  * Runs an effect through a breaker.
@@ -585,12 +424,6 @@ export const middleware = (
   options: { readonly isFailureStatus?: ((status: number) => boolean) | undefined } = {}
 ) =>
 <E, R>(client: HttpClientType.HttpClient.With<E, R>): HttpClientType.HttpClient.With<E | CircuitOpen, R> => {
-  const failedStatus = options.isFailureStatus ?? isFailureStatus
-  return HttpClient.transform(client, (effect) =>
-    breaker.protectWith(effect, (exit: Exit.Exit<HttpClientResponse.HttpClientResponse, E>) => {
-      if (Exit.isSuccess(exit)) return failedStatus(exit.value.status) ? "failure" : "success"
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isNone(failure)) return "ignore"
-      return breaker.isFailure(failure.value) ? "failure" : "ignore"
-    }))
+  const verdict = internal.responseVerdict<E>(breaker, options.isFailureStatus ?? isFailureStatus)
+  return HttpClient.transform(client, (effect) => breaker.protectWith(effect, verdict))
 }

@@ -23,6 +23,7 @@
  *
  * @since 0.1.0
  */
+import type * as Headers from "@effect/platform/Headers"
 import type * as HttpClientType from "@effect/platform/HttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -41,9 +42,6 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
-import { normalize } from "./internal/headers.js"
-import * as O from "./internal/options.js"
 import type * as internal from "./internal/rateLimiter.js"
 import * as service from "./internal/rateLimiterService.js"
 import { sha256Hex } from "./internal/sha256.js"
@@ -63,6 +61,18 @@ import * as TokenEstimate from "./TokenEstimate.js"
  * counters that tell a response's headers from stale ones. Plain data, so that a shared store
  * can serialise it.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect, Option } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* RateLimiter.makeStoreMemory
+ *   const state: Option.Option<RateLimiter.KeyState> = yield* store.snapshot("team-a:gpt-4o-mini")
+ *   return Option.map(state, (s) => s.pausedUntil)
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -73,6 +83,21 @@ export interface KeyState extends internal.KeyState {}
  * (a finite integer, before the learned scale), the limits the options fix, `burst`, `headroom`
  * and how long a probe holds a key whose limits are unknown.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const input: RateLimiter.ReserveInput = {
+ *   now: 0,
+ *   tokens: 1200,
+ *   fixed: { requests: 500, tokens: 30_000 },
+ *   burst: 1,
+ *   headroom: 0,
+ *   probeLease: 30_000,
+ *   skew: 0
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -82,6 +107,14 @@ export interface ReserveInput extends internal.ReserveInput {}
  * A store's answer to {@link Store.reserve}: granted (with what was charged and the key's
  * counters), wait (so many milliseconds: the instant to try again), or too large to ever fit.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const describe = (r: RateLimiter.Reservation): string =>
+ *   r._tag === "Granted" ? "go" : r._tag === "Wait" ? `wait ${r.millis} ms` : `never fits ${r.limit}`
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -90,6 +123,26 @@ export type Reservation = internal.Reservation
 /**
  * What a store's {@link Store.release} is told about one permit: its counters, the response's
  * rate-limit headers, a pause after a 429, the server's count of a request's tokens.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const input: RateLimiter.ReleaseInput = {
+ *   now: 1_000,
+ *   fixed: { requests: 500, tokens: 30_000 },
+ *   sentAt: 0,
+ *   seq: 1,
+ *   tokensThrough: 1200,
+ *   tokens: 1200,
+ *   charged: 1200,
+ *   probe: false,
+ *   headers: { limitRequests: 500, limitTokens: 30_000, remainingRequests: 499, remainingTokens: 28_800 },
+ *   answered: true,
+ *   pauseUntil: undefined,
+ *   requestedTokens: undefined
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category store
@@ -122,6 +175,18 @@ export class RateLimiterStoreError extends Data.TaggedError("RateLimiterStoreErr
  * Times are the caller's clock millis, passed in, so that every process and store agree and a
  * test can drive them with `TestClock`.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * // A store that counts the reservations of another one.
+ * const counting = (store: RateLimiter.Store, seen: { n: number }): RateLimiter.Store => ({
+ *   ...store,
+ *   reserve: (key, input) => Effect.tap(store.reserve(key, input), () => Effect.sync(() => seen.n++))
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category store
  */
@@ -146,6 +211,15 @@ export interface Store {
 
 /**
  * The store as a service.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const state = Effect.flatMap(RateLimiter.RateLimiterStore, (store) => store.snapshot("team-a:gpt-4o-mini"))
+ * const program = state.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+ * ```
  *
  * @since 0.1.0
  * @category store
@@ -280,7 +354,8 @@ const bearer = /^\s*bearer\s+(.+?)\s*$/i
  */
 export const keyOfRequest = (request: HttpClientRequest.HttpClientRequest, body?: unknown): string => {
   const json = body === undefined ? TokenEstimate.bodyJson(request) : body
-  const headers = normalize(request.headers)
+  // A request's headers are the platform's `Headers`, whose names are lower case already.
+  const headers = request.headers
   const auth = headers["authorization"]
   const match = auth === undefined ? null : bearer.exec(auth)
   const model = typeof json === "object" && json !== null && "model" in json && typeof json.model === "string"
@@ -300,6 +375,14 @@ export const keyOfRequest = (request: HttpClientRequest.HttpClientRequest, body?
 
 /**
  * Options of the limiter. Everything is optional: without limits it learns them from the headers.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const options: RateLimiter.Options = { requestsPerMinute: 500, tokensPerMinute: 30_000, headroom: 0.05, maxPause: "30 seconds" }
+ * const Live = RateLimiter.layerMemory(options)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -349,6 +432,13 @@ export interface Options {
  * guaranteed share. Set per call ({@link Demand}'s `priority`) or for a region of code
  * ({@link withPriority}); `"default"` otherwise.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const demand = (priority: RateLimiter.Priority): RateLimiter.Demand => ({ key: "team-a:gpt-4o-mini", tokens: 800, priority })
+ * ```
+ *
  * @since 0.1.0
  * @category lanes
  */
@@ -360,6 +450,14 @@ export type Priority = "interactive" | "default" | "background"
  * `reserve`, background: `reserve`), so a request of a higher lane finds room even while a
  * lower one saturates the limit. Background work is owed `backgroundShare` of the permits the
  * other lanes take while it waits; when it is owed one, it goes next.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const lanes: RateLimiter.LaneOptions = { reserve: 0.1, backgroundShare: 0.2 }
+ * const Live = RateLimiter.layerMemory({ requestsPerMinute: 500, lanes })
+ * ```
  *
  * @since 0.1.0
  * @category lanes
@@ -422,6 +520,14 @@ export const withPriority: {
  * says so (`Service<RateLimiterStoreError>`): make it with {@link make} and pass it to
  * {@link middleware}; the {@link RateLimiter} service and its layers pace locally instead.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const options: RateLimiter.FailClosedOptions = { requestsPerMinute: 500, onStoreFailure: "fail", storeTimeout: "200 millis" }
+ * const limiter = RateLimiter.make(options) // a Service<RateLimiterStoreError>
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -431,6 +537,13 @@ export interface FailClosedOptions extends Omit<Options, "onStoreFailure"> {
 
 /**
  * What a request asks of its key's limits.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ *
+ * const demand: RateLimiter.Demand = { key: "team-a:gpt-4o-mini", tokens: 1200, priority: "interactive" }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -446,6 +559,14 @@ export interface Demand {
 /**
  * A granted request. Give it back with {@link Service.release} when the response (or failure)
  * arrives, so that its headers correct the buckets.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Duration } from "effect"
+ *
+ * const waitedLong = (permit: RateLimiter.Permit): boolean => Duration.greaterThan(permit.waited, "1 second")
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -473,6 +594,20 @@ export interface Permit {
 /**
  * What came back for a permit: the rate-limit headers, the status, the server's delay hint.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Option } from "effect"
+ *
+ * // A success whose headers the caller has not kept: the key has been answered.
+ * const outcome: RateLimiter.Outcome = {
+ *   status: Option.some(200),
+ *   rateLimit: Option.none(),
+ *   rateLimited: false,
+ *   retryAfter: Option.none()
+ * }
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -492,6 +627,18 @@ export interface Outcome {
 /**
  * What the limiter knows about one key.
  *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Duration, Effect, Option } from "effect"
+ *
+ * const paused = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.RateLimiter
+ *   const snapshot: Option.Option<RateLimiter.Snapshot> = yield* limiter.snapshot("team-a:gpt-4o-mini")
+ *   return Option.exists(snapshot, (s) => Duration.greaterThan(s.pausedFor, Duration.zero))
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -510,6 +657,17 @@ export interface Snapshot {
 /**
  * The limiter. `StoreError` is what a failing store adds to `acquire`: `never` by default (the
  * limiter then paces locally), {@link RateLimiterStoreError} under `onStoreFailure: "fail"`.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * declare const call: Effect.Effect<string>
+ *
+ * const limited = (limiter: RateLimiter.Service) =>
+ *   call.pipe(limiter.limit({ key: "team-a:gpt-4o-mini", tokens: 1200 }))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -541,6 +699,17 @@ export interface Service<StoreError = never> {
 
 /**
  * The limiter as a service.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "effect-openai-resilience"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.RateLimiter
+ *   return yield* limiter.acquire({ key: "team-a:gpt-4o-mini", tokens: 1200 })
+ * }).pipe(Effect.provide(RateLimiter.layerMemory({ requestsPerMinute: 500 })))
+ * ```
  *
  * @since 0.1.0
  * @category tags
@@ -576,31 +745,12 @@ export const make: {
   // Outside "fail" mode a store failure is answered by the local fallback and never reaches
   // `acquire`'s error channel, which the overloads above express.
   Effect.zipRight(
-    O.validate("RateLimiter", OptionsSchema, options),
+    service.validate(options),
     Effect.flatMap(
       RateLimiterStore,
       (store) => service.make(store, options, outcomeOfExit) as Effect.Effect<Service<never>>
     )
   )
-
-// Checked once, before the service is built: a value given is never read as the default.
-const OptionsSchema = Schema.Struct({
-  requestsPerMinute: O.optional(O.above(0)),
-  tokensPerMinute: O.optional(O.above(0)),
-  burst: O.optional(O.fraction),
-  headroom: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u < 1, "a number from 0 up to (not including) 1")),
-  defaultPause: O.optional(O.duration),
-  maxPause: O.optional(O.duration),
-  estimate: O.optional(Schema.Struct({ defaultCompletionTokens: O.optional(O.int(0)) })),
-  onStoreFailure: O.optional(O.literal("local", "fail")),
-  storeTimeout: O.optional(O.duration),
-  storeRetryAfter: O.optional(O.duration),
-  clockSkew: O.optional(O.duration),
-  lanes: O.optional(Schema.Struct({
-    reserve: O.optional(O.check((u): u is number => typeof u === "number" && u > 0 && u <= 0.5, "a number above 0, at most 0.5")),
-    backgroundShare: O.optional(O.check((u): u is number => typeof u === "number" && u >= 0 && u <= 0.9, "a number from 0 to 0.9"))
-  }))
-})
 
 /**
  * The limiter as a layer, over the store in context.
@@ -662,12 +812,32 @@ export const outcomeOfResponse = (response: HttpClientResponse.HttpClientRespons
   const rateLimited = response.status === 429
   return {
     status: Option.some(response.status),
-    rateLimit: RateLimitHeaders.fromHeaders(response.headers),
+    rateLimit: rateLimitOf(response.headers),
     rateLimited,
     retryAfter: rateLimited
       ? Option.map(RetryAfter.fromResponse({ headers: response.headers, status: 429, now }), (h) => h.delay)
       : Option.none()
   }
+}
+
+const rateLimitNames = [
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-limit-tokens",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-remaining-tokens",
+  "x-ratelimit-reset-requests",
+  "x-ratelimit-reset-tokens"
+] as const
+
+// A response's headers are the platform's `Headers`, whose names are lower case already: picking
+// the six that matter is cheaper than normalising every header a server sends.
+const rateLimitOf = (headers: Headers.Headers): Option.Option<RateLimitHeaders.RateLimitHeaders> => {
+  const picked: Record<string, string> = {}
+  for (const name of rateLimitNames) {
+    const value = headers[name]
+    if (value !== undefined) picked[name] = value
+  }
+  return RateLimitHeaders.fromHeaders(picked)
 }
 
 /**
@@ -799,10 +969,13 @@ export const middleware = <StoreError = never>(limiter: Service<StoreError>) =>
       const demand = demandOf(request, limiter.estimate)
       return Effect.flatMap(restore(limiter.acquire(demand)), (permit) =>
         restore(effect).pipe(
-          Effect.onExit((exit) =>
-            Exit.isSuccess(exit)
-              ? Effect.flatMap(Clock.currentTimeMillis, (now) => limiter.release(permit, outcomeOfResponse(exit.value, now)))
-              : limiter.release(permit, outcomeOfExit(exit))
-          )
+          Effect.onExit((exit) => {
+            if (Exit.isFailure(exit)) return limiter.release(permit, outcomeOfExit(exit))
+            // The clock is read only for a 429, whose Retry-After may be an HTTP-date.
+            const response = exit.value
+            return response.status === 429
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) => limiter.release(permit, outcomeOfResponse(response, now)))
+              : limiter.release(permit, outcomeOfResponse(response, 0))
+          })
         ))
     }))

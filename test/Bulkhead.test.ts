@@ -63,6 +63,39 @@ describe("Bulkhead", () => {
       yield* Fiber.join(again)
     }))
 
+  it.effect("a waiter interrupted as a slot is handed to it passes the slot on", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 2 })
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(bulkhead(Deferred.await(gate)))
+      const first = yield* Effect.fork(bulkhead(Effect.void))
+      const second = yield* Effect.fork(bulkhead(Effect.succeed("second ran")))
+      yield* Effect.yieldNow()
+      assert.strictEqual(yield* bulkhead.queued, 2)
+      // The running call leaves (handing its slot to `first`) while `first` is being interrupted.
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.interrupt(first)
+      yield* Fiber.join(running)
+      assert.strictEqual(yield* Fiber.join(second), "second ran")
+      assert.strictEqual(yield* bulkhead.active, 0)
+      assert.strictEqual(yield* bulkhead.queued, 0)
+    }))
+
+  it.effect("queued calls start in the order they came", () =>
+    Effect.gen(function*() {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 3 })
+      const order: Array<number> = []
+      const gate = yield* Deferred.make<void>()
+      const running = yield* Effect.fork(bulkhead(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      const queued = yield* Effect.forEach([1, 2, 3], (i) => Effect.fork(bulkhead(Effect.sync(() => order.push(i)))))
+      yield* Effect.yieldNow()
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(running)
+      yield* Effect.forEach(queued, Fiber.join)
+      assert.deepStrictEqual(order, [1, 2, 3])
+    }))
+
   it.effect("maxQueue 0 refuses anything that cannot start at once", () =>
     Effect.gen(function*() {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })

@@ -71,6 +71,37 @@ export const initial: KeyState = {
   backgroundUntil: 0
 }
 
+type Mutable<A> = { -readonly [K in keyof A]: A[K] }
+
+/**
+ * A copy of a state with some fields changed. Why not `{ ...state, field }`: on Node 20 an object
+ * spread with overrides costs about a microsecond, and the hot path makes several per request;
+ * a literal of the known fields costs a few tens of nanoseconds.
+ */
+const patched = (s: KeyState, patch: (next: Mutable<KeyState>) => void): KeyState => {
+  const next = copy(s)
+  patch(next)
+  return next
+}
+
+const copy = (s: KeyState): Mutable<KeyState> => ({
+  limitRequests: s.limitRequests,
+  limitTokens: s.limitTokens,
+  fullRequests: s.fullRequests,
+  fullTokens: s.fullTokens,
+  pausedUntil: s.pausedUntil,
+  observed: s.observed,
+  tokenScale: s.tokenScale,
+  granted: s.granted,
+  tokensThrough: s.tokensThrough,
+  synced: s.synced,
+  probeUntil: s.probeUntil,
+  outstandingRequests: s.outstandingRequests,
+  outstandingTokens: s.outstandingTokens,
+  owed: s.owed,
+  backgroundUntil: s.backgroundUntil
+})
+
 /** @internal */
 export const MINUTE = 60_000
 
@@ -151,11 +182,10 @@ const withFixed = (state: KeyState, fixed: Fixed): KeyState =>
   (fixed.requests === undefined || fixed.requests === state.limitRequests) &&
     (fixed.tokens === undefined || fixed.tokens === state.limitTokens)
     ? state
-    : {
-      ...state,
-      limitRequests: fixed.requests ?? state.limitRequests,
-      limitTokens: fixed.tokens ?? state.limitTokens
-    }
+    : patched(state, (next) => {
+      next.limitRequests = fixed.requests ?? state.limitRequests
+      next.limitTokens = fixed.tokens ?? state.limitTokens
+    })
 
 /**
  * How long until `n` units fit in a bucket, 0 when they fit now. `n` above the usable capacity is
@@ -187,23 +217,25 @@ export const reserve = (state0: KeyState, input: ReserveInput): readonly [Reserv
   }
   // The server admits no request above its limit, so it never charges more than the limit.
   const charged = Math.min(scaled(state, input.tokens), state.limitTokens ?? Number.MAX_SAFE_INTEGER)
-  const granted = (probe: boolean, next: KeyState): readonly [Reservation, KeyState] => {
+  const granted = (probe: boolean, take: (next: Mutable<KeyState>) => void): readonly [Reservation, KeyState] => {
     const seq = state.granted + 1
     const tokensThrough = state.tokensThrough + charged
     return [
       { _tag: "Granted", charged, seq, tokensThrough, probe },
-      {
-        ...next,
-        granted: seq,
-        tokensThrough,
-        outstandingRequests: state.outstandingRequests + 1,
-        outstandingTokens: state.outstandingTokens + charged
-      }
+      patched(state, (next) => {
+        take(next)
+        next.granted = seq
+        next.tokensThrough = tokensThrough
+        next.outstandingRequests = state.outstandingRequests + 1
+        next.outstandingTokens = state.outstandingTokens + charged
+      })
     ]
   }
   if (state.limitRequests === undefined && state.limitTokens === undefined && !state.observed) {
     if (now < state.probeUntil) return [{ _tag: "Wait", millis: Math.ceil(state.probeUntil - now) }, state]
-    return granted(true, { ...state, probeUntil: now + input.probeLease })
+    return granted(true, (next) => {
+      next.probeUntil = now + input.probeLease
+    })
   }
   const at = now - input.skew
   const lane = input.lane
@@ -222,16 +254,18 @@ export const reserve = (state0: KeyState, input: ReserveInput): readonly [Reserv
     return [
       { _tag: "Wait", millis },
       lane !== undefined && lane.background && lane.share > 0
-        ? { ...state, backgroundUntil: Math.max(state.backgroundUntil, now + millis + BACKGROUND_LEASE) }
+        ? patched(state, (next) => {
+          next.backgroundUntil = Math.max(state.backgroundUntil, now + millis + BACKGROUND_LEASE)
+        })
         : state
     ]
   }
-  return granted(false, {
-    ...(lane === undefined ? state : { ...state, owed: owedAfterGrant(state, lane, now) }),
-    fullRequests: state.limitRequests === undefined ? state.fullRequests : take(state.fullRequests, state.limitRequests, 1, now),
-    fullTokens: state.limitTokens === undefined || charged <= 0 ?
-      state.fullTokens :
-      take(state.fullTokens, state.limitTokens, charged, now)
+  return granted(false, (next) => {
+    if (lane !== undefined) next.owed = owedAfterGrant(state, lane, now)
+    if (state.limitRequests !== undefined) next.fullRequests = take(state.fullRequests, state.limitRequests, 1, now)
+    if (state.limitTokens !== undefined && charged > 0) {
+      next.fullTokens = take(state.fullTokens, state.limitTokens, charged, now)
+    }
   })
 }
 
@@ -317,11 +351,14 @@ const fullFromServer = (limit: number, remaining: number, unseen: number, sentAt
  * 429 per request; a lower one only nudges the scale down, since an overestimate costs only some
  * waiting (and the headers correct the buckets anyway). @internal
  */
-export const calibrate = (state: KeyState, estimate: number, requested: number): KeyState => {
-  if (!(estimate > 0) || !(requested > 0)) return state
+export const calibrate = (state: KeyState, estimate: number, requested: number): KeyState =>
+  !(estimate > 0) || !(requested > 0) ? state : patched(state, (next) => calibrateInto(next, estimate, requested))
+
+const calibrateInto = (next: Mutable<KeyState>, estimate: number, requested: number): void => {
+  if (!(estimate > 0) || !(requested > 0)) return
   const ratio = Math.min(8, Math.max(0.25, requested / estimate))
-  const previous = state.tokenScale
-  return { ...state, tokenScale: ratio > previous ? ratio : previous + 0.1 * (ratio - previous) }
+  const previous = next.tokenScale
+  next.tokenScale = ratio > previous ? ratio : previous + 0.1 * (ratio - previous)
 }
 
 /**
@@ -358,10 +395,12 @@ const freed = (before: number, after: number, now: number): boolean =>
  * @internal
  */
 export const release = (state0: KeyState, input: ReleaseInput): readonly [boolean, KeyState] => {
-  let state = withFixed(state0, input.fixed)
+  // `state` is read as it was, `next` written: one copy per release.
+  const state = withFixed(state0, input.fixed)
+  const next = copy(state)
   let wake = false
   if (input.probe && state.probeUntil > 0) {
-    state = { ...state, probeUntil: 0 }
+    next.probeUntil = 0
     wake = true
   }
   const headers = input.headers
@@ -394,27 +433,30 @@ export const release = (state0: KeyState, input: ReleaseInput): readonly [boolea
     }
     wake = wake || !state.observed || freed(state.fullRequests, fullRequests, input.now) ||
       freed(state.fullTokens, fullTokens, input.now)
-    state = { ...state, limitRequests, limitTokens, fullRequests, fullTokens, synced, observed: true }
+    next.limitRequests = limitRequests
+    next.limitTokens = limitTokens
+    next.fullRequests = fullRequests
+    next.fullTokens = fullTokens
+    next.synced = synced
+    next.observed = true
   } else if (input.answered && !state.observed) {
-    state = { ...state, observed: true }
+    next.observed = true
     wake = true
   }
-  if (input.pauseUntil !== undefined) state = pause(state, input.pauseUntil)
-  if (input.requestedTokens !== undefined) state = calibrate(state, input.tokens, input.requestedTokens)
-  state = {
-    ...state,
-    outstandingRequests: Math.max(0, state.outstandingRequests - 1),
-    outstandingTokens: Math.max(0, state.outstandingTokens - input.charged)
-  }
-  return [wake, state]
+  if (input.pauseUntil !== undefined) pauseInto(next, input.pauseUntil)
+  if (input.requestedTokens !== undefined) calibrateInto(next, input.tokens, input.requestedTokens)
+  next.outstandingRequests = Math.max(0, state.outstandingRequests - 1)
+  next.outstandingTokens = Math.max(0, state.outstandingTokens - input.charged)
+  return [wake, next]
 }
 
 /** Pauses the key until `until` (never shortens a pause). @internal */
-export const pause = (state: KeyState, until: number): KeyState => ({
-  ...state,
-  pausedUntil: Math.max(state.pausedUntil, until),
-  observed: true
-})
+export const pause = (state: KeyState, until: number): KeyState => patched(state, (next) => pauseInto(next, until))
+
+const pauseInto = (next: Mutable<KeyState>, until: number): void => {
+  next.pausedUntil = Math.max(next.pausedUntil, until)
+  next.observed = true
+}
 
 /**
  * Adds `tokens` (negative gives back) to the tokens bucket, e.g. from `usage`. Says whether
@@ -427,7 +469,9 @@ export const adjust = (state: KeyState, tokens: number, now: number): readonly [
   const fullTokens = tokens > 0 ?
     Math.max(now, state.fullTokens) + tokens / rate :
     Math.max(now, state.fullTokens + tokens / rate)
-  return [tokens < 0, { ...state, fullTokens }]
+  return [tokens < 0, patched(state, (next) => {
+    next.fullTokens = fullTokens
+  })]
 }
 
 /** The levels at `now`, for observability. @internal */

@@ -186,17 +186,19 @@ export const breakerTransition = (breaker: string, from: string, to: string): Ef
       .unsafeUpdate(1, tags)
   })
 
-/** A bulkhead's levels after a change, and its refusals. @internal */
-export const bulkheadLevels = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  name: string,
-  active: number,
-  queued: number
-): void => {
-  if (!enabled(fiber)) return
-  const tags = labelsOf(fiber)
-  series(keys.bulkheadActive, [["bulkhead", name]]).unsafeUpdate(active, tags)
-  series(keys.bulkheadQueued, [["bulkhead", name]]).unsafeUpdate(queued, tags)
+/**
+ * A bulkhead's levels after a change, and its refusals. The gauges of one bulkhead are looked up
+ * once, since levels are reported on every call. @internal
+ */
+export const bulkheadLevels = (name: string) => {
+  const activeGauge = series(keys.bulkheadActive, [["bulkhead", name]])
+  const queuedGauge = series(keys.bulkheadQueued, [["bulkhead", name]])
+  return (fiber: Fiber.RuntimeFiber<unknown, unknown>, active: number, queued: number): void => {
+    if (!enabled(fiber)) return
+    const tags = labelsOf(fiber)
+    activeGauge.unsafeUpdate(active, tags)
+    queuedGauge.unsafeUpdate(queued, tags)
+  }
 }
 
 /** @internal */
