@@ -233,10 +233,13 @@ const main = async () => {
   // BENCH_ONLY=ours (a consumer's name) runs that one alone, for a CPU profile.
   const only = process.env["BENCH_ONLY"]
   const names = (Object.keys(consumers) as Array<Name>).filter((n) => only === undefined || n === only)
-  const cases: ReadonlyArray<readonly [Api, Mode]> = [["chat", "bulk"], ["chat", "trickle"], ["responses", "bulk"], [
+  // BENCH_CASES=responses/bulk,chat/bulk (api/mode, comma separated) runs those cases alone.
+  const allCases: ReadonlyArray<readonly [Api, Mode]> = [["chat", "bulk"], ["chat", "trickle"], ["responses", "bulk"], [
     "responses",
     "trickle"
   ]]
+  const onlyCases = process.env["BENCH_CASES"]?.split(",")
+  const cases = allCases.filter(([api, mode]) => onlyCases === undefined || onlyCases.includes(`${api}/${mode}`))
 
   // Sanity and warm-up: every consumer reads the same text.
   const expected: Record<Api, number> = { chat: -1, responses: -1 }
@@ -263,7 +266,7 @@ const main = async () => {
     }
   }
 
-  if (names.length < 3) {
+  if (names.length < 3 || cases.length < allCases.length) {
     for (const [k, xs] of Object.entries(times)) console.log(`  ${k.padEnd(28)} ${median(xs).toFixed(1)} ms`)
     await runtime.dispose()
     worker.postMessage("stop")

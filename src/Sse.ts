@@ -284,8 +284,16 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secre
   }
 
   // One line, as the bytes `buf[start, end)` (no line end): the field is recognised on the bytes,
-  // and only its value is decoded to text.
-  const line = (buf: Uint8Array, start: number, end: number, out: Array<Event>, offset: number): void => {
+  // and only its value is decoded to text, sliced from `text` (the whole of `buf` decoded, when
+  // each of its bytes is one character) or else decoded on its own.
+  const line = (
+    buf: Uint8Array,
+    text: string | undefined,
+    start: number,
+    end: number,
+    out: Array<Event>,
+    offset: number
+  ): void => {
     if (firstLine) {
       firstLine = false
       if (end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3
@@ -314,19 +322,23 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secre
       eventName = eventNameOf(buf, valueStart, end)
       return
     }
-    const text = valueStart >= end ? "" : decoder.decode(buf.subarray(valueStart, end))
+    const value = valueStart >= end
+      ? ""
+      : text !== undefined
+      ? text.slice(valueStart, end)
+      : decoder.decode(buf.subarray(valueStart, end))
     switch (field) {
       case DATA: {
-        data = hasData ? `${data}\n${text}` : text
+        data = hasData ? `${data}\n${value}` : value
         hasData = true
         return
       }
       case ID: {
-        if (!text.includes("\u0000")) lastId = text
+        if (!value.includes("\u0000")) lastId = value
         return
       }
       case RETRY: {
-        if (/^\d+$/.test(text)) retry = Number(text)
+        if (/^\d+$/.test(value)) retry = Number(value)
         return
       }
     }
@@ -372,13 +384,20 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secre
     throw new EventTooLarge(maxEventSize, excerpt)
   }
 
-  const takeLine = (chunk: Uint8Array, start: number, end: number, out: Array<Event>, offset: number): void => {
-    if (partialLength === 0) return line(chunk, start, end, out, offset)
+  const takeLine = (
+    chunk: Uint8Array,
+    text: string | undefined,
+    start: number,
+    end: number,
+    out: Array<Event>,
+    offset: number
+  ): void => {
+    if (partialLength === 0) return line(chunk, text, start, end, out, offset)
     partial.push(chunk.subarray(start, end))
     const whole = concat(partial, partialLength + end - start)
     partial = []
     partialLength = 0
-    line(whole, 0, whole.length, out, offset)
+    line(whole, undefined, 0, whole.length, out, offset)
   }
 
   const feed = (chunk: Uint8Array): Array<Event> => {
@@ -391,6 +410,12 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secre
       skipLF = false
       if (chunk[0] === LF) start = 1
     }
+    // One decoder call for the whole chunk, and each value a slice of it (a copy-free view for
+    // all but the shortest): valid when every byte became one character, which UTF-8 gives only
+    // when there is no multi-byte sequence (each of which becomes fewer characters than bytes).
+    // Else (non-ASCII text, a character split across chunks) each value is decoded on its own.
+    const whole = length > 0 ? decoder.decode(chunk) : ""
+    const text = whole.length === length ? whole : undefined
     // Line ends are found with the native `indexOf`; a CR (rare: most servers send LF) is looked
     // for again only once passed.
     let cr = chunk.indexOf(CR, start)
@@ -401,7 +426,7 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secre
       if (i === -1) break
       eventSize += partialLength + i - start + 1
       if (eventSize > maxEventSize) tooLarge()
-      takeLine(chunk, start, i, out, base + i + 1)
+      takeLine(chunk, text, start, i, out, base + i + 1)
       let next = i + 1
       if (chunk[i] === CR) {
         if (next < length) {
@@ -426,7 +451,7 @@ export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secre
       const whole = concat(partial, partialLength)
       partial = []
       partialLength = 0
-      line(whole, 0, whole.length, out, bytes)
+      line(whole, undefined, 0, whole.length, out, bytes)
     }
     if (hasData) dispatch(out, bytes, false)
     return out

@@ -24,6 +24,8 @@ const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const always: Check = () => true
 
+const hasOwn = Object.prototype.hasOwnProperty
+
 // The literals a member requires at property `name` (a struct, or a refined one), if any.
 const literalsAt = (ast: SchemaAST.AST, name: string): ReadonlyArray<unknown> | undefined => {
   const struct = ast._tag === "Refinement" ? ast.from : ast
@@ -139,13 +141,23 @@ export const compile = (ast: SchemaAST.AST, options: SchemaAST.ParseOptions): Ch
           index.push(check)
         }
         if (props.length === 0 && index.length === 0) return (u) => u !== null && u !== undefined
+        // Parallel arrays, and a property read before the own-property test: on a plain object a
+        // name that `Object.prototype` does not have reads `undefined` exactly when it is absent
+        // or given as `undefined`, so only those pay for `hasOwnProperty` (as the decoder, a
+        // property inherited from elsewhere counts as absent).
+        const names = props.map(([name]) => name)
+        const checks = props.map(([, check]) => check)
+        const optionals = props.map(([, , optional]) => optional)
+        const plain = names.every((name) => !(name in Object.prototype))
         return (u) => {
           if (!isObject(u)) return false
-          for (let i = 0; i < props.length; i++) {
-            const [name, check, optional] = props[i] as readonly [string, Check, boolean]
-            if (Object.prototype.hasOwnProperty.call(u, name)) {
-              if (!check(u[name])) return false
-            } else if (!optional) return false
+          const direct = plain && Object.getPrototypeOf(u) === Object.prototype
+          for (let i = 0; i < names.length; i++) {
+            const name = names[i] as string
+            const value = direct ? u[name] : undefined
+            if (direct ? value !== undefined || hasOwn.call(u, name) : hasOwn.call(u, name)) {
+              if (!(checks[i] as Check)(direct ? value : u[name])) return false
+            } else if (!optionals[i]) return false
           }
           if (index.length > 0) {
             for (const key of Object.keys(u)) {
