@@ -33,6 +33,7 @@ import { createParser } from "eventsource-parser"
 import { Worker } from "node:worker_threads"
 import OpenAI from "openai"
 import * as OpenAiClient from "../src/OpenAiClient.js"
+import { targetLine } from "./support/target.js"
 
 const API_KEY = "sk-bench-0000000000000000000000000000"
 const CHUNKS = 20_000
@@ -290,9 +291,7 @@ const main = async () => {
       }   ${(o / s).toFixed(2).padStart(6)}  ${(o / f).toFixed(2).padStart(8)}`
     )
     const line = (name: string, value: number, goal: number) =>
-      targets.push(
-        `target ${name}: ${value.toFixed(2)} (goal <= ${goal.toFixed(2)}) ${value <= goal ? "met" : "missed"}`
-      )
+      targets.push(targetLine(name, value, { op: "<=", goal, unit: "x" }))
     line(`stream ${api} ${mode} vs SDK`, o / s, 1)
     line(`stream ${api} ${mode} vs floor`, o / f, 2)
   }
