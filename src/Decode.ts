@@ -9,17 +9,13 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as SchemaAST from "effect/SchemaAST"
 import type { ParseOptions } from "effect/SchemaAST"
-import * as OpenAiError from "./OpenAiError.js"
-import { bound, scrub } from "./internal/secrets.js"
-import { decodeEither } from "./internal/validate.js"
+import * as internal from "./internal/decode.js"
+import type * as OpenAiError from "./OpenAiError.js"
 
 /**
  * Context for the error, and limits.
@@ -62,7 +58,7 @@ export interface DecodeOptions {
  * @since 0.1.0
  * @category constants
  */
-export const defaultMaxExcerpt = 1000
+export const defaultMaxExcerpt: number = internal.defaultMaxExcerpt
 
 /**
  * Default {@link DecodeOptions.maxIssue}: 2000 characters.
@@ -77,7 +73,7 @@ export const defaultMaxExcerpt = 1000
  * @since 0.1.0
  * @category constants
  */
-export const defaultMaxIssue = 2000
+export const defaultMaxIssue: number = internal.defaultMaxIssue
 
 /**
  * The parse options used unless overridden: keep unknown fields, stop at the first error.
@@ -93,18 +89,7 @@ export const defaultMaxIssue = 2000
  * @since 0.1.0
  * @category constants
  */
-export const defaultParseOptions: ParseOptions = { onExcessProperty: "preserve", errors: "first" }
-
-const context = (options: DecodeOptions | undefined) => ({
-  status: options?.status === undefined ? Option.none<number>() : Option.some(options.status),
-  requestId: options?.requestId === undefined ? Option.none<string>() : Option.some(options.requestId)
-})
-
-const excerpt = (text: string, options: DecodeOptions | undefined): string =>
-  bound(scrub(text, options?.secrets ?? []), options?.maxExcerpt ?? defaultMaxExcerpt)
-
-const describeStatus = (options: DecodeOptions | undefined): string =>
-  options?.status === undefined ? "" : ` (status ${options.status})`
+export const defaultParseOptions: ParseOptions = internal.defaultParseOptions
 
 /**
  * Explains why a text is not JSON, in words a person can act on.
@@ -120,22 +105,7 @@ const describeStatus = (options: DecodeOptions | undefined): string =>
  * @since 0.1.0
  * @category utils
  */
-export const explainInvalidJson = (text: string, cause: unknown): string => {
-  const trimmed = text.trim()
-  const detail = cause instanceof Error ? cause.message : String(cause)
-  if (trimmed.length === 0) return "the body is empty"
-  if (/^<(!doctype|html|head|body|\?xml)/i.test(trimmed) || /^<[a-z]/i.test(trimmed)) {
-    return "the body is an HTML page, not JSON (a proxy or gateway answered instead of the API)"
-  }
-  // V8 reports a cut-off body variously ("Unexpected end of JSON input", "Unterminated string",
-  // "Expected ':' after property name in JSON at position N" with N the end of the text).
-  const position = /at position (\d+)/.exec(detail)
-  const atEnd = position !== null && Number(position[1]) >= text.trimEnd().length
-  if (atEnd || /end of (json )?(data|input)|unterminated|unexpected end/i.test(detail)) {
-    return `the body ends before its JSON does (cut off after ${text.length} characters): ${detail}`
-  }
-  return `the body is not valid JSON: ${detail}`
-}
+export const explainInvalidJson: (text: string, cause: unknown) => string = internal.explainInvalidJson
 
 /**
  * Parses a body as JSON; failure is a `ResponseDecodeError` with an explanation (empty, HTML,
@@ -154,17 +124,10 @@ export const explainInvalidJson = (text: string, cause: unknown): string => {
  * @since 0.1.0
  * @category decoding
  */
-export const parseJson = (
+export const parseJson: (
   text: string,
   options?: DecodeOptions
-): Effect.Effect<unknown, OpenAiError.ResponseDecodeError> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(JSON.parse(text) as unknown)
-    } catch (cause) {
-      return Effect.fail(fromJsonError(text, cause, options))
-    }
-  })
+) => Effect.Effect<unknown, OpenAiError.ResponseDecodeError> = internal.parseJson
 
 /**
  * The `ResponseDecodeError` for a text that `JSON.parse` rejected with `cause`: what
@@ -186,73 +149,11 @@ export const parseJson = (
  * @since 0.1.0
  * @category decoding
  */
-export const fromJsonError = (
+export const fromJsonError: (
   text: string,
   cause: unknown,
   options?: DecodeOptions
-): OpenAiError.ResponseDecodeError => {
-  // JSON.parse quotes the body in its message: scrub and bound it like the excerpt.
-  const issue = bound(
-    scrub(explainInvalidJson(text, cause), options?.secrets ?? []),
-    options?.maxIssue ?? defaultMaxIssue
-  )
-  return new OpenAiError.ResponseDecodeError({
-    message: `The response${describeStatus(options)} could not be decoded: ${issue}`,
-    path: "",
-    issue,
-    body: excerpt(text, options),
-    ...context(options)
-  })
-}
-
-// For a union every alternative reports its own issue. The one to show is the deepest (where the
-// input came closest to matching); a mismatch on a discriminating literal (`type`) ranks below a
-// real issue at the same depth, so `{type:"x.delta"}` without `delta` reports "delta is missing",
-// not "type is not x.done". An open union's fallback fails at the object itself, the shallowest.
-interface Leaf {
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly issue: ParseResult.ParseIssue
-  readonly rank: number
-}
-
-const isLiteralMiss = (issue: ParseResult.ParseIssue): boolean =>
-  issue._tag === "Type" &&
-  (SchemaAST.isLiteral(issue.ast) ||
-    (SchemaAST.isUnion(issue.ast) && issue.ast.types.every(SchemaAST.isLiteral)))
-
-const leaves = (issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>, out: Array<Leaf>): void => {
-  switch (issue._tag) {
-    case "Pointer":
-      return leaves(issue.issue, path.concat(issue.path), out)
-    case "Composite":
-      if (Array.isArray(issue.issues)) for (const i of issue.issues) leaves(i, path, out)
-      else leaves(issue.issues as ParseResult.ParseIssue, path, out)
-      return
-    case "Refinement":
-      if (issue.kind === "From") return leaves(issue.issue, path, out)
-      out.push({ path, issue, rank: path.length })
-      return
-    case "Transformation":
-      if (issue.kind !== "Transformation") return leaves(issue.issue, path, out)
-      out.push({ path, issue, rank: path.length })
-      return
-    default:
-      out.push({ path, issue, rank: path.length - (isLiteralMiss(issue) ? 0.5 : 0) })
-  }
-}
-
-const bestLeaf = (error: ParseResult.ParseError): Leaf | undefined => {
-  const all: Array<Leaf> = []
-  leaves(error.issue, [], all)
-  let out: Leaf | undefined
-  for (const leaf of all) if (out === undefined || leaf.rank > out.rank) out = leaf
-  return out
-}
-
-const joinPath = (path: ReadonlyArray<PropertyKey>): string => path.map((key) => String(key)).join(".")
-
-const leafMessage = (leaf: Leaf | undefined): string =>
-  leaf === undefined ? "invalid" : ParseResult.ArrayFormatter.formatIssueSync(leaf.issue)[0]?.message ?? "invalid"
+) => OpenAiError.ResponseDecodeError = internal.fromJsonError
 
 /**
  * The dotted path of a parse error (`"choices.0.message"`): for a union, the deepest issue among
@@ -270,24 +171,7 @@ const leafMessage = (leaf: Leaf | undefined): string =>
  * @since 0.1.0
  * @category utils
  */
-export const pathOf = (error: ParseResult.ParseError): string => joinPath(bestLeaf(error)?.path ?? [])
-
-const valueAt = (input: unknown, path: ReadonlyArray<string>): unknown => {
-  let at: unknown = input
-  for (const key of path) {
-    if (typeof at !== "object" || at === null) return undefined
-    at = (at as Record<string, unknown>)[key]
-  }
-  return at
-}
-
-const stringify = (value: unknown): string => {
-  try {
-    return typeof value === "string" ? value : JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
+export const pathOf: (error: ParseResult.ParseError) => string = internal.pathOf
 
 /**
  * Turns a schema `ParseError` on a decoded body into a `ResponseDecodeError`. `body` is the raw
@@ -309,35 +193,11 @@ const stringify = (value: unknown): string => {
  * @since 0.1.0
  * @category decoding
  */
-export const fromParseError = (
+export const fromParseError: (
   error: ParseResult.ParseError,
   input: unknown,
   options?: DecodeOptions & { readonly body?: string | undefined }
-): OpenAiError.ResponseDecodeError => {
-  const leaf = bestLeaf(error)
-  const path = joinPath(leaf?.path ?? [])
-  const issue = bound(
-    scrub(ParseResult.TreeFormatter.formatErrorSync(error), options?.secrets ?? []),
-    options?.maxIssue ?? defaultMaxIssue
-  )
-  const at = path === "" ? "the root" : `"${path}"`
-  const value = path === "" ? input : valueAt(input, path.split("."))
-  return new OpenAiError.ResponseDecodeError({
-    message: bound(
-      scrub(
-        `The response${describeStatus(options)} does not match the expected shape at ${at}: ${
-          leafMessage(leaf)
-        }`,
-        options?.secrets ?? []
-      ),
-      500
-    ),
-    path,
-    issue,
-    body: excerpt(options?.body ?? stringify(value), options),
-    ...context(options)
-  })
-}
+) => OpenAiError.ResponseDecodeError = internal.fromParseError
 
 /**
  * Decodes an already parsed value with a schema.
@@ -354,19 +214,10 @@ export const fromParseError = (
  * @since 0.1.0
  * @category decoding
  */
-export const decodeUnknown = <A, I>(
+export const decodeUnknown: <A, I>(
   schema: Schema.Schema<A, I, never>,
   options?: DecodeOptions
-): (input: unknown) => Effect.Effect<A, OpenAiError.ResponseDecodeError> => {
-  const decode = decodeEither(schema, { ...defaultParseOptions, ...options?.parseOptions })
-  return (input) =>
-    Effect.suspend(() => {
-      const result = decode(input)
-      return Either.isRight(result)
-        ? Effect.succeed(result.right)
-        : Effect.fail(fromParseError(result.left, input, options))
-    })
-}
+) => (input: unknown) => Effect.Effect<A, OpenAiError.ResponseDecodeError> = internal.decodeUnknown
 
 /**
  * Decodes a body text: JSON first, then the schema. Every failure is a `ResponseDecodeError`.
@@ -384,19 +235,10 @@ export const decodeUnknown = <A, I>(
  * @since 0.1.0
  * @category decoding
  */
-export const decodeText = <A, I>(
+export const decodeText: <A, I>(
   schema: Schema.Schema<A, I, never>,
   options?: DecodeOptions
-): (text: string) => Effect.Effect<A, OpenAiError.ResponseDecodeError> => {
-  const decode = decodeEither(schema, { ...defaultParseOptions, ...options?.parseOptions })
-  return (text) =>
-    Effect.flatMap(parseJson(text, options), (input) => {
-      const result = decode(input)
-      return Either.isRight(result)
-        ? Effect.succeed(result.right)
-        : Effect.fail(fromParseError(result.left, input, { ...options, body: text }))
-    })
-}
+) => (text: string) => Effect.Effect<A, OpenAiError.ResponseDecodeError> = internal.decodeText
 
 /**
  * Decodes a body given as text or as an already parsed value, in one call.

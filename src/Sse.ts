@@ -16,15 +16,12 @@
  *
  * @since 0.1.0
  */
-import * as Channel from "effect/Channel"
-import * as Chunk from "effect/Chunk"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as OpenAiError from "./OpenAiError.js"
-import { concat } from "./internal/bytes.js"
-import { scrubHead } from "./internal/secrets.js"
+import * as internal from "./internal/sse.js"
+import type * as OpenAiError from "./OpenAiError.js"
 
 /**
  * One dispatched server-sent event.
@@ -138,7 +135,7 @@ export interface DecodeOptions {
  * @since 0.1.0
  * @category constants
  */
-export const defaultMaxEventSize = 16 * 1024 * 1024
+export const defaultMaxEventSize: number = internal.defaultMaxEventSize
 
 /**
  * An incremental, synchronous event-stream parser: feed it bytes, get events. {@link decode} wraps
@@ -192,46 +189,27 @@ export interface Parser {
  * @since 0.1.0
  * @category errors
  */
-export class EventTooLarge extends Error {
-  constructor(readonly maxEventSize: number, readonly excerpt: string) {
-    super(`A server-sent event exceeded the maximum size of ${maxEventSize} bytes`)
-    this.name = "EventTooLarge"
-  }
+export interface EventTooLarge extends Error {
+  /** The limit that was exceeded, in bytes. */
+  readonly maxEventSize: number
+  /** The head of the event, bounded and scrubbed of secrets. */
+  readonly excerpt: string
 }
 
-const LF = 0x0a
-const CR = 0x0d
-const COLON = 0x3a
-const SPACE = 0x20
-
-const DATA = 1
-const EVENT = 2
-const ID = 3
-const RETRY = 4
-
-// The field a line names, read from its bytes `buf[start, end)`; 0 for any other name.
-const fieldOf = (buf: Uint8Array, start: number, end: number): number => {
-  switch (end - start) {
-    case 4:
-      return buf[start] === 0x64 && buf[start + 1] === 0x61 && buf[start + 2] === 0x74 && buf[start + 3] === 0x61
-        ? DATA
-        : 0
-    case 5:
-      if (buf[start] === 0x65) {
-        return buf[start + 1] === 0x76 && buf[start + 2] === 0x65 && buf[start + 3] === 0x6e && buf[start + 4] === 0x74
-          ? EVENT
-          : 0
-      }
-      return buf[start] === 0x72 && buf[start + 1] === 0x65 && buf[start + 2] === 0x74 && buf[start + 3] === 0x72 &&
-          buf[start + 4] === 0x79
-        ? RETRY
-        : 0
-    case 2:
-      return buf[start] === 0x69 && buf[start + 1] === 0x64 ? ID : 0
-    default:
-      return 0
-  }
-}
+/**
+ * The constructor of {@link EventTooLarge} (for `instanceof`).
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "effect-openai-resilience"
+ *
+ * const isTooLarge = (e: unknown): e is Sse.EventTooLarge => e instanceof Sse.EventTooLarge
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const EventTooLarge: new(maxEventSize: number, excerpt: string) => EventTooLarge = internal.EventTooLarge
 
 /**
  * Creates a {@link Parser}.
@@ -248,219 +226,7 @@ const fieldOf = (buf: Uint8Array, start: number, end: number): number => {
  * @since 0.1.0
  * @category constructors
  */
-export const makeParser = (options?: Pick<DecodeOptions, "maxEventSize" | "secrets">): Parser => {
-  const maxEventSize = options?.maxEventSize ?? defaultMaxEventSize
-  const secrets = options?.secrets ?? []
-  // `fatal: false`: an invalid byte becomes U+FFFD rather than failing the whole stream; the JSON
-  // decoder downstream reports a damaged payload with its path.
-  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
-
-  let bytes = 0
-  let events = 0
-  let firstLine = true
-  let skipLF = false // the previous chunk ended with CR: a leading LF belongs to that CRLF
-  let partial: Array<Uint8Array> = [] // bytes of an unterminated line
-  let partialLength = 0
-
-  let data = ""
-  let hasData = false
-  let eventName: string | undefined
-  let lastId: string | undefined
-  let retry: number | undefined
-  let eventSize = 0
-
-  const dispatch = (out: Array<Event>, offset: number, complete: boolean): void => {
-    if (hasData) {
-      // An empty `event:` field is the default type too (the spec sets the type only when the
-      // buffer is not empty).
-      const event = eventName === undefined || eventName.length === 0 ? "message" : eventName
-      out.push({ event, data, id: lastId, retry, index: events, offset, complete })
-      events++
-    }
-    data = ""
-    hasData = false
-    eventName = undefined
-    eventSize = 0
-  }
-
-  // One line, as the bytes `buf[start, end)` (no line end): the field is recognised on the bytes,
-  // and only its value is decoded to text.
-  const line = (buf: Uint8Array, start: number, end: number, out: Array<Event>, offset: number): void => {
-    if (firstLine) {
-      firstLine = false
-      if (end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3
-    }
-    if (start === end) return dispatch(out, offset, true)
-    if (buf[start] === COLON) return // comment
-    // Known field names are at most 5 bytes: the colon is looked for that far only (a scan to
-    // the line's end would make a body of long colon-less lines quadratic).
-    let colon = -1
-    const limit = Math.min(end, start + 6)
-    for (let j = start; j < limit; j++) {
-      if (buf[j] === COLON) {
-        colon = j
-        break
-      }
-    }
-    if (colon === -1) {
-      if (end - start > 5) return
-      colon = end
-    }
-    let valueStart = colon + 1
-    if (valueStart < end && buf[valueStart] === SPACE) valueStart++
-    const field = fieldOf(buf, start, colon)
-    if (field === 0) return
-    if (field === EVENT) {
-      eventName = eventNameOf(buf, valueStart, end)
-      return
-    }
-    const text = valueStart >= end ? "" : decoder.decode(buf.subarray(valueStart, end))
-    switch (field) {
-      case DATA: {
-        data = hasData ? `${data}\n${text}` : text
-        hasData = true
-        return
-      }
-      case ID: {
-        if (!text.includes("\u0000")) lastId = text
-        return
-      }
-      case RETRY: {
-        if (/^\d+$/.test(text)) retry = Number(text)
-        return
-      }
-    }
-  }
-
-  // Streams repeat a few event names (`response.output_text.delta`): the last one's text is kept
-  // and reused while the bytes are the same.
-  let lastNameBytes = new Uint8Array(0)
-  let lastName = ""
-  const eventNameOf = (buf: Uint8Array, start: number, end: number): string => {
-    const length = end - start
-    if (length === lastNameBytes.length) {
-      let same = true
-      for (let i = 0; i < length; i++) {
-        if (buf[start + i] !== lastNameBytes[i]) {
-          same = false
-          break
-        }
-      }
-      if (same) return lastName
-    }
-    const name = decoder.decode(buf.subarray(start, end))
-    // Only a short name is kept (a hostile one could be as large as an event).
-    if (length <= 64) {
-      lastNameBytes = buf.slice(start, end)
-      lastName = name
-    }
-    return name
-  }
-
-  // The excerpt is read from the head of the event only, and copied (see `scrubHead`): the error
-  // must neither cost nor keep alive the megabytes that made it.
-  const tooLarge = (): never => {
-    const head = data.length >= EXCERPT_SOURCE
-      ? data.slice(0, EXCERPT_SOURCE)
-      : data + new TextDecoder("utf-8", { fatal: false }).decode(headOf(partial, EXCERPT_SOURCE - data.length))
-    const excerpt = scrubHead(head, 512, secrets)
-    partial = []
-    partialLength = 0
-    data = ""
-    hasData = false
-    eventSize = 0
-    throw new EventTooLarge(maxEventSize, excerpt)
-  }
-
-  const takeLine = (chunk: Uint8Array, start: number, end: number, out: Array<Event>, offset: number): void => {
-    if (partialLength === 0) return line(chunk, start, end, out, offset)
-    partial.push(chunk.subarray(start, end))
-    const whole = concat(partial, partialLength + end - start)
-    partial = []
-    partialLength = 0
-    line(whole, 0, whole.length, out, offset)
-  }
-
-  const feed = (chunk: Uint8Array): Array<Event> => {
-    const out: Array<Event> = []
-    const base = bytes
-    const length = chunk.length
-    bytes += length
-    let start = 0
-    if (skipLF && length > 0) {
-      skipLF = false
-      if (chunk[0] === LF) start = 1
-    }
-    // Line ends are found with the native `indexOf`; a CR (rare: most servers send LF) is looked
-    // for again only once passed.
-    let cr = chunk.indexOf(CR, start)
-    while (start < length) {
-      const lf = chunk.indexOf(LF, start)
-      if (cr !== -1 && cr < start) cr = chunk.indexOf(CR, start)
-      const i = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
-      if (i === -1) break
-      eventSize += partialLength + i - start + 1
-      if (eventSize > maxEventSize) tooLarge()
-      takeLine(chunk, start, i, out, base + i + 1)
-      let next = i + 1
-      if (chunk[i] === CR) {
-        if (next < length) {
-          if (chunk[next] === LF) next++
-        } else {
-          skipLF = true
-        }
-      }
-      start = next
-    }
-    if (start < length) {
-      partial.push(chunk.subarray(start, length))
-      partialLength += length - start
-      if (eventSize + partialLength > maxEventSize) tooLarge()
-    }
-    return out
-  }
-
-  const end = (): Array<Event> => {
-    const out: Array<Event> = []
-    if (partialLength > 0) {
-      const whole = concat(partial, partialLength)
-      partial = []
-      partialLength = 0
-      line(whole, 0, whole.length, out, bytes)
-    }
-    if (hasData) dispatch(out, bytes, false)
-    return out
-  }
-
-  return {
-    feed,
-    end,
-    get bytes() {
-      return bytes
-    },
-    get events() {
-      return events
-    },
-    get pending() {
-      return data
-    }
-  }
-}
-
-const EXCERPT_SOURCE = 4096
-
-// The first `max` bytes of `parts`.
-const headOf = (parts: ReadonlyArray<Uint8Array>, max: number): Uint8Array => {
-  const out: Array<Uint8Array> = []
-  let length = 0
-  for (const part of parts) {
-    if (length >= max) break
-    const piece = part.subarray(0, max - length)
-    out.push(piece)
-    length += piece.length
-  }
-  return concat(out, length).slice()
-}
+export const makeParser: (options?: Pick<DecodeOptions, "maxEventSize" | "secrets">) => Parser = internal.makeParser
 
 /**
  * The `ResponseDecodeError` that {@link decode} fails with for an {@link EventTooLarge}, saying how
@@ -483,13 +249,8 @@ const headOf = (parts: ReadonlyArray<Uint8Array>, max: number): Uint8Array => {
  * @since 0.1.0
  * @category errors
  */
-export const tooLargeError = (e: EventTooLarge, progress: Progress): OpenAiError.ResponseDecodeError =>
-  new OpenAiError.ResponseDecodeError({
-    message: `${e.message} (after ${progress.bytes} bytes and ${progress.events} events)`,
-    path: "",
-    issue: e.message,
-    body: e.excerpt
-  })
+export const tooLargeError: (e: EventTooLarge, progress: Progress) => OpenAiError.ResponseDecodeError =
+  internal.tooLargeError
 
 /**
  * Frames a byte stream as server-sent events. Upstream errors pass through unchanged (the
@@ -525,49 +286,7 @@ export const decode: {
   ): Stream.Stream<Event, E | OpenAiError.ResponseDecodeError, R>
 } = dual(
   (args) => Stream.StreamTypeId in Object(args[0]),
-  <E, R>(
-    self: Stream.Stream<Uint8Array, E, R>,
-    options?: DecodeOptions
-  ): Stream.Stream<Event, E | OpenAiError.ResponseDecodeError, R> =>
-    Stream.suspend(() => {
-      const parser = makeParser(options)
-      const progress = options?.progress ?? makeProgress()
-      const sync = () => {
-        progress.bytes = parser.bytes
-        progress.events = parser.events
-      }
-      const loop: Channel.Channel<
-        Chunk.Chunk<Event>,
-        Chunk.Chunk<Uint8Array>,
-        E | OpenAiError.ResponseDecodeError,
-        E,
-        void,
-        unknown
-      > = Channel.readWithCause({
-        onInput: (input: Chunk.Chunk<Uint8Array>) => {
-          const out: Array<Event> = []
-          try {
-            for (const chunk of input) {
-              for (const event of parser.feed(chunk)) out.push(event)
-            }
-          } catch (e) {
-            sync()
-            if (e instanceof EventTooLarge) return Channel.fail(tooLargeError(e, progress))
-            throw e
-          }
-          sync()
-          return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
-        },
-        onFailure: (cause) => Channel.failCause(cause),
-        onDone: () =>
-          Channel.suspend(() => {
-            const out = parser.end()
-            sync()
-            return out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out))
-          })
-      })
-      return Stream.pipeThroughChannelOrFail(self, loop)
-    })
+  internal.decode
 )
 
 /**
@@ -603,23 +322,10 @@ export const decodeText = (options?: DecodeOptions) =>
  * @since 0.1.0
  * @category constructors
  */
-export const parseAll = (
+export const parseAll: (
   body: string | Uint8Array,
   options?: Pick<DecodeOptions, "maxEventSize" | "secrets">
-): Effect.Effect<Array<Event>, OpenAiError.ResponseDecodeError> =>
-  Effect.suspend(() => {
-    const parser = makeParser(options)
-    try {
-      const out = parser.feed(typeof body === "string" ? new TextEncoder().encode(body) : body)
-      for (const event of parser.end()) out.push(event)
-      return Effect.succeed(out)
-    } catch (e) {
-      if (e instanceof EventTooLarge) {
-        return Effect.fail(tooLargeError(e, { bytes: parser.bytes, events: parser.events }))
-      }
-      return Effect.die(e)
-    }
-  })
+) => Effect.Effect<Array<Event>, OpenAiError.ResponseDecodeError> = internal.parseAll
 
 /**
  * Writes an event in the wire format (`id`, `event`, `retry`, one `data:` line per line of data,
@@ -636,19 +342,12 @@ export const parseAll = (
  * @since 0.1.0
  * @category encoding
  */
-export const encode = (event: {
+export const encode: (event: {
   readonly data: string
   readonly event?: string | undefined
   readonly id?: string | undefined
   readonly retry?: number | undefined
-}): string => {
-  let out = ""
-  if (event.id !== undefined) out += `id: ${event.id}\n`
-  if (event.event !== undefined && event.event !== "message") out += `event: ${event.event}\n`
-  if (event.retry !== undefined) out += `retry: ${event.retry}\n`
-  out += `data: ${event.data.replace(/\r\n|\r|\n/g, "\ndata: ")}\n\n`
-  return out
-}
+}) => string = internal.encode
 
 /**
  * Whether an event is the `[DONE]` sentinel that ends a chat completions stream.

@@ -132,6 +132,26 @@ describe("Sse.decode", () => {
     }
   )
 
+  // A chunk whose bytes each decode to one character is decoded once and its values sliced: with
+  // any byte, valid UTF-8 or not, the values must still read as each decoded on its own.
+  it.prop(
+    "values of any bytes (invalid UTF-8, split characters) read as each value decoded alone, split anywhere",
+    [
+      FastCheck.array(
+        FastCheck.uint8Array({ maxLength: 24 }).map((b) => b.filter((x) => x !== 0x0a && x !== 0x0d)),
+        { minLength: 1, maxLength: 6 }
+      ),
+      FastCheck.array(FastCheck.nat({ max: 200 }), { maxLength: 6 })
+    ],
+    ([values, cuts]) => {
+      const body = new Uint8Array(values.flatMap((v) => [...utf8("data: "), ...v, 0x0a, 0x0a]))
+      const expected = values.map((v) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(v))
+      expect(Effect.runSync(frame([body])).map((e) => e.data)).toEqual(expected)
+      expect(Effect.runSync(frame(splitAt(body, cuts))).map((e) => e.data)).toEqual(expected)
+    },
+    { fastCheck: { numRuns: 300 } }
+  )
+
   it.effect("fed one byte at a time, a body frames like the whole", () =>
     Effect.gen(function*() {
       const body = utf8("data: ✓ one\n\nevent: e\ndata: two\r\n\r\ndata: three\n\n")

@@ -113,6 +113,23 @@ describe("validate (the decoding fast path)", () => {
     assert.isDefined(compile(Responses.ResponseStreamEvent.ast, options))
   })
 
+  it("a property given as undefined, inherited or named like Object.prototype's is judged as the decoder does", () => {
+    const schema = Schema.Struct({ a: Schema.String, b: Schema.optionalWith(Schema.UndefinedOr(Schema.String), { exact: true }) })
+    for (
+      const input of [
+        { a: "x" },
+        { a: "x", b: undefined },
+        { a: undefined },
+        Object.create({ a: "inherited" }),
+        Object.assign(Object.create({ a: "inherited" }), { b: "own" })
+      ]
+    ) agrees(schema, input)
+    const named = Schema.Struct({ constructor: Schema.String, toString: Schema.optionalWith(Schema.String, { exact: true }) })
+    assert.isFalse(agrees(named, {}))
+    assert.isTrue(agrees(named, { constructor: "x" }))
+    assert.isFalse(agrees(named, JSON.parse("{\"constructor\": 1}")))
+  })
+
   it("follows recursive schemas", () => {
     interface Tree {
       readonly value: number

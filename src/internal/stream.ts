@@ -7,7 +7,6 @@
  */
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
-import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -16,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -42,6 +42,8 @@ export interface StreamContext extends ConsumeContext {
 /** How a stream's events map to elements: what is an error, what ends it. */
 export interface StreamSpec<A, I> {
   readonly schema: Schema.Schema<A, I, never>
+  /** The schema's decoder, built once with the spec (compiling a union's fast check is not free). */
+  readonly decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>
   readonly isError: (json: unknown) => boolean
   /** An element after which the stream is complete (emitted, then the stream ends). */
   readonly isLast: (a: A) => boolean
@@ -53,6 +55,7 @@ export const chatSpec: StreamSpec<
   typeof ChatCompletionChunk.ChatCompletionChunk.Encoded
 > = {
   schema: ChatCompletionChunk.ChatCompletionChunk,
+  decode: decodeEither(ChatCompletionChunk.ChatCompletionChunk, Decode.defaultParseOptions),
   isError: (json) => Predicate.isRecord(json) && json.error !== undefined && json.error !== null,
   isLast: () => false
 }
@@ -60,6 +63,7 @@ export const chatSpec: StreamSpec<
 /** Responses API events: `error` and `response.failed` are errors; a terminal event ends it. */
 export const responsesSpec: StreamSpec<Responses.ResponseStreamEvent, typeof Responses.ResponseStreamEvent.Encoded> = {
   schema: Responses.ResponseStreamEvent,
+  decode: decodeEither(Responses.ResponseStreamEvent, Decode.defaultParseOptions),
   isError: (json) =>
     Predicate.isRecord(json) &&
     (json.type === "error" || json.type === "response.failed" ||
@@ -67,18 +71,22 @@ export const responsesSpec: StreamSpec<Responses.ResponseStreamEvent, typeof Res
   isLast: Responses.isTerminalEvent
 }
 
+/** Pulls a stream's elements a chunk at a time; `None` ends it. */
+export type Pull<A> = Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
+
 /**
- * One response's elements. One channel does the framing, the decoding and the end-of-stream
- * rules for a whole chunk of bytes at a time, synchronously, and writes the chunk's elements as
- * one `Chunk`: per-event stream stages (an effect and a pull per event) cost more than the
- * decoding itself.
+ * One response's elements, as a pull over the response's bytes. Each pull reads a chunk of bytes
+ * (bounded by the idle timeout) and frames, decodes and checks the end-of-stream rules for the
+ * whole chunk synchronously, giving its elements as one `Chunk`: no stream stage runs per event,
+ * and no channel sits between the bytes and the caller (each stage costs an effect per chunk and,
+ * worse, keeps the chunks it passed on alive through young-generation collections).
  */
-export const elements = <A, I>(
+export const pullElements = <A, I>(
   response: HttpClientResponse.HttpClientResponse,
   spec: StreamSpec<A, I>,
   context: StreamContext
-): Stream.Stream<A, Failure> =>
-  Stream.unwrap(Effect.map(Effect.clock, (clock) => {
+): Effect.Effect<Pull<A>, never, Scope.Scope> =>
+  Effect.flatMap(Effect.clock, (clock) => {
     const { idle, secrets } = context
     const parser = Sse.makeParser({ secrets })
     const requestId = middleware.requestId(response)
@@ -87,7 +95,7 @@ export const elements = <A, I>(
       requestId: Option.getOrUndefined(requestId),
       secrets
     }
-    const decodeValue = decodeEither(spec.schema, Decode.defaultParseOptions)
+    const decodeValue = spec.decode
     const received = () => ({ events: parser.events, bytes: parser.bytes })
     const failure = (e: Failure) => withRequestId(e, requestId)
     const streamError = (data: unknown) =>
@@ -131,42 +139,6 @@ export const elements = <A, I>(
       return undefined
     }
 
-    const emit = (
-      out: Array<A>,
-      error: Failure | undefined,
-      next: Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<Uint8Array>, Failure, unknown, unknown, unknown>
-    ) => {
-      const rest = error !== undefined ? Channel.fail(error) : finished ? Channel.void : next
-      return out.length === 0 ? rest : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), rest)
-    }
-
-    const loop: Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<Uint8Array>, Failure, unknown, unknown, unknown> = Channel
-      .readWithCause({
-        onInput: (input: Chunk.Chunk<Uint8Array>) => {
-          const out: Array<A> = []
-          let error: Failure | undefined
-          try {
-            for (const bytes of input) {
-              error = take(parser.feed(bytes), out)
-              if (error !== undefined || finished) break
-            }
-          } catch (e) {
-            if (!(e instanceof Sse.EventTooLarge)) throw e
-            error = failure(Sse.tooLargeError(e, received()))
-          }
-          return emit(out, error, loop)
-        },
-        onFailure: (cause) =>
-          Channel.failCause(Cause.map(cause, (e) =>
-            failure(OpenAiError.isOpenAiError(e) ? e : middleware.transportError(e, { received: received() })))),
-        onDone: () =>
-          Channel.suspend(() => {
-            const out: Array<A> = []
-            const error = take(parser.end(), out)
-            return emit(out, error ?? (finished ? undefined : cut()), Channel.void)
-          })
-      })
-
     // The idle timeout bounds each pull of the body (`Stream.timeoutFail` races two new fibers
     // per pull; this takes one, started at once).
     const idleError = (): Option.Option<unknown> =>
@@ -177,11 +149,54 @@ export const elements = <A, I>(
           timeout: idle
         })
       )
-    const bytes = Stream.fromPull(
-      Effect.map(Stream.toPull(response.stream), (pull) => timeoutWith<Chunk.Chunk<Uint8Array>, Option.Option<unknown>, never, Option.Option<unknown>>(pull, idle, idleError))
-    )
-    return Stream.pipeThroughChannel(bytes, loop)
-  }))
+    const ended: Pull<A> = Effect.fail(Option.none())
+    // Set once the stream is over: the elements before a failure or the end are given first, and
+    // the next pull gets this.
+    let next: Pull<A> | undefined
+    const give = (out: Array<A>, error: Failure | undefined, more: Pull<A>): Pull<A> => {
+      if (error !== undefined) next = Effect.fail(Option.some(error))
+      else if (finished) next = ended
+      if (out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
+      return next ?? more
+    }
+
+    return Effect.map(Stream.toPull(response.stream), (upstream) => {
+      const bytes = timeoutWith<Chunk.Chunk<Uint8Array>, Option.Option<unknown>, never, Option.Option<unknown>>(
+        upstream,
+        idle,
+        idleError
+      )
+      const onInput = (input: Chunk.Chunk<Uint8Array>): Pull<A> => {
+        const out: Array<A> = []
+        let error: Failure | undefined
+        try {
+          for (const chunk of input) {
+            error = take(parser.feed(chunk), out)
+            if (error !== undefined || finished) break
+          }
+        } catch (e) {
+          if (!(e instanceof Sse.EventTooLarge)) throw e
+          error = failure(Sse.tooLargeError(e, received()))
+        }
+        return give(out, error, pull)
+      }
+      const onEnd = (): Pull<A> => {
+        const out: Array<A> = []
+        const error = take(parser.end(), out)
+        return give(out, error ?? (finished ? undefined : cut()), ended)
+      }
+      const onFailure = (cause: Cause.Cause<Option.Option<unknown>>): Pull<A> =>
+        Cause.isFailType(cause) && Option.isNone(cause.error)
+          ? onEnd()
+          : Effect.failCause(Cause.map(cause, Option.map((e) =>
+            failure(OpenAiError.isOpenAiError(e) ? e : middleware.transportError(e, { received: received() }))
+          )))
+      const pull: Pull<A> = Effect.suspend(() =>
+        next ?? Effect.matchCauseEffect(bytes, { onFailure, onSuccess: onInput })
+      )
+      return pull
+    })
+  })
 
 /**
  * A stream whose first element has arrived: that element, the rest to pull, and the scope that
@@ -190,12 +205,12 @@ export const elements = <A, I>(
 export interface Opened<A> {
   readonly first: Chunk.Chunk<A>
   readonly ended: boolean
-  readonly pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
+  readonly pull: Pull<A>
   readonly scope: Scope.CloseableScope
 }
 
 const pullFirst = <A>(
-  pull: Effect.Effect<Chunk.Chunk<A>, Option.Option<Failure>>
+  pull: Pull<A>
 ): Effect.Effect<{ readonly first: Chunk.Chunk<A>; readonly ended: boolean }, Failure> =>
   Effect.matchEffect(pull, {
     onFailure: (e) => Option.isNone(e) ? Effect.succeed({ first: Chunk.empty<A>(), ended: true }) : Effect.fail(e.value),
@@ -273,7 +288,7 @@ export const openFirst = <A, I>(spec: StreamSpec<A, I>, context: StreamContext) 
       const type = contentType(response)
       if (type.includes("application/json")) return yield* notAStream(response, context)
       if (type.includes("text/html")) return yield* htmlNotAStream(response, context)
-      const pull = yield* Scope.extend(Stream.toPull(elements(response, spec, context)), scope)
+      const pull = yield* Scope.extend(pullElements(response, spec, context), scope)
       const { ended, first } = yield* pullFirst(pull)
       return { first, ended, pull, scope }
     }).pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)))

@@ -24,6 +24,8 @@ const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const always: Check = () => true
 
+const hasOwn = Object.prototype.hasOwnProperty
+
 // The literals a member requires at property `name` (a struct, or a refined one), if any.
 const literalsAt = (ast: SchemaAST.AST, name: string): ReadonlyArray<unknown> | undefined => {
   const struct = ast._tag === "Refinement" ? ast.from : ast
@@ -58,6 +60,118 @@ const discriminator = (types: ReadonlyArray<SchemaAST.AST>): string | undefined 
     }
   }
   return best
+}
+
+type Go = (ast: SchemaAST.AST) => Check | undefined
+
+const tupleTypeCheck = (ast: SchemaAST.TupleType, go: Go): Check | undefined => {
+  if (ast.rest.length > 1) return undefined
+  const elements: Array<readonly [Check, boolean]> = []
+  for (const e of ast.elements) {
+    const check = go(e.type)
+    if (check === undefined) return undefined
+    elements.push([check, e.isOptional])
+  }
+  const restAst = ast.rest[0]
+  const rest = restAst === undefined ? undefined : go(restAst.type)
+  if (restAst !== undefined && rest === undefined) return undefined
+  const required = elements.filter(([, optional]) => !optional).length
+  return (u) => {
+    if (!Array.isArray(u) || u.length < required) return false
+    if (rest === undefined && u.length > elements.length) return false
+    for (let i = 0; i < u.length; i++) {
+      const element = elements[i]
+      const value: unknown = u[i]
+      if (element !== undefined) {
+        // An optional element given as `undefined` is left to the decoder.
+        if (value === undefined || !element[0](value)) return false
+      } else if (rest === undefined || !rest(value)) return false
+    }
+    return true
+  }
+}
+
+const typeLiteralCheck = (ast: SchemaAST.TypeLiteral, go: Go): Check | undefined => {
+  const props: Array<readonly [string, Check, boolean]> = []
+  for (const ps of ast.propertySignatures) {
+    if (typeof ps.name !== "string") return undefined
+    const check = go(ps.type)
+    if (check === undefined) return undefined
+    props.push([ps.name, check, ps.isOptional])
+  }
+  const index: Array<Check> = []
+  for (const is of ast.indexSignatures) {
+    // Only `Record<string, _>`: other key schemas select keys in ways not mirrored here.
+    if (is.parameter._tag !== "StringKeyword") return undefined
+    const check = go(is.type)
+    if (check === undefined) return undefined
+    index.push(check)
+  }
+  if (props.length === 0 && index.length === 0) return (u) => u !== null && u !== undefined
+  // Parallel arrays, and a property read before the own-property test: on a plain object a
+  // name that `Object.prototype` does not have reads `undefined` exactly when it is absent
+  // or given as `undefined`, so only those pay for `hasOwnProperty` (as the decoder, a
+  // property inherited from elsewhere counts as absent).
+  const names = props.map(([name]) => name)
+  const checks = props.map(([, check]) => check)
+  const optionals = props.map(([, , optional]) => optional)
+  const plain = names.every((name) => !(name in Object.prototype))
+  return (u) => {
+    if (!isObject(u)) return false
+    const direct = plain && Object.getPrototypeOf(u) === Object.prototype
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string
+      const value = direct ? u[name] : undefined
+      if (direct ? value !== undefined || hasOwn.call(u, name) : hasOwn.call(u, name)) {
+        if (!(checks[i] as Check)(direct ? value : u[name])) return false
+      } else if (!optionals[i]) return false
+    }
+    if (index.length > 0) {
+      for (const key of Object.keys(u)) {
+        for (const check of index) if (!check(u[key])) return false
+      }
+    }
+    return true
+  }
+}
+
+const unionCheck = (ast: SchemaAST.Union, go: Go): Check | undefined => {
+  // Every member must be known: the decoder returns the first member that succeeds, and a
+  // transforming member before a plain one would give a different value.
+  const members: Array<Check> = []
+  for (const t of ast.types) {
+    const check = go(t)
+    if (check === undefined) return undefined
+    members.push(check)
+  }
+  const anyOf = (list: ReadonlyArray<Check>, u: unknown) => {
+    for (let i = 0; i < list.length; i++) if ((list[i] as Check)(u)) return true
+    return false
+  }
+  const tag = discriminator(ast.types)
+  if (tag === undefined) return (u) => anyOf(members, u)
+  // Only the members whose literal matches the input's (and those without one) can
+  // accept it: which member accepts does not matter, as none of them transforms.
+  const byLiteral = new Map<unknown, Array<Check>>()
+  const others: Array<Check> = []
+  ast.types.forEach((t, i) => {
+    const check = members[i] as Check
+    const literals = literalsAt(t, tag)
+    if (literals === undefined) return others.push(check)
+    for (const literal of literals) {
+      const list = byLiteral.get(literal) ?? []
+      list.push(check)
+      byLiteral.set(literal, list)
+    }
+  })
+  return (u) => {
+    if (isObject(u)) {
+      const list = byLiteral.get(u[tag])
+      if (list !== undefined && anyOf(list, u)) return true
+      return anyOf(others, u)
+    }
+    return anyOf(members, u)
+  }
 }
 
 /**
@@ -96,103 +210,12 @@ export const compile = (ast: SchemaAST.AST, options: SchemaAST.ParseOptions): Ch
         const refinement = ast
         return (u) => from(u) && Option.isNone(refinement.filter(u, options, refinement))
       }
-      case "TupleType": {
-        if (ast.rest.length > 1) return undefined
-        const elements: Array<readonly [Check, boolean]> = []
-        for (const e of ast.elements) {
-          const check = go(e.type)
-          if (check === undefined) return undefined
-          elements.push([check, e.isOptional])
-        }
-        const restAst = ast.rest[0]
-        const rest = restAst === undefined ? undefined : go(restAst.type)
-        if (restAst !== undefined && rest === undefined) return undefined
-        const required = elements.filter(([, optional]) => !optional).length
-        return (u) => {
-          if (!Array.isArray(u) || u.length < required) return false
-          if (rest === undefined && u.length > elements.length) return false
-          for (let i = 0; i < u.length; i++) {
-            const element = elements[i]
-            const value: unknown = u[i]
-            if (element !== undefined) {
-              // An optional element given as `undefined` is left to the decoder.
-              if (value === undefined || !element[0](value)) return false
-            } else if (rest === undefined || !rest(value)) return false
-          }
-          return true
-        }
-      }
-      case "TypeLiteral": {
-        const props: Array<readonly [string, Check, boolean]> = []
-        for (const ps of ast.propertySignatures) {
-          if (typeof ps.name !== "string") return undefined
-          const check = go(ps.type)
-          if (check === undefined) return undefined
-          props.push([ps.name, check, ps.isOptional])
-        }
-        const index: Array<Check> = []
-        for (const is of ast.indexSignatures) {
-          // Only `Record<string, _>`: other key schemas select keys in ways not mirrored here.
-          if (is.parameter._tag !== "StringKeyword") return undefined
-          const check = go(is.type)
-          if (check === undefined) return undefined
-          index.push(check)
-        }
-        if (props.length === 0 && index.length === 0) return (u) => u !== null && u !== undefined
-        return (u) => {
-          if (!isObject(u)) return false
-          for (let i = 0; i < props.length; i++) {
-            const [name, check, optional] = props[i] as readonly [string, Check, boolean]
-            if (Object.prototype.hasOwnProperty.call(u, name)) {
-              if (!check(u[name])) return false
-            } else if (!optional) return false
-          }
-          if (index.length > 0) {
-            for (const key of Object.keys(u)) {
-              for (const check of index) if (!check(u[key])) return false
-            }
-          }
-          return true
-        }
-      }
-      case "Union": {
-        // Every member must be known: the decoder returns the first member that succeeds, and a
-        // transforming member before a plain one would give a different value.
-        const members: Array<Check> = []
-        for (const t of ast.types) {
-          const check = go(t)
-          if (check === undefined) return undefined
-          members.push(check)
-        }
-        const anyOf = (list: ReadonlyArray<Check>, u: unknown) => {
-          for (let i = 0; i < list.length; i++) if ((list[i] as Check)(u)) return true
-          return false
-        }
-        const tag = discriminator(ast.types)
-        if (tag === undefined) return (u) => anyOf(members, u)
-        // Only the members whose literal matches the input's (and those without one) can
-        // accept it: which member accepts does not matter, as none of them transforms.
-        const byLiteral = new Map<unknown, Array<Check>>()
-        const others: Array<Check> = []
-        ast.types.forEach((t, i) => {
-          const check = members[i] as Check
-          const literals = literalsAt(t, tag)
-          if (literals === undefined) return others.push(check)
-          for (const literal of literals) {
-            const list = byLiteral.get(literal) ?? []
-            list.push(check)
-            byLiteral.set(literal, list)
-          }
-        })
-        return (u) => {
-          if (isObject(u)) {
-            const list = byLiteral.get(u[tag])
-            if (list !== undefined && anyOf(list, u)) return true
-            return anyOf(others, u)
-          }
-          return anyOf(members, u)
-        }
-      }
+      case "TupleType":
+        return tupleTypeCheck(ast, go)
+      case "TypeLiteral":
+        return typeLiteralCheck(ast, go)
+      case "Union":
+        return unionCheck(ast, go)
       case "Suspend": {
         const target = ast.f()
         const slot = slots.get(target)
