@@ -474,6 +474,20 @@ const TIMEOUT_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT"
 ])
 
+// undici's own timers, which fire whatever the client's timeout is: Node's global fetch (so
+// @effect/platform's FetchHttpClient) gives up after 300 s without headers, or 300 s between two
+// body chunks, and a 10-minute call is cut at 5 minutes and retried (openai-node issue 2153).
+const UNDICI_CUTS: Readonly<Record<string, string>> = {
+  UND_ERR_HEADERS_TIMEOUT: "headersTimeout",
+  UND_ERR_BODY_TIMEOUT: "bodyTimeout"
+}
+
+const undiciCut = (code: string, option: string, timeout: Duration.Duration): string =>
+  `undici's own ${option} (300 s in Node's global fetch, which FetchHttpClient uses) cut the call (${code}), ` +
+  `not this client's timeout${Duration.toMillis(timeout) > 0 ? ` of ${Duration.format(timeout)}` : ""}. ` +
+  "Provide NodeHttpClient.layerUndici (from @effect/platform-node), which leaves the waits to the client's " +
+  "`timeout` and `idleTimeout`, or give fetch an undici dispatcher with higher headersTimeout and bodyTimeout"
+
 // Walks `cause` chains (Error.cause, @effect/platform's RequestError.cause, AggregateError.errors),
 // bounded so that a cyclic chain cannot loop.
 const chain = (cause: unknown): ReadonlyArray<unknown> => {
@@ -558,11 +572,16 @@ const transport = (
   const errorCode = codes.find((c) => !c.startsWith("ERR_INVALID")) ?? codes[0]
   // The innermost message is usually the most specific ("read ECONNRESET" over "fetch failed").
   const detail = scrubHead(describeCause(links[links.length - 1] ?? cause), 500)
+  const timeout = Duration.decode(options?.timeout ?? Duration.zero)
+  const undici = codes.find((c) => UNDICI_CUTS[c] !== undefined)
+  const cut = undici === undefined ? "" : `: ${undiciCut(undici, UNDICI_CUTS[undici] ?? undici, timeout)}`
   if (isTimeout && options?.received === undefined) {
-    const timeout = Duration.decode(options?.timeout ?? Duration.zero)
     return new OpenAiError.TimeoutError({
-      message: `Request timed out${Duration.toMillis(timeout) > 0 ? ` after ${Duration.format(timeout)}` : ""}: ${detail}`,
-      phase: "headers",
+      message: undici === undefined
+        ? `Request timed out${Duration.toMillis(timeout) > 0 ? ` after ${Duration.format(timeout)}` : ""}: ${detail}`
+        : `Request timed out${cut} (${detail})`,
+      // undici's body timeout is a silence between two chunks of a body that had begun.
+      phase: undici === "UND_ERR_BODY_TIMEOUT" ? "idle" : "headers",
       timeout,
       code: errorCode === undefined ? Option.none() : Option.some(errorCode)
     })
@@ -572,7 +591,7 @@ const transport = (
     ? ""
     : ` after ${received.events} event(s) and ${received.bytes} byte(s) had arrived`
   return new OpenAiError.ConnectionError({
-    message: `Connection error${errorCode ? ` (${errorCode})` : ""}${receivedText}: ${detail}`,
+    message: `Connection error${errorCode ? ` (${errorCode})` : ""}${receivedText}: ${detail}${cut}`,
     cause: keptCause(cause),
     errorCode: errorCode === undefined ? Option.none() : Option.some(errorCode),
     received: received === undefined ? Option.none() : Option.some(received),
