@@ -14,6 +14,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Option, Redacted, Schedule, TestClock } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { FetchUntimed } from "../docs/examples/client.js"
 import * as Classify from "../src/Classify.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -222,6 +223,17 @@ describe("on loopback, with a dispatcher whose own timeouts are 100 ms", () => {
       expect(e._tag === "TimeoutError" && [e.phase, Duration.toMillis(e.timeout)]).toEqual(["headers", 50])
       expect(e.message).toContain("per-attempt timeout")
       expect(e.message).not.toContain("undici")
+      expect(server.requests()).toBe(1)
+    }).pipe(Effect.scoped))
+})
+
+describe("docs/client.md's fetch recipe", () => {
+  it.live("FetchUntimed sends through its own dispatcher and answers", () =>
+    Effect.gen(function*() {
+      const server = yield* holdingServer
+      server.release()
+      const { data } = yield* createChat.pipe(Effect.provide(realClient(server.url, "30 seconds").pipe(Layer.provide(FetchUntimed))))
+      expect(data.choices[0]?.message.content).toBe("Hi!")
       expect(server.requests()).toBe(1)
     }).pipe(Effect.scoped))
 })
