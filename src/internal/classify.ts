@@ -483,7 +483,8 @@ const UNDICI_CUTS: Readonly<Record<string, string>> = {
 }
 
 const undiciCut = (code: string, option: string, timeout: Duration.Duration): string =>
-  `undici's own ${option} (300 s in Node's global fetch, which FetchHttpClient uses) cut the call (${code}), ` +
+  `undici's own ${option} (300 s in Node's global fetch, which FetchHttpClient uses; ` +
+  `1 hour for the headers under NodeHttpClient.layerUndici) cut the call (${code}), ` +
   `not this client's timeout${Duration.toMillis(timeout) > 0 ? ` of ${Duration.format(timeout)}` : ""}. ` +
   "Provide NodeHttpClient.layerUndici (from @effect/platform-node), which leaves the waits to the client's " +
   "`timeout` and `idleTimeout`, or give fetch an undici dispatcher with higher headersTimeout and bodyTimeout"
