@@ -38,20 +38,15 @@ const expectUndiciAdvice = (message: string, option: string) => {
 }
 
 describe("a cut by undici's own timeout", () => {
-  it("UND_ERR_HEADERS_TIMEOUT is a retryable TimeoutError that names undici, not the client's timeout", () => {
-    const e = Classify.classifyTransportError(new TypeError("fetch failed", { cause: undiciError("UND_ERR_HEADERS_TIMEOUT") }))
+  it.each([
+    ["UND_ERR_HEADERS_TIMEOUT", "headers", "headersTimeout"],
+    ["UND_ERR_BODY_TIMEOUT", "idle", "bodyTimeout"]
+  ] as const)("fetch rejecting with %s is a retryable TimeoutError (phase %s) that names undici, not the client", (code, phase, option) => {
+    const e = Classify.classifyTransportError(new TypeError("fetch failed", { cause: undiciError(code) }))
     expect(e._tag).toBe("TimeoutError")
     if (e._tag !== "TimeoutError") return
-    expect([e.phase, e.retryable, e.code]).toEqual(["headers", true, Option.some("UND_ERR_HEADERS_TIMEOUT")])
-    expectUndiciAdvice(e.message, "headersTimeout")
-  })
-
-  it("UND_ERR_BODY_TIMEOUT is a retryable TimeoutError of phase idle", () => {
-    const e = Classify.classifyTransportError(new TypeError("fetch failed", { cause: undiciError("UND_ERR_BODY_TIMEOUT") }))
-    expect(e._tag).toBe("TimeoutError")
-    if (e._tag !== "TimeoutError") return
-    expect([e.phase, e.retryable, e.code]).toEqual(["idle", true, Option.some("UND_ERR_BODY_TIMEOUT")])
-    expectUndiciAdvice(e.message, "bodyTimeout")
+    expect([e.phase, e.retryable, e.code]).toEqual([phase, true, Option.some(code)])
+    expectUndiciAdvice(e.message, option)
   })
 
   it("names the client's own timeout when given it", () => {
@@ -176,6 +171,14 @@ const shortDispatcher = Effect.acquireRelease(
   (agent) => Effect.promise(() => agent.destroy())
 )
 
+// The held server, the short dispatcher, and NodeHttpClient.layerUndici over that dispatcher.
+const overUndici = Effect.gen(function*() {
+  const server = yield* holdingServer
+  const agent = yield* shortDispatcher
+  const http = NodeHttpClient.layerUndiciWithoutDispatcher.pipe(Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, agent)))
+  return { agent, http, server }
+})
+
 const realClient = (url: string, timeout: Duration.DurationInput) =>
   OpenAiClient.layer({ apiKey, baseUrl: `${url}/v1`, resilience: { timeout, retryPolicy: Schedule.stop } })
 
@@ -195,11 +198,7 @@ describe("on loopback, with a dispatcher whose own timeouts are 100 ms", () => {
 
   it.live("NodeHttpClient.layerUndici over the same dispatcher outlives its cut and answers", () =>
     Effect.gen(function*() {
-      const server = yield* holdingServer
-      const agent = yield* shortDispatcher
-      const http = NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
-        Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, agent))
-      )
+      const { agent, http, server } = yield* overUndici
       const call = yield* Effect.fork(createChat.pipe(Effect.provide(realClient(server.url, "30 seconds").pipe(Layer.provide(http)))))
       // A plain request through the same dispatcher is cut by its 100 ms timeout; only then does
       // the server answer the client's call, which must still be waiting.
@@ -214,11 +213,7 @@ describe("on loopback, with a dispatcher whose own timeouts are 100 ms", () => {
 
   it.live("NodeHttpClient.layerUndici honours a short client timeout: the client's TimeoutError, not undici's", () =>
     Effect.gen(function*() {
-      const server = yield* holdingServer
-      const agent = yield* shortDispatcher
-      const http = NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
-        Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, agent))
-      )
+      const { http, server } = yield* overUndici
       const e = yield* Effect.flip(createChat.pipe(Effect.provide(realClient(server.url, "50 millis").pipe(Layer.provide(http)))))
       expect(e._tag === "TimeoutError" && [e.phase, Duration.toMillis(e.timeout)]).toEqual(["headers", 50])
       expect(e.message).toContain("per-attempt timeout")
