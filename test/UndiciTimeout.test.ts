@@ -12,13 +12,13 @@ import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Option, Redacted, Schedule, TestClock } from "effect"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import type * as http from "node:http"
 import { FetchUntimed } from "../docs/examples/client.js"
 import * as Classify from "../src/Classify.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { chatRequest, completion } from "./support/client.js"
+import { serve } from "./support/httpServer.js"
 
 const apiKey = Redacted.make("sk-proj-undiciTimeoutCanary0000")
 
@@ -123,47 +123,29 @@ describe("through the client over FetchHttpClient (a stubbed fetch)", () => {
 })
 
 // A server on 127.0.0.1 that holds every request until told to answer it.
-interface HoldingServer {
-  readonly url: string
-  readonly release: () => void
-  readonly requests: () => number
-  readonly server: http.Server
-}
-
-const holdingServer = Effect.acquireRelease(
-  Effect.async<HoldingServer>((resume) => {
-    const held: Array<http.ServerResponse> = []
-    let released = false
-    let requests = 0
-    const answer = (res: http.ServerResponse) => {
-      res.writeHead(200, { "content-type": "application/json", "x-request-id": "req_held" })
-      res.end(JSON.stringify(completion))
-    }
-    const server = http.createServer((req, res) => {
-      requests++
-      req.resume()
-      if (released) answer(res)
-      else held.push(res)
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({
-        url: `http://127.0.0.1:${port}`,
-        release: () => {
-          released = true
-          held.splice(0).forEach(answer)
-        },
-        requests: () => requests,
-        server
-      }))
-    })
-  }),
-  (s) =>
-    Effect.async<void>((resume) => {
-      s.server.closeAllConnections()
-      s.server.close(() => resume(Effect.void))
-    })
-)
+const holdingServer = Effect.gen(function*() {
+  const held: Array<http.ServerResponse> = []
+  let released = false
+  let requests = 0
+  const answer = (res: http.ServerResponse) => {
+    res.writeHead(200, { "content-type": "application/json", "x-request-id": "req_held" })
+    res.end(JSON.stringify(completion))
+  }
+  const { origin } = yield* serve((req, res) => {
+    requests++
+    req.resume()
+    if (released) answer(res)
+    else held.push(res)
+  })
+  return {
+    url: origin,
+    release: () => {
+      released = true
+      held.splice(0).forEach(answer)
+    },
+    requests: () => requests
+  }
+})
 
 // A dispatcher whose own timeouts are short, standing for the global one's 300 s.
 const shortDispatcher = Effect.acquireRelease(
