@@ -20,6 +20,14 @@ import type { HintSource } from "./RetryAfter.js"
 /**
  * The `_tag` of every error in this module.
  *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const tag: OpenAiError.Tag = "RateLimitReached"
+ * console.log(OpenAiError.describe(tag).retryable) // true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -27,6 +35,13 @@ export type Tag = keyof typeof guide
 
 /**
  * Every `_tag`, in guide order.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * for (const tag of OpenAiError.tags) console.log(tag, OpenAiError.describe(tag).category)
+ * ```
  *
  * @since 0.1.0
  * @category constants
@@ -36,6 +51,14 @@ export const tags: ReadonlyArray<Tag> = Object.keys(guide) as Array<Tag>
 /**
  * The library types of the guide, named as openai-node names its classes. `APIError` is any other
  * status, and a 2xx whose body could not be decoded.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const category: OpenAiError.Category = new OpenAiError.QuotaExceeded({ message: "quota" }).category
+ * console.log(category) // "RateLimitError"
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -55,6 +78,15 @@ export type Category =
 
 /**
  * What the server said, common to every error. Fields the server did not send are `None`.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Option } from "effect"
+ *
+ * const requestIdOf = (fields: OpenAiError.Fields): string => Option.getOrElse(fields.requestId, () => "?")
+ * console.log(requestIdOf(new OpenAiError.ServerError({ message: "boom", requestId: Option.some("req_1") }))) // "req_1"
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -85,6 +117,15 @@ export interface Fields {
 /**
  * The constructor argument: `message` is required, every other common field defaults to `None`.
  *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Option } from "effect"
+ *
+ * const input: OpenAiError.Input = { message: "The server had an error", status: Option.some(500) }
+ * const e = new OpenAiError.ServerError(input)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -108,6 +149,14 @@ const fill = (input: Input): Fields => ({
 /**
  * The members every error shares beyond its {@link Fields}.
  *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const advice = (g: OpenAiError.Guidance): string => `${g.category}: ${g.solution} (${g.docs})`
+ * console.log(advice(new OpenAiError.QuotaExceeded({ message: "quota" })))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -126,6 +175,14 @@ export interface Guidance {
 
 /**
  * An instance of one of this module's errors, before its own extra fields.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const quota: OpenAiError.ErrorInstance<"QuotaExceeded"> = new OpenAiError.QuotaExceeded({ message: "quota" })
+ * console.log(quota._tag, quota.retryable) // "QuotaExceeded" false
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -269,6 +326,21 @@ export class PermissionDenied extends Base()("PermissionDenied") {}
 
 /**
  * Which per-minute limit a 429 hit.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Option } from "effect"
+ *
+ * const e = new OpenAiError.RateLimitReached({
+ *   message: "Rate limit reached",
+ *   scope: "tokens",
+ *   limit: Option.some(30000),
+ *   used: Option.none(),
+ *   requested: Option.none()
+ * })
+ * const scope: OpenAiError.RateLimitScope = e.scope // "tokens"
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -492,6 +564,20 @@ export class UnexpectedStatus extends Base()("UnexpectedStatus") {}
 /**
  * What had arrived before a stream was cut.
  *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Option } from "effect"
+ *
+ * const e = new OpenAiError.ConnectionError({
+ *   message: "cut",
+ *   cause: undefined,
+ *   errorCode: Option.none(),
+ *   received: Option.some({ events: 12, bytes: 3400 })
+ * })
+ * const received: Option.Option<OpenAiError.Received> = e.received
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -533,6 +619,15 @@ export class ConnectionError extends Base<{
  * - `headers`: one attempt waited too long for the response headers;
  * - `idle`: a stream went quiet for too long between chunks;
  * - `deadline`: the overall deadline over all attempts passed.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Duration } from "effect"
+ *
+ * const phase: OpenAiError.TimeoutPhase = "idle"
+ * const e = new OpenAiError.TimeoutError({ message: "No data arrived for 30s", phase, timeout: Duration.seconds(30) })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -626,12 +721,30 @@ export type OpenAiError =
 
 /**
  * The guide's AuthenticationError (401).
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const e: OpenAiError.AuthenticationError = new OpenAiError.IncorrectApiKey({ message: "Incorrect API key provided" })
+ * console.log(OpenAiError.isAuthenticationError(e)) // true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type AuthenticationError = InvalidAuthentication | IncorrectApiKey | NoOrganization
 /**
  * The guide's PermissionDeniedError (403).
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const e: OpenAiError.PermissionDeniedError = new OpenAiError.UnsupportedRegion({ message: "Country, region, or territory not supported" })
+ * console.log(OpenAiError.isPermissionDeniedError(e)) // true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -639,6 +752,15 @@ export type PermissionDeniedError = UnsupportedRegion | PermissionDenied
 /**
  * The tags that always have the guide's RateLimitError category (429). An {@link EngineOverloaded}
  * sent as a 429 also has this category, which is why {@link isRateLimitError} is a predicate.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const e: OpenAiError.RateLimitError = new OpenAiError.QuotaExceeded({ message: "quota" })
+ * console.log(OpenAiError.isRateLimitError(e)) // true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -646,12 +768,30 @@ export type RateLimitError = RateLimitReached | QuotaExceeded | RequestTooLarge
 /**
  * The tags of the guide's InternalServerError category (5xx); an {@link EngineOverloaded} sent as a
  * 429 is a RateLimitError instead, which is why {@link isInternalServerError} is a predicate.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const e: OpenAiError.InternalServerError = new OpenAiError.ServerError({ message: "The server had an error" })
+ * console.log(OpenAiError.isInternalServerError(e)) // true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type InternalServerError = ServerError | EngineOverloaded
 /**
  * The guide's BadRequestError (400).
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const e: OpenAiError.BadRequestError = new OpenAiError.ContextLengthExceeded({ message: "maximum context length" })
+ * console.log(OpenAiError.isBadRequestError(e)) // true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -708,6 +848,15 @@ const hasCategory = (category: Category) => (u: unknown): boolean => isOpenAiErr
  */
 export const isAuthenticationError: (u: unknown) => u is AuthenticationError = categoryIs("AuthenticationError")
 /**
+ * Whether an error has the guide's `PermissionDeniedError` category (403): {@link UnsupportedRegion} or {@link PermissionDenied}.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * OpenAiError.isPermissionDeniedError(new OpenAiError.PermissionDenied({ message: "forbidden" })) // true
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
@@ -743,26 +892,71 @@ export const isRateLimitError: (u: unknown) => boolean = hasCategory("RateLimitE
  * refinement, for the reason given at {@link isRateLimitError}: an {@link EngineOverloaded} sent
  * as a 429 is not in this category.
  *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Option } from "effect"
+ *
+ * OpenAiError.isInternalServerError(new OpenAiError.ServerError({ message: "boom", status: Option.some(500) })) // true
+ * OpenAiError.isInternalServerError(new OpenAiError.EngineOverloaded({ message: "m", status: Option.some(429) })) // false
+ * ```
+ *
  * @since 0.1.0
  * @category predicates
  */
 export const isInternalServerError: (u: unknown) => boolean = hasCategory("InternalServerError")
 /**
+ * Whether an error has the guide's `BadRequestError` category (400): {@link BadRequest} or {@link ContextLengthExceeded}.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * OpenAiError.isBadRequestError(new OpenAiError.ContextLengthExceeded({ message: "too long" })) // true
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
 export const isBadRequestError: (u: unknown) => u is BadRequestError = categoryIs("BadRequestError")
 /**
+ * Whether an error has the guide's `NotFoundError` category (404): a {@link NotFound}.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * OpenAiError.isNotFoundError(new OpenAiError.NotFound({ message: "The model does not exist" })) // true
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
 export const isNotFoundError: (u: unknown) => u is NotFound = categoryIs("NotFoundError")
 /**
+ * Whether an error has the guide's `ConflictError` category (409): a {@link Conflict}.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * OpenAiError.isConflictError(new OpenAiError.Conflict({ message: "conflict" })) // true
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
 export const isConflictError: (u: unknown) => u is Conflict = categoryIs("ConflictError")
 /**
+ * Whether an error has the guide's `UnprocessableEntityError` category (422): an {@link UnprocessableEntity}.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * OpenAiError.isUnprocessableEntityError(new OpenAiError.UnprocessableEntity({ message: "unprocessable" })) // true
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
@@ -770,11 +964,30 @@ export const isUnprocessableEntityError: (u: unknown) => u is UnprocessableEntit
   "UnprocessableEntityError"
 )
 /**
+ * Whether an error has the guide's `APIConnectionError` category: a {@link ConnectionError}.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ *
+ * const e = OpenAiError.isConnectionError(new OpenAiError.QuotaExceeded({ message: "quota" })) // false
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */
 export const isConnectionError: (u: unknown) => u is ConnectionError = categoryIs("APIConnectionError")
 /**
+ * Whether an error has the guide's `APITimeoutError` category: a {@link TimeoutError}.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiError } from "effect-openai-resilience"
+ * import { Duration } from "effect"
+ *
+ * OpenAiError.isTimeoutError(new OpenAiError.TimeoutError({ message: "late", phase: "headers", timeout: Duration.seconds(30) })) // true
+ * ```
+ *
  * @since 0.1.0
  * @category refinements
  */

@@ -5,7 +5,7 @@
  *   import { OpenAiClient, OpenAiError, RetryPolicy } from "effect-openai-resilience"
  */
 import { FetchHttpClient, HttpClient, HttpClientResponse } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
+import { NodeHttpClient, Undici } from "@effect/platform-node"
 import { Console, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiError from "../../src/OpenAiError.js"
@@ -25,6 +25,21 @@ export const OpenAiLocal = OpenAiClient.layer({
   idleTimeout: "30 seconds",
   resilience: { timeout: "60 seconds", deadline: "3 minutes", retryPolicy: RetryPolicy.make({ maxRetries: 3 }) }
 }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+
+/**
+ * `fetch` under Node without undici's own 300 s timers (off: `0`), so that the client's `timeout`
+ * and `idleTimeout` decide; one dispatcher for the layer's lifetime. `NodeHttpClient.layerUndici`
+ * needs none of this.
+ */
+export const FetchUntimed = Layer.unwrapScoped(
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => new Undici.Agent({ headersTimeout: 0, bodyTimeout: 0 })),
+      (dispatcher) => Effect.promise(() => dispatcher.close())
+    ),
+    (dispatcher) => Layer.provide(FetchHttpClient.layer, Layer.succeed(FetchHttpClient.RequestInit, { dispatcher } as RequestInit))
+  )
+)
 
 // ---------------------------------------------------------------------------------------------
 // Calls

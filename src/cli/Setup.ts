@@ -4,8 +4,10 @@
  *
  * @since 0.1.0
  */
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -69,7 +71,10 @@ export const target = (options: {
     const env = yield* Config.option(OpenAiClient.config).pipe(
       Effect.mapError((e) => new UsageError({ message: `Invalid configuration: ${String(e)}` }))
     )
-    const http = yield* HttpClient.HttpClient.pipe(Effect.provide(FetchHttpClient.layer))
+    // undici's request, which leaves every wait to the client's timeouts: Node's fetch would cut a
+    // long non-streaming call (a batch line) at 300 s, and the retry would pay for it again. Built
+    // in the command's scope, so that one connection pool serves all of its calls.
+    const http = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
     const asked = options.mock || options.fault !== undefined
     if (!asked && Option.isNone(env) && options.fallbackToMock === false) return yield* Effect.fail(new MissingApiKey())
     const useMock = asked || Option.isNone(env)
