@@ -117,7 +117,9 @@ const typeLiteralCheck = (ast: SchemaAST.TypeLiteral, go: Go): Check | undefined
   const optionals = props.map(([, , optional]) => optional)
   const plain = names.every((name) => !(name in Object.prototype))
   return (u) => {
-    if (!isObject(u)) return false
+    // An own `__proto__` (JSON.parse makes one) is copied by the decoder as a prototype, not a
+    // property: a different value, so such input takes the decoder's path.
+    if (!isObject(u) || hasOwn.call(u, "__proto__")) return false
     const direct = plain && Object.getPrototypeOf(u) === Object.prototype
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string
