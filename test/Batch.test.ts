@@ -1,11 +1,12 @@
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Layer, Option, Redacted, Stream } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
 import * as CheckpointFile from "../src/CheckpointFile.js"
+import * as internal from "../src/internal/batch.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -119,6 +120,49 @@ describe("Batch.run", () => {
       assert.isAtLeast(exit.value.most, 9)
     }
   })
+
+  it("with pacing, requests waiting for room are sent in input order (each finish wakes the next in line)", async () => {
+    const sim = Simulation.make()
+    const exit = await sim.run(Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ requestsPerMinute: 10 }).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+      const started: Array<string> = []
+      const send = (request: Batch.Request) =>
+        Effect.zipRight(
+          Effect.sync(() => started.push(request.id)),
+          limiter.limit({ key: "k", tokens: 1 })(Effect.zipRight(Effect.sleep("2 seconds"), Effect.succeed(request.id)))
+        )
+      const requests = Array.from({ length: 20 }, (_, i) => chat(i))
+      yield* Stream.runDrain(Batch.run(Stream.fromIterable(requests), { send, pacing: { limiter, key: () => "k" } }))
+      return { started, expected: requests.map((r) => r.id) }
+    }))
+    assert.isTrue(Exit.isSuccess(exit))
+    if (Exit.isSuccess(exit)) assert.deepStrictEqual(exit.value.started, exit.value.expected)
+  })
+
+  it.effect("the admission line: in arrival order; a caller interrupted in line or in its turn holds up nobody", () =>
+    Effect.gen(function*() {
+      const inTurn = internal.makeLine()
+      const order: Array<string> = []
+      const look = (name: string, d: Duration.DurationInput) =>
+        inTurn(Effect.zipRight(Effect.sleep(d), Effect.sync(() => order.push(name))))
+      const a = yield* Effect.fork(look("a", "1 second"))
+      const b = yield* Effect.fork(look("b", "1 second"))
+      const c = yield* Effect.fork(look("c", "1 second"))
+      const d = yield* Effect.fork(look("d", "1 second"))
+      yield* TestClock.adjust("10 millis")
+      // b leaves while in line, a while in its turn: c, then d, go on.
+      yield* Fiber.interrupt(b)
+      yield* Fiber.interrupt(a)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(c)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(d)
+      assert.deepStrictEqual(order, ["c", "d"])
+      // The line is free again: a newcomer looks at once.
+      const e = yield* Effect.fork(look("e", "0 millis"))
+      yield* Fiber.join(e)
+      assert.deepStrictEqual(order, ["c", "d", "e"])
+    }))
 
   it.effect("a repeated id is sent once; embeddings are recorded as plain arrays", () =>
     Effect.gen(function*() {
