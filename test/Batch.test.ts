@@ -220,6 +220,29 @@ describe("CheckpointFile.layer", () => {
       fs.rmSync(dir, { recursive: true })
     }))
 
+  it.effect("results finishing together are written together: every line whole, each id once", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const output = path.join(dir, "out.jsonl")
+      const requests = Array.from({ length: 300 }, (_, i) => chat(i))
+      const layer = CheckpointFile.layer({ output })
+      const once = Stream.runDrain(Batch.runDurable(Stream.fromIterable(requests), {
+        send: (request) => Effect.succeed({ text: request.id.repeat(200) })
+      }))
+      yield* Effect.provide(once, layer)
+      const lines = linesOf(output)
+      assert.deepStrictEqual(lines.map((l) => l.id).sort(), requests.map((r) => r.id).sort())
+      assert.isTrue(lines.every((l) => (l.response as { text: string }).text === String(l.id).repeat(200)))
+      // All done: a second run sends nothing.
+      let sent = 0
+      yield* Effect.provide(
+        Stream.runDrain(Batch.runDurable(Stream.fromIterable(requests), { send: () => Effect.sync(() => sent++) })),
+        layer
+      )
+      assert.strictEqual(sent, 0)
+      fs.rmSync(dir, { recursive: true })
+    }))
+
   it.effect("failures go to the errors file, and count as done", () =>
     Effect.gen(function*() {
       const dir = tmp()
