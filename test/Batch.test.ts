@@ -6,7 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
 import * as CheckpointFile from "../src/CheckpointFile.js"
-import * as internal from "../src/internal/batch.js"
+import * as Line from "../src/internal/line.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -141,7 +141,7 @@ describe("Batch.run", () => {
 
   it.effect("the admission line: in arrival order; a caller interrupted in line or in its turn holds up nobody", () =>
     Effect.gen(function*() {
-      const inTurn = internal.makeLine()
+      const inTurn = Line.make()
       const order: Array<string> = []
       const look = (name: string, d: Duration.DurationInput) =>
         inTurn(Effect.zipRight(Effect.sleep(d), Effect.sync(() => order.push(name))))

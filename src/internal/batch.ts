@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { Failure, InvalidRequest, Options, Request, Response, Result, Success } from "../Batch.js"
 import * as Checkpoint from "../Checkpoint.js"
+import * as Line from "./line.js"
 import type * as OpenAiClient from "../OpenAiClient.js"
 import type * as ChatCompletion from "../Schemas/ChatCompletion.js"
 import type * as Embeddings from "../Schemas/Embeddings.js"
@@ -86,56 +87,13 @@ export const WINDOW = 0.5
 // the call's deadline or the retry policy's; the limiter then paces what is admitted.
 type Admit = (request: Request) => Effect.Effect<Effect.Effect<void>>
 
-/**
- * A fair line: `inTurn(look)` runs `look` once every earlier caller's has ended, in arrival
- * order, and an ending wakes only the next caller. Not Effect's Semaphore: its release wakes
- * every waiter, the losers wait again one stack frame deeper, so a thousand requests waiting for
- * room cost a thousand wake-ups per finish and a heap that grows with the batch (bench/batch).
- *
- * @internal
- */
-export const makeLine = () => {
-  let issued = 0
-  let serving = 0
-  const waiting = new Map<number, () => void>()
-  const gone = new Set<number>()
-  const handOn = () => {
-    serving++
-    while (gone.delete(serving)) serving++
-    const wake = waiting.get(serving)
-    if (wake !== undefined) {
-      waiting.delete(serving)
-      wake()
-    }
-  }
-  return <A, E>(look: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.suspend(() => {
-      const ticket = issued++
-      let left = false
-      // Exactly once per ticket, however it ends (done, interrupted in line or in its turn).
-      const leave = () => {
-        if (left) return
-        left = true
-        waiting.delete(ticket)
-        if (ticket === serving) handOn()
-        else gone.add(ticket)
-      }
-      const turn = Effect.async<void>((resume) => {
-        if (ticket === serving) return resume(Effect.void)
-        waiting.set(ticket, () => resume(Effect.void))
-        return Effect.sync(leave)
-      })
-      return Effect.ensuring(Effect.zipRight(turn, look), Effect.sync(leave))
-    })
-}
-
 const makeGate = (pacing: NonNullable<Options<unknown, unknown, unknown>["pacing"]>): Effect.Effect<Admit> =>
   Effect.map(Deferred.make<void>(), (first) => {
   let count = 0
   let tokens = 0
   let changed = first
   // One request at a time looks at the room (the others wait in line behind it).
-  const inTurn = makeLine()
+  const inTurn = Line.make()
   const notify = Effect.flatMap(Deferred.make<void>(), (next) => {
     const previous = changed
     changed = next
