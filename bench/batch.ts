@@ -35,6 +35,7 @@ import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { MockApi, MockHttpClient, MockServer, Simulation } from "../src/testing/index.js"
+import { printTarget } from "./support/target.js"
 import { generator, jobOf } from "./workload.js"
 
 const RPM = 500
@@ -328,9 +329,6 @@ const minimumMinutes = (all: ReadonlyArray<{ readonly tokens: number }>) => {
   return Math.max(Math.max(0, all.length - RPM) / RPM, Math.max(0, tokens - TPM) / TPM)
 }
 
-const line = (name: string, value: string, goal: string, met: boolean) =>
-  console.log(`target ${name}: ${value} (goal ${goal}) ${met ? "met" : "missed"}`)
-
 const virtual = async () => {
   const minimum = minimumMinutes(jobs(N))
   console.log(`bench/batch: ${N} chat requests of varied sizes against ${RPM} RPM / ${TPM} TPM, 1% server errors, virtual time`)
@@ -348,10 +346,10 @@ const virtual = async () => {
   const [a, b] = results
   if (a === undefined || b === undefined) return () => {}
   return () => {
-    line("completion vs minimum (a)", `${(a.minutes / minimum).toFixed(2)}x`, "<= 1.1", a.minutes / minimum <= 1.1)
-    line("completion (a) vs (b)", `${(a.minutes / b.minutes).toFixed(2)}x`, "<= 0.6", a.minutes / b.minutes <= 0.6)
-    line("failed for good (a)", String(a.failed), `<= ${b.failed} (b)`, a.failed <= b.failed)
-    line("sent again after a 2xx (a)", String(a.afterSuccess), "= 0", a.afterSuccess === 0)
+    printTarget("completion vs minimum (a)", a.minutes / minimum, { op: "<=", goal: 1.1, unit: "x" })
+    printTarget("completion (a) vs (b)", a.minutes / b.minutes, { op: "<=", goal: 0.6, unit: "x" })
+    printTarget("failed for good (a) vs (b)", a.failed, { op: "<=", goal: b.failed, digits: 0 })
+    printTarget("sent again after a 2xx (a)", a.afterSuccess, { op: "<=", goal: 0, digits: 0 })
   }
 }
 
@@ -366,10 +364,10 @@ const kill = async () => {
       `failed for good ${k.failed}; re-sent ${k.resent}, in flight at the kills ${k.inFlight}`
   )
   return () => {
-    line("SIGKILLs", String(k.kills), `= ${KILLS}`, k.kills === KILLS)
-    line("results lost after kills", String(k.lost), "= 0", k.lost === 0)
-    line("results duplicated after kills", String(k.duplicated), "= 0", k.duplicated === 0)
-    line("re-sent after kills vs in flight", `${k.resent} of ${k.inFlight}`, "<= in flight", k.resent <= k.inFlight)
+    printTarget("SIGKILLs", k.kills, { op: ">=", goal: KILLS, digits: 0 })
+    printTarget("results lost after kills", k.lost, { op: "<=", goal: 0, digits: 0 })
+    printTarget("results duplicated after kills", k.duplicated, { op: "<=", goal: 0, digits: 0 })
+    printTarget("re-sent after kills vs in flight at the kills", k.resent, { op: "<=", goal: k.inFlight, digits: 0 })
   }
 }
 
