@@ -184,14 +184,6 @@ describe("command line", () => {
     expect(run.stdout).not.toMatch(/\x1b\[/)
     // Plain mode in a pipe: one line per row, whole, for grep.
     expect(run.stdout).toMatch(/^401 Invalid Authentication +401 invalid_request_error +InvalidAuthentication +AuthenticationError +failed fast/m)
-    // It ends with the batch command over the sample requests, which runs as printed.
-    const last = run.stdout.trim().split("\n").at(-1) ?? ""
-    expect(last).toBe("node dist/cli/main.js batch docs/examples/requests.jsonl --out out.jsonl --mock")
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "demo-batch-")), "out.jsonl")
-    const [, ...args] = last.replace("--out out.jsonl", `--out ${out}`).split(" ")
-    execFileSync(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? "" }, stdio: "ignore" })
-    expect(fs.readFileSync(out, "utf8").trim().split("\n").length).toBe(15)
-    fs.rmSync(path.dirname(out), { recursive: true })
   }, 120_000)
 
   it("demo's tables fit the terminal width (COLUMNS), wrapping cells and dropping columns", async () => {
@@ -201,6 +193,14 @@ describe("command line", () => {
     // The walkthrough keeps what matters at 80 columns: the guide row, the typed error, the outcome.
     expect(run.stdout).toContain("typed error")
     expect(run.stdout).toContain("ok after 3 attempts")
+    // It ends with the batch command over the sample requests, which runs as printed.
+    const last = run.stdout.trim().split("\n").at(-1) ?? ""
+    expect(last).toBe("node dist/cli/main.js batch docs/examples/requests.jsonl --out out.jsonl --mock")
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "demo-batch-")), "out.jsonl")
+    const [, ...args] = last.replace("--out out.jsonl", `--out ${out}`).split(" ")
+    execFileSync(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? "" }, stdio: "ignore" })
+    expect(fs.readFileSync(out, "utf8").trim().split("\n").length).toBe(15)
+    fs.rmSync(path.dirname(out), { recursive: true })
   }, 180_000)
 
   it("demo's burst shows on one screen what matters, says why pacing wins, and is the same on every run", async () => {

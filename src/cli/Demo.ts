@@ -480,9 +480,12 @@ export const run = (options: { readonly sections?: ReadonlyArray<"walkthrough" |
     )
     if (sections.includes("walkthrough")) yield* walkthrough(server.url, http)
     if (sections.includes("burst")) yield* burstSection
-    if (sections.length > 1) yield* MetricsTable.print("3. What the library's metrics saw") // the full demo only
-    yield* Console.log(`\n${paragraph("Next, a file of requests through the limits, resumable after kill -9 (docs/batch.md):")}`)
-    yield* Console.log(batchCommand())
+    // The full demo only (what `npm start` runs): the metrics, then where to go next.
+    if (sections.length > 1) {
+      yield* MetricsTable.print("3. What the library's metrics saw")
+      yield* Console.log(`\n${paragraph("Next, a file of requests through the limits, resumable after kill -9 (docs/batch.md):")}`)
+      yield* Console.log(batchCommand())
+    }
   }).pipe(
     Effect.provide(
       Layer.merge(
