@@ -1,11 +1,12 @@
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Layer, Option, Redacted, Stream } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Batch from "../src/Batch.js"
 import * as CheckpointFile from "../src/CheckpointFile.js"
+import * as Line from "../src/internal/line.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -120,6 +121,49 @@ describe("Batch.run", () => {
     }
   })
 
+  it("with pacing, requests waiting for room are sent in input order (each finish wakes the next in line)", async () => {
+    const sim = Simulation.make()
+    const exit = await sim.run(Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ requestsPerMinute: 10 }).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+      const started: Array<string> = []
+      const send = (request: Batch.Request) =>
+        Effect.zipRight(
+          Effect.sync(() => started.push(request.id)),
+          limiter.limit({ key: "k", tokens: 1 })(Effect.zipRight(Effect.sleep("2 seconds"), Effect.succeed(request.id)))
+        )
+      const requests = Array.from({ length: 20 }, (_, i) => chat(i))
+      yield* Stream.runDrain(Batch.run(Stream.fromIterable(requests), { send, pacing: { limiter, key: () => "k" } }))
+      return { started, expected: requests.map((r) => r.id) }
+    }))
+    assert.isTrue(Exit.isSuccess(exit))
+    if (Exit.isSuccess(exit)) assert.deepStrictEqual(exit.value.started, exit.value.expected)
+  })
+
+  it.effect("the admission line: in arrival order; a caller interrupted in line or in its turn holds up nobody", () =>
+    Effect.gen(function*() {
+      const inTurn = Line.make()
+      const order: Array<string> = []
+      const look = (name: string, d: Duration.DurationInput) =>
+        inTurn(Effect.zipRight(Effect.sleep(d), Effect.sync(() => order.push(name))))
+      const a = yield* Effect.fork(look("a", "1 second"))
+      const b = yield* Effect.fork(look("b", "1 second"))
+      const c = yield* Effect.fork(look("c", "1 second"))
+      const d = yield* Effect.fork(look("d", "1 second"))
+      yield* TestClock.adjust("10 millis")
+      // b leaves while in line, a while in its turn: c, then d, go on.
+      yield* Fiber.interrupt(b)
+      yield* Fiber.interrupt(a)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(c)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(d)
+      assert.deepStrictEqual(order, ["c", "d"])
+      // The line is free again: a newcomer looks at once.
+      const e = yield* Effect.fork(look("e", "0 millis"))
+      yield* Fiber.join(e)
+      assert.deepStrictEqual(order, ["c", "d", "e"])
+    }))
+
   it.effect("a repeated id is sent once; embeddings are recorded as plain arrays", () =>
     Effect.gen(function*() {
       const mock = yield* MockApi.make()
@@ -173,6 +217,29 @@ describe("CheckpointFile.layer", () => {
       assert.deepStrictEqual(lines.map((l) => l.id).sort(), requests.map((r) => r.id).sort())
       assert.strictEqual((yield* mock.log).length, 10)
       assert.isFalse(fs.existsSync(errors) && fs.readFileSync(errors, "utf8").length > 0)
+      fs.rmSync(dir, { recursive: true })
+    }))
+
+  it.effect("results finishing together are written together: every line whole, each id once", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const output = path.join(dir, "out.jsonl")
+      const requests = Array.from({ length: 300 }, (_, i) => chat(i))
+      const layer = CheckpointFile.layer({ output })
+      const once = Stream.runDrain(Batch.runDurable(Stream.fromIterable(requests), {
+        send: (request) => Effect.succeed({ text: request.id.repeat(200) })
+      }))
+      yield* Effect.provide(once, layer)
+      const lines = linesOf(output)
+      assert.deepStrictEqual(lines.map((l) => l.id).sort(), requests.map((r) => r.id).sort())
+      assert.isTrue(lines.every((l) => (l.response as { text: string }).text === String(l.id).repeat(200)))
+      // All done: a second run sends nothing.
+      let sent = 0
+      yield* Effect.provide(
+        Stream.runDrain(Batch.runDurable(Stream.fromIterable(requests), { send: () => Effect.sync(() => sent++) })),
+        layer
+      )
+      assert.strictEqual(sent, 0)
       fs.rmSync(dir, { recursive: true })
     }))
 

@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -192,6 +193,14 @@ describe("command line", () => {
     // The walkthrough keeps what matters at 80 columns: the guide row, the typed error, the outcome.
     expect(run.stdout).toContain("typed error")
     expect(run.stdout).toContain("ok after 3 attempts")
+    // It ends with the batch command over the sample requests, which runs as printed.
+    const last = run.stdout.trim().split("\n").at(-1) ?? ""
+    expect(last).toBe("node dist/cli/main.js batch docs/examples/requests.jsonl --out out.jsonl --mock")
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "demo-batch-")), "out.jsonl")
+    const [, ...args] = last.replace("--out out.jsonl", `--out ${out}`).split(" ")
+    execFileSync(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? "" }, stdio: "ignore" })
+    expect(fs.readFileSync(out, "utf8").trim().split("\n").length).toBe(15)
+    fs.rmSync(path.dirname(out), { recursive: true })
   }, 180_000)
 
   it("demo's burst shows on one screen what matters, says why pacing wins, and is the same on every run", async () => {

@@ -22,6 +22,8 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as OpenAiClient from "../OpenAiClient.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RateLimiter from "../RateLimiter.js"
@@ -445,6 +447,20 @@ const burstSection = Effect.gen(function*() {
 })
 
 /**
+ * The `batch` command over the sample requests, against the mock, as this process was started
+ * (`node dist/cli/main.js` in the repository), with paths relative to the working directory.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const batchCommand = (): string => {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const sample = path.relative(process.cwd(), path.resolve(here, "..", "..", "docs", "examples", "requests.jsonl"))
+  const bin = process.argv[1] === undefined ? "effect-openai-resilience" : `node ${path.relative(process.cwd(), process.argv[1])}`
+  return `${bin} batch ${sample} --out out.jsonl --mock`
+}
+
+/**
  * Runs the whole demo against an embedded mock server. Returns normally (exit 0) when the demo
  * ran, whatever the scenarios' outcomes: failing is what half of them are for.
  *
@@ -464,7 +480,12 @@ export const run = (options: { readonly sections?: ReadonlyArray<"walkthrough" |
     )
     if (sections.includes("walkthrough")) yield* walkthrough(server.url, http)
     if (sections.includes("burst")) yield* burstSection
-    if (sections.length > 1) yield* MetricsTable.print("3. What the library's metrics saw") // the full demo only
+    // The full demo only (what `npm start` runs): the metrics, then where to go next.
+    if (sections.length > 1) {
+      yield* MetricsTable.print("3. What the library's metrics saw")
+      yield* Console.log(`\n${paragraph("Next, a file of requests through the limits, resumable after kill -9 (docs/batch.md):")}`)
+      yield* Console.log(batchCommand())
+    }
   }).pipe(
     Effect.provide(
       Layer.merge(

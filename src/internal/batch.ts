@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { Failure, InvalidRequest, Options, Request, Response, Result, Success } from "../Batch.js"
 import * as Checkpoint from "../Checkpoint.js"
+import * as Line from "./line.js"
 import type * as OpenAiClient from "../OpenAiClient.js"
 import type * as ChatCompletion from "../Schemas/ChatCompletion.js"
 import type * as Embeddings from "../Schemas/Embeddings.js"
@@ -91,9 +92,8 @@ const makeGate = (pacing: NonNullable<Options<unknown, unknown, unknown>["pacing
   let count = 0
   let tokens = 0
   let changed = first
-  // One request at a time looks at the room (the others queue in order behind it), so a finish
-  // wakes one waiter, not all of them.
-  const turn = Effect.unsafeMakeSemaphore(1)
+  // One request at a time looks at the room (the others wait in line behind it).
+  const inTurn = Line.make()
   const notify = Effect.flatMap(Deferred.make<void>(), (next) => {
     const previous = changed
     changed = next
@@ -122,7 +122,7 @@ const makeGate = (pacing: NonNullable<Options<unknown, unknown, unknown>["pacing
           Effect.suspend(() => Effect.race(Deferred.await(changed), Effect.sleep("1 second"))),
           Effect.suspend(() => wait)
         ))
-    return Effect.as(turn.withPermits(1)(wait), Effect.suspend(() => {
+    return Effect.as(inTurn(wait), Effect.suspend(() => {
       count--
       tokens -= demand
       return notify

@@ -4,6 +4,10 @@
  * back. A line cut short by a crash (no newline at the end of the file) is cut off, so its
  * request is sent again.
  *
+ * Writes are grouped: the lines that arrive while one write-and-fsync is under way go out
+ * together in the next, off the event loop. One fsync per line, on the event loop, would hold
+ * every response behind the disk, and each of them would be sent again after a kill.
+ *
  * @internal
  */
 import * as Effect from "effect/Effect"
@@ -52,14 +56,30 @@ const recover = (path: string, into: Set<string>): void => {
   }
 }
 
-const writeAll = (fd: number, bytes: Uint8Array): void => {
-  let offset = 0
-  while (offset < bytes.length) offset += fs.writeSync(fd, bytes, offset)
+// Writes all of `bytes` at the end of the file (it is opened for appending), then calls back.
+const writeAll = (fd: number, bytes: Uint8Array, callback: (error: unknown) => void): void => {
+  const from = (offset: number): void => {
+    if (offset >= bytes.length) return callback(null)
+    fs.write(fd, bytes, offset, bytes.length - offset, null, (error, written) =>
+      error !== null ? callback(error) : from(offset + written))
+  }
+  from(0)
+}
+
+interface Waiting {
+  readonly id: string
+  readonly bytes: Uint8Array
+  readonly resume: (effect: Effect.Effect<void, CheckpointError>) => void
 }
 
 interface Sink {
   readonly path: string
   readonly fd: number
+  queue: Array<Waiting>
+  writing: boolean
+  // After a failed write the file may end in part of a line: nothing more goes after it.
+  broken: CheckpointError | undefined
+  idle: Array<() => void>
 }
 
 /** @internal */
@@ -77,12 +97,47 @@ export const makeFile = (options: {
     }
     const open = (path: string) =>
       Effect.acquireRelease(
-        Effect.try({ try: (): Sink => ({ path, fd: fs.openSync(path, "a") }), catch: fail(path, "open") }),
-        (sink) => Effect.sync(() => fs.closeSync(sink.fd))
+        Effect.try({
+          try: (): Sink => ({ path, fd: fs.openSync(path, "a"), queue: [], writing: false, broken: undefined, idle: [] }),
+          catch: fail(path, "open")
+        }),
+        // The last group's write finishes before the file is closed.
+        (sink) =>
+          Effect.zipRight(
+            Effect.async<void>((resume) => {
+              if (!sink.writing) return resume(Effect.void)
+              sink.idle.push(() => resume(Effect.void))
+            }),
+            Effect.sync(() => fs.closeSync(sink.fd))
+          )
       )
     const out = yield* open(options.output)
     const errors = errorsPath === undefined ? out : yield* open(errorsPath)
     const encoder = new TextEncoder()
+    // One group at a time per file: its lines in one write, then one fsync; only then are its
+    // ids done. Lines that came meanwhile make the next group.
+    const flush = (sink: Sink): void => {
+      const group = sink.queue
+      sink.queue = []
+      sink.writing = true
+      const settle = (error: unknown) => {
+        if (error !== null && error !== undefined && sink.broken === undefined) sink.broken = fail(sink.path, "write to")(error)
+        const broken = sink.broken
+        const settled = broken === undefined ? group : [...group, ...sink.queue.splice(0)]
+        for (const waiting of settled) {
+          if (broken === undefined) {
+            claimed.delete(waiting.id)
+            done.add(waiting.id)
+          }
+          waiting.resume(broken === undefined ? Effect.void : Effect.fail(broken))
+        }
+        if (sink.queue.length > 0) return flush(sink)
+        sink.writing = false
+        for (const wake of sink.idle.splice(0)) wake()
+      }
+      writeAll(sink.fd, Buffer.concat(group.map((w) => w.bytes)), (error) =>
+        error !== null ? settle(error) : fs.fsync(sink.fd, settle))
+    }
     const service: Service = {
       claim: (id) =>
         Effect.sync(() => {
@@ -90,19 +145,18 @@ export const makeFile = (options: {
           claimed.add(id)
           return true
         }),
-      // Synchronous from the write to the fsync: no other fiber's line can interleave, and the
-      // id counts as done only once its line is on disk.
       complete: (entry: Entry) => {
         const sink = entry.ok ? out : errors
-        return Effect.try({
-          try: () => {
-            writeAll(sink.fd, encoder.encode(`${JSON.stringify({ id: entry.id, ...entry.record })}\n`))
-            fs.fsyncSync(sink.fd)
-            claimed.delete(entry.id)
-            done.add(entry.id)
-          },
+        const line = Effect.try({
+          try: () => encoder.encode(`${JSON.stringify({ id: entry.id, ...entry.record })}\n`),
           catch: fail(sink.path, "write to")
         })
+        return Effect.flatMap(line, (bytes) =>
+          Effect.async<void, CheckpointError>((resume) => {
+            if (sink.broken !== undefined) return resume(Effect.fail(sink.broken))
+            sink.queue.push({ id: entry.id, bytes, resume })
+            if (!sink.writing) flush(sink)
+          }))
       },
       release: (id) => Effect.sync(() => void claimed.delete(id)),
       done: Effect.sync(() => done.size)
