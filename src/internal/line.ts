@@ -6,6 +6,13 @@
 import * as Effect from "effect/Effect"
 
 /**
+ * Runs an effect in its turn.
+ *
+ * @internal
+ */
+export type Line = <A, E, R>(look: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
  * A fair line: `inTurn(look)` runs `look` once every earlier caller's has ended, in arrival
  * order, and an ending wakes only the next caller. Not Effect's Semaphore: its release wakes
  * every waiter, the losers wait again one stack frame deeper, so a thousand requests waiting for
@@ -14,7 +21,7 @@ import * as Effect from "effect/Effect"
  *
  * @internal
  */
-export const make = (): <A, E, R>(look: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> => {
+export const make = (): Line => {
   let issued = 0
   let serving = 0
   const waiting = new Map<number, () => void>()

@@ -19,6 +19,7 @@ import * as Schema from "effect/Schema"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RateLimiter from "../RateLimiter.js"
 import * as O from "./options.js"
+import * as Line from "./line.js"
 import * as internal from "./rateLimiter.js"
 
 // Checked once, before the service is built: a value given is never read as the default.
@@ -267,7 +268,8 @@ interface Limiter {
  * or waiting for a gate, so that a caller that finds a gate empty may skip it.
  */
 interface Gates {
-  readonly gate: Map<string, Effect.Semaphore>
+  // A fair line, not a Semaphore: a release of Effect's wakes every waiter (see internal/line.ts).
+  readonly gate: Map<string, Line.Line>
   readonly queued: Map<string, number>
 }
 
@@ -347,7 +349,7 @@ const acquireQueued = (
   const id = gateId(l, key, priority)
   let gate = l.gates.gate.get(id)
   if (gate === undefined) {
-    gate = Effect.unsafeMakeSemaphore(1)
+    gate = Line.make()
     l.gates.gate.set(id, gate)
   }
   const queued = (n: number) => Effect.sync(() => l.gates.queued.set(id, (l.gates.queued.get(id) ?? 0) + n))
@@ -368,7 +370,7 @@ const acquireQueued = (
       }
     }
   })
-  const withPermit = gate.withPermits(1)(head)
+  const withPermit = gate(head)
   return Effect.acquireUseRelease(queued(1), () => withPermit, () => queued(-1))
 }
 
