@@ -13,8 +13,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import { Redis, type RedisOptions } from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
 import { CheckpointError, type Service } from "../Checkpoint.js"
+import * as RedisConnection from "./redis.js"
 
 const claimScript = `
 if redis.call("HEXISTS", KEYS[1], ARGV[1]) == 1 then return 0 end
@@ -51,23 +52,20 @@ export interface Options {
   readonly worker: string
 }
 
-const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
-
 /** @internal */
 export const make = (options: Options): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const redis = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const base: RedisOptions = { maxRetriesPerRequest: 2, ...options.redis }
-        return (options.url === undefined ? new Redis(base) : new Redis(options.url, base)) as RedisWithScripts
-      }),
-      (client) => Effect.sync(() => client.disconnect())
-    )
-    redis.on("error", () => {})
-    redis.defineCommand("eobClaim", { numberOfKeys: 2, lua: claimScript })
-    redis.defineCommand("eobComplete", { numberOfKeys: 2, lua: completeScript })
-    redis.defineCommand("eobRelease", { numberOfKeys: 1, lua: releaseScript })
-    redis.defineCommand("eobRenew", { numberOfKeys: 1, lua: renewScript })
+    const redis = yield* RedisConnection.connect<RedisWithScripts>({
+      url: options.url,
+      redis: options.redis,
+      defaults: { maxRetriesPerRequest: 2 },
+      scripts: {
+        eobClaim: { keys: 2, lua: claimScript },
+        eobComplete: { keys: 2, lua: completeScript },
+        eobRelease: { keys: 1, lua: releaseScript },
+        eobRenew: { keys: 1, lua: renewScript }
+      }
+    })
 
     const base = `${options.prefix}${options.batch}:`
     const results = `${base}results`
@@ -76,7 +74,7 @@ export const make = (options: Options): Effect.Effect<Service, never, Scope.Scop
     const call = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({
         try: f,
-        catch: (cause) => new CheckpointError({ message: `Redis checkpoint: cannot ${what}: ${describe(cause)}`, cause })
+        catch: (cause) => new CheckpointError({ message: `Redis checkpoint: cannot ${what}: ${RedisConnection.describe(cause)}`, cause })
       })
 
     // Leases live while their requests do: renewed at a third of their length.

@@ -12,11 +12,12 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { Redis, type RedisOptions } from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
 import * as RateLimiter from "../RateLimiter.js"
 import type * as internal from "./rateLimiter.js"
 import { BACKGROUND_LEASE, OWED_CAP, TRANSIT_MILLIS, WAKE_MILLIS } from "./rateLimiter.js"
 import { makeWakeups } from "./rateLimiterService.js"
+import * as RedisConnection from "./redis.js"
 
 /** @internal */
 export const commandsTotal = Metric.counter("openai_rate_limiter_redis_commands_total", {
@@ -288,37 +289,33 @@ const parseState = (hash: Record<string, string>): Option.Option<internal.KeySta
   })
 }
 
-const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
-
 /** @internal */
 export const make = (options: Options): Effect.Effect<RateLimiter.Store, never, Scope.Scope> =>
   Effect.gen(function*() {
     // Commands fail at once while disconnected (no offline queue, one attempt), so that the
     // limiter falls back instead of waiting for a server that is down; ioredis reconnects by itself.
-    const base: RedisOptions = {
+    const defaults: RedisOptions = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      connectTimeout: options.connectTimeoutMillis,
-      ...options.redis
+      connectTimeout: options.connectTimeoutMillis
     }
-    const connect = (extra: RedisOptions): Redis =>
-      options.url === undefined ? new Redis({ ...base, ...extra }) : new Redis(options.url, { ...base, ...extra })
-    const redis = yield* Effect.acquireRelease(
-      Effect.sync(() => connect({}) as RedisWithScripts),
-      (client) => Effect.sync(() => client.disconnect())
-    )
+    const redis = yield* RedisConnection.connect<RedisWithScripts>({
+      url: options.url,
+      redis: options.redis,
+      defaults,
+      scripts: {
+        eorReserve: { keys: 1, lua: reserve },
+        eorRelease: { keys: 1, lua: release },
+        eorPause: { keys: 1, lua: pause },
+        eorAdjust: { keys: 1, lua: adjust }
+      }
+    })
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes after a reconnect.
-    const subscriber = yield* Effect.acquireRelease(
-      Effect.sync(() => connect({ enableOfflineQueue: true, maxRetriesPerRequest: null })),
-      (client) => Effect.sync(() => client.disconnect())
-    )
-    // Errors reach the caller through the commands; the events would only print.
-    redis.on("error", () => {})
-    subscriber.on("error", () => {})
-    redis.defineCommand("eorReserve", { numberOfKeys: 1, lua: reserve })
-    redis.defineCommand("eorRelease", { numberOfKeys: 1, lua: release })
-    redis.defineCommand("eorPause", { numberOfKeys: 1, lua: pause })
-    redis.defineCommand("eorAdjust", { numberOfKeys: 1, lua: adjust })
+    const subscriber = yield* RedisConnection.connect({
+      url: options.url,
+      redis: { ...options.redis, enableOfflineQueue: true, maxRetriesPerRequest: null },
+      defaults
+    })
 
     const channel = `${options.prefix}wake`
     const wakeups = makeWakeups()
@@ -327,19 +324,14 @@ export const make = (options: Options): Effect.Effect<RateLimiter.Store, never, 
     })
     subscriber.subscribe(channel).catch(() => {})
     // Wait (boundedly) for the first connection, so that the first requests need not fall back.
-    yield* Effect.async<void>((resume) => {
-      if (redis.status === "ready") return resume(Effect.void)
-      const done = () => resume(Effect.void)
-      redis.once("ready", done)
-      return Effect.sync(() => redis.off("ready", done))
-    }).pipe(Effect.timeout(options.connectTimeoutMillis), Effect.ignore)
+    yield* RedisConnection.ready(redis, options.connectTimeoutMillis)
 
     const command = <A>(name: string, run: () => Promise<A>): Effect.Effect<A, RateLimiter.RateLimiterStoreError> =>
       Effect.zipRight(
         Metric.increment(commandsTotal),
         Effect.tryPromise({
           try: run,
-          catch: (cause) => new RateLimiter.RateLimiterStoreError({ message: `redis ${name}: ${describe(cause)}`, cause })
+          catch: (cause) => new RateLimiter.RateLimiterStoreError({ message: `redis ${name}: ${RedisConnection.describe(cause)}`, cause })
         })
       )
     const full = (key: string) => `${options.prefix}${key}`

@@ -8,10 +8,11 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { Redis, type RedisOptions } from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
 import * as RateLimiter from "../RateLimiter.js"
 import type * as RetryBudget from "../RetryBudget.js"
+import * as RedisConnection from "./redis.js"
 
 /** `open`: KEYS[1]; ARGV retryAt, trips, ttl. The same rule as the memory store's `isLater`. */
 const open = `
@@ -67,30 +68,22 @@ export interface Options {
 const connect = (options: Options) =>
   Effect.gen(function*() {
     // As the limiter's store: fail at once while disconnected, so the breaker decides locally.
-    const base: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...options.redis }
-    const redis = yield* Effect.acquireRelease(
-      Effect.sync(() => (options.url === undefined ? new Redis(base) : new Redis(options.url, base)) as RedisWithScripts),
-      (client) => Effect.sync(() => client.disconnect())
-    )
-    redis.on("error", () => {})
-    redis.defineCommand("eorBreakerOpen", { numberOfKeys: 1, lua: open })
-    redis.defineCommand("eorBreakerClose", { numberOfKeys: 1, lua: close })
-    redis.defineCommand("eorBudgetTake", { numberOfKeys: 1, lua: take })
-    redis.defineCommand("eorBudgetRefund", { numberOfKeys: 1, lua: refund })
-    yield* Effect.async<void>((resume) => {
-      if (redis.status === "ready") return resume(Effect.void)
-      const done = () => resume(Effect.void)
-      redis.once("ready", done)
-      return Effect.sync(() => redis.off("ready", done))
-    }).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+    const redis = yield* RedisConnection.connect<RedisWithScripts>({
+      url: options.url,
+      redis: options.redis,
+      defaults: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+      scripts: {
+        eorBreakerOpen: { keys: 1, lua: open },
+        eorBreakerClose: { keys: 1, lua: close },
+        eorBudgetTake: { keys: 1, lua: take },
+        eorBudgetRefund: { keys: 1, lua: refund }
+      },
+      readyWithin: "5 seconds"
+    })
     const command = <A>(name: string, run: () => Promise<A>) =>
       Effect.tryPromise({
         try: run,
-        catch: (cause) =>
-          new RateLimiter.RateLimiterStoreError({
-            message: `redis ${name}: ${cause instanceof Error ? cause.message : String(cause)}`,
-            cause
-          })
+        catch: (cause) => new RateLimiter.RateLimiterStoreError({ message: `redis ${name}: ${RedisConnection.describe(cause)}`, cause })
       })
     return { redis, command }
   })
