@@ -54,14 +54,16 @@ describe("CheckpointRedis", () => {
     Effect.gen(function*() {
       const server = yield* RedisServer.start
       const redis = new Redis(server.url)
-      // A worker that claimed q0 and died: its lease is there, unrenewed.
-      yield* Effect.promise(() => redis.set("openai-batch:lease:claim:q0", "dead", "PX", 50))
+      // A worker that claimed q0 and died: its lease is there, unrenewed (no expiry yet, so that a
+      // slow start under load cannot see it gone before the first run).
+      yield* Effect.promise(() => redis.set("openai-batch:lease:claim:q0", "dead"))
       const first = requests.slice(0, 1)
       const run = Batch.runDurable(Stream.fromIterable(first), { send: () => Effect.succeed(1) }).pipe(
         Stream.runCollect,
         Effect.provide(CheckpointRedis.layer({ batch: "lease", url: server.url, lease: "300 millis" }))
       )
       assert.strictEqual((yield* run).length, 0)
+      yield* Effect.promise(() => redis.pexpire("openai-batch:lease:claim:q0", 50))
       // Redis expires the lease itself (its own clock): wait for the key to go, not a fixed time.
       yield* Effect.promise(() => redis.exists("openai-batch:lease:claim:q0")).pipe(
         Effect.repeat({ until: (n) => n === 0 })
