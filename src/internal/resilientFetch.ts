@@ -282,9 +282,22 @@ export const make = (
     // default one, which records nothing, the platform's span is switched off once, in the
     // runtime, rather than on every attempt.
     const spans = options.tracing ?? (yield* Effect.tracer) !== defaultTracer
-    const runFork = yield* (spans
-      ? FiberSet.makeRuntime<never>()
-      : Effect.locally(FiberSet.makeRuntime<never>(), HttpClient.currentTracerDisabledWhen, always))
+    const runtime = yield* (spans
+      ? Effect.runtime<never>()
+      : Effect.locally(Effect.runtime<never>(), HttpClient.currentTracerDisabledWhen, always))
+    // Calls run in fibers of their own, interrupted when the scope closes. Each starts with the
+    // call's own services in its context (its capture state, its `RequestInit`): providing them
+    // inside the fiber would cost an `Effect.locally` of the whole context per call.
+    const fibers = yield* FiberSet.make<unknown, unknown>()
+    let closed = false
+    yield* Effect.addFinalizer(() => Effect.sync(() => (closed = true)))
+    const runFork = <A, E>(effect: Effect.Effect<A, E>, context: Context.Context<never> = runtime.context) => {
+      // After close() nothing more is sent: the call ends at once, interrupted.
+      const run = closed ? Effect.interrupt : effect
+      const fiber = Runtime.runFork(context === runtime.context ? runtime : Runtime.make({ ...runtime, context }), run)
+      FiberSet.unsafeAdd(fibers, fiber)
+      return fiber
+    }
     const base = Option.isSome(contextClient)
       ? transport.keepingHeaders(contextClient.value)
       : transport.fetchClient(
@@ -301,28 +314,21 @@ export const make = (
     const warn = options.onWarning ?? ((message: string) => void runFork(Effect.logWarning(message)))
     const watch = retryWatch(warn)
 
-    const call = (incoming: Incoming, init: RequestInit | undefined, signal: AbortSignal | undefined) => {
+    const call = (incoming: Incoming, state: capture.Call, signal: AbortSignal | undefined) => {
       const request = incoming.request
-      const state = capture.makeCall()
       const consume = (response: HttpClientResponse.HttpClientResponse) =>
         isEventStream(response) ? firstBytes(response, signal) : Effect.map(response.arrayBuffer, (bytes) =>
           new Response(capture.NULL_BODY.has(response.status) ? null : bytes, {
             status: response.status,
             headers: capture.webHeaders(response.headers)
           }))
-      const extra = overFetch ? extraInit(init) : undefined
-      return Effect.mapInputContext(resilient.run(request, consume), (context) => {
-        const withCall = Context.add(context, capture.CurrentCall, state)
-        return extra === undefined ? withCall : Context.add(withCall, FetchHttpClient.RequestInit, extra)
-      }).pipe(
-        Effect.catchAll((error) => {
-          watch.onFailure(incoming)
-          const explanation = explain.explanationOf(error as explain.Failure, state)
-          options.onFailure?.(explanation)
-          const outcome = settle(explanation, state)
-          return "resolve" in outcome ? Effect.succeed(outcome.resolve) : Effect.die(outcome.reject)
-        })
-      ) as Effect.Effect<Response>
+      return Effect.catchAll(resilient.run(request, consume), (error) => {
+        watch.onFailure(incoming)
+        const explanation = explain.explanationOf(error as explain.Failure, state)
+        options.onFailure?.(explanation)
+        const outcome = settle(explanation, state)
+        return "resolve" in outcome ? Effect.succeed(outcome.resolve) : Effect.die(outcome.reject)
+      }) as Effect.Effect<Response>
     }
 
     const start = (
@@ -333,7 +339,11 @@ export const make = (
       reject: (error: unknown) => void
     ) => {
       watch.onRequest(incoming)
-      const fiber = runFork(call(incoming, init, signal))
+      const state = capture.makeCall()
+      const extra = overFetch ? extraInit(init) : undefined
+      const withCall = Context.add(runtime.context, capture.CurrentCall, state)
+      const context = extra === undefined ? withCall : Context.add(withCall, FetchHttpClient.RequestInit, extra)
+      const fiber = runFork(call(incoming, state, signal), context)
       // The caller's abort interrupts the call: its timers, its limiter permit, its socket.
       const onAbort = () => {
         reject(signal?.reason)
