@@ -5,10 +5,9 @@
  * @effect/platform's `FetchHttpClient` is built for any request: per attempt it parses the URL,
  * opens (or, with Effect's default tracer, decides not to open) a span, registers the response
  * with a `FinalizationRegistry` and wraps it twice; its response rebuilds its `headers` object on
- * every read, and the stack reads them several times. Through the adapter none of that is needed
- * unless spans are wanted, and the loopback bench (bench/integrations.ts) showed it costing about
- * as much as the whole resilient stack. With a tracer that records spans, the platform's client
- * (and its `http.client` span) is used as before.
+ * every read, and the stack reads them three times a call. Through the adapter none of that is
+ * needed unless spans are wanted; with a tracer that records spans, the platform's client (and
+ * its `http.client` span) is used as before.
  * @internal
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
