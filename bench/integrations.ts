@@ -30,6 +30,7 @@ import * as Scope from "effect/Scope"
 import OpenAI from "openai"
 import * as ResilientFetch from "../src/ResilientFetch.js"
 import { API_KEY, body, type Call, fmt, latencies, median, startServer } from "./support/loopback.js"
+import { printTarget } from "./support/target.js"
 
 const percentile = (xs: ReadonlyArray<number>, p: number): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -128,10 +129,8 @@ const main = async () => {
   console.log(
     `  adapter + stack at p50: (b) - (d) = ${fmt(p50.resilient - p50.fiberFloor)} ms, (b') - (e) = ${fmt(p50.undici - p50.undiciFloor)} ms`
   )
-  console.log(`target resilient-fetch-sdk-p50: ${fmt(ratio)}x (goal <= 1.2) ${ratio <= 1.2 ? "met" : "missed"}`)
-  console.log(
-    `target resilient-fetch-undici-sdk-p50: ${fmt(undiciRatio)}x (goal <= 1.2) ${undiciRatio <= 1.2 ? "met" : "missed"}`
-  )
+  printTarget("resilient-fetch-sdk-p50", ratio, { op: "<=", goal: 1.2, unit: "x", digits: 3 })
+  printTarget("resilient-fetch-undici-sdk-p50", undiciRatio, { op: "<=", goal: 1.2, unit: "x", digits: 3 })
 
   await Effect.runPromise(Scope.close(undiciScope, Exit.void))
   await undiciRuntime.dispose()
