@@ -1,6 +1,7 @@
 /**
  * The implementation behind `ResilientFetch`: a WHATWG `fetch` whose every call is one
- * `Resilience` run over @effect/platform's fetch client (or the `HttpClient` in context).
+ * `Resilience` run over the given fetch (see ./resilientFetchTransport.ts) or the `HttpClient` in
+ * context.
  * @internal
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
