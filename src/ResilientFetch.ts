@@ -76,10 +76,10 @@ export interface Closeable extends ResilientFetch {
  */
 export interface Options<R = never> extends Resilience.Options<R> {
   /**
-   * The fetch each attempt calls, through @effect/platform's `FetchHttpClient`. Without it, the
-   * `HttpClient` in context carries the attempts (`NodeHttpClient.layerUndici` is the quicker one
-   * on Node), else `FetchHttpClient` over the `FetchHttpClient.Fetch` in context, else over
-   * `globalThis.fetch` read at call time.
+   * The fetch each attempt calls (directly, or through @effect/platform's `FetchHttpClient` when a
+   * tracer records its `http.client` span). Without it, the `HttpClient` in context carries the
+   * attempts (`NodeHttpClient.layerUndici` is the quicker one on Node), else the
+   * `FetchHttpClient.Fetch` in context, else `globalThis.fetch` read at call time.
    */
   readonly fetch?: Fetch | undefined
   /** Where the one warning about a client retrying on its own goes (default `Effect.logWarning`). */

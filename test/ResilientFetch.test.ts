@@ -8,11 +8,20 @@ import { Effect, Exit, Fiber, Option, Scope, Supervisor } from "effect"
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai"
 import { CircuitBreaker, ResilientFetch, RetryPolicy } from "../src/index.js"
 import { MockApi, MockServer } from "../src/testing/index.js"
+import { serve } from "./support/httpServer.js"
+import { type RecordedSpan, recordingTracer } from "./support/tracer.js"
 
 const API_KEY = "sk-resilient-fetch-test-0123456789abcdef"
 // Waits of a millisecond or two: what is tested here is who retries what, not how long it waits.
 const policy = RetryPolicy.make({ maxRetries: 2, base: "1 millis", maxDelay: "2 millis" })
 const hint = { "x-mock-retry-after-ms": "5" }
+const completionBody = {
+  id: "chatcmpl-slow-body",
+  object: "chat.completion",
+  created: 1727346142,
+  model: "gpt-4o-mini",
+  choices: [{ index: 0, message: { role: "assistant", content: "Hello", refusal: null }, logprobs: null, finish_reason: "stop" }]
+}
 const chatParams = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Hello through ResilientFetch" }] }
 
 interface Env {
@@ -305,6 +314,49 @@ describe("ResilientFetch with the official openai package", () => {
         expect(cut).toBeInstanceOf(Error)
         expect(yield* log()).toHaveLength(4)
       }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+    ))
+
+  it.live("a per-attempt timeout while the body arrives aborts that request and retries; the SDK sees the answer", () =>
+    Effect.gen(function*() {
+      let requests = 0
+      // Headers and half a body, then nothing, for the first request; the whole answer after.
+      const { origin } = yield* serve((req, res) => {
+        req.resume()
+        req.on("end", () => {
+          res.writeHead(200, { "content-type": "application/json" })
+          const body = JSON.stringify(completionBody)
+          if (++requests === 1) res.write(body.slice(0, 20))
+          else res.end(body)
+        })
+      })
+      const url = `${origin}/v1`
+      const signals: Array<AbortSignal> = []
+      const underlying: ResilientFetch.Fetch = (input, init) => {
+        if (init?.signal) signals.push(init.signal)
+        return globalThis.fetch(input, init)
+      }
+      const resilient = yield* ResilientFetch.make({ fetch: underlying, retryPolicy: policy, timeout: "300 millis" })
+      const openai = new OpenAI({ apiKey: API_KEY, baseURL: url, maxRetries: 0, fetch: resilient })
+      const ok = yield* Effect.promise(() => openai.chat.completions.create(chatParams))
+      expect(ok.id).toBe(completionBody.id)
+      expect(requests).toBe(2)
+      expect(signals.map((s) => s.aborted)).toEqual([true, false])
+    }).pipe(Effect.scoped))
+
+  it.live("with a tracer that records spans, every attempt opens the platform's http.client span, without the key", () =>
+    withSdk(({ fetch, sdk }) =>
+      Effect.gen(function*() {
+        const spans: Array<RecordedSpan> = []
+        const tracer = recordingTracer(spans)
+        const openai = sdk(yield* fetch().pipe(Effect.withTracer(tracer)))
+        yield* Effect.promise(() =>
+          openai.chat.completions.create(chatParams, { headers: { "x-mock-fault": "server_error", "x-mock-fault-times": "1" } })
+        )
+        const attempts = spans.filter((span) => span.name.startsWith("http.client"))
+        expect(attempts).toHaveLength(2)
+        expect(attempts[0]?.attributes.has("http.request.header.authorization")).toBe(true)
+        for (const span of spans) expect(JSON.stringify([...span.attributes])).not.toContain(API_KEY)
+      })
     ))
 
   it.live("fromOptions: plain options, no Effect, close() ends it", () =>

@@ -1,6 +1,7 @@
 /**
  * The implementation behind `ResilientFetch`: a WHATWG `fetch` whose every call is one
- * `Resilience` run over @effect/platform's fetch client (or the `HttpClient` in context).
+ * `Resilience` run over the given fetch (see ./resilientFetchTransport.ts) or the `HttpClient` in
+ * context.
  * @internal
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -32,7 +33,7 @@ import type * as ResilientFetch from "../ResilientFetch.js"
 import * as capture from "./capture.js"
 import * as explain from "./explain.js"
 import { MAX_ERROR_BODY_BYTES } from "./httpMiddleware.js"
-import { withTracing } from "./openAiClient.js"
+import * as transport from "./resilientFetchTransport.js"
 
 type Fetch = ResilientFetch.Fetch
 
@@ -186,15 +187,13 @@ const retryWatch = (warn: (message: string) => void) => {
         "LangChain: new ChatOpenAI({ maxRetries: 0 }))."
     )
   }
-  const shapeOf = (request: HttpClientRequest.HttpClientRequest): string | undefined =>
-    request.body._tag === "Raw" && typeof request.body.body === "string"
-      ? `${request.method} ${request.url} ${request.body.body.length}`
-      : undefined
-  const bodyKey = (request: HttpClientRequest.HttpClientRequest, shape: string): string =>
-    `${shape} ${request.body._tag === "Raw" && typeof request.body.body === "string" ? hash(request.body.body) : 0}`
+  const shapeOf = ({ request, text }: Incoming): string | undefined =>
+    text === undefined ? undefined : `${request.method} ${request.url} ${text.length}`
+  const bodyKey = (incoming: Incoming, shape: string): string => `${shape} ${hash(incoming.text ?? "")}`
   return {
-    onRequest(request: HttpClientRequest.HttpClientRequest) {
+    onRequest(incoming: Incoming) {
       if (warned) return
+      const request = incoming.request
       const count = Number(request.headers[STAINLESS_RETRY] ?? "0")
       if (count > 0) return say(`${STAINLESS_RETRY} is ${count}`)
       const key = request.headers[IDEMPOTENCY]
@@ -202,27 +201,43 @@ const retryWatch = (warn: (message: string) => void) => {
         if (keys.has(key)) return say("the same idempotency key arrived twice")
         remember(keys, key)
       }
-      const shape = failedShapes.size === 0 ? undefined : shapeOf(request)
-      if (shape !== undefined && failedShapes.has(shape) && failedBodies.has(bodyKey(request, shape))) {
+      const shape = failedShapes.size === 0 ? undefined : shapeOf(incoming)
+      if (shape !== undefined && failedShapes.has(shape) && failedBodies.has(bodyKey(incoming, shape))) {
         return say("a request that had failed arrived again")
       }
     },
-    onFailure(request: HttpClientRequest.HttpClientRequest) {
-      const shape = warned ? undefined : shapeOf(request)
+    onFailure(incoming: Incoming) {
+      const shape = warned ? undefined : shapeOf(incoming)
       if (shape === undefined) return
       remember(failedShapes, shape)
-      remember(failedBodies, bodyKey(request, shape))
+      remember(failedBodies, bodyKey(incoming, shape))
     }
   }
 }
 
 const BODYLESS = new Set(["GET", "HEAD"])
+const encoder = new TextEncoder()
+
+/** A platform request and, for the retry watch, its body as the caller wrote it. */
+interface Incoming {
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly text: string | undefined
+}
+
+/**
+ * The body as bytes: sent again on every attempt, and of a known size, so that the pre-flight
+ * check passes a request that plainly fits the model's window without counting its tokens. The
+ * content type is the caller's, else the one fetch gives a string body.
+ */
+const withBytes = (
+  request: HttpClientRequest.HttpClientRequest,
+  bytes: Uint8Array,
+  fallbackType: string
+): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.setBody(request, HttpBody.uint8Array(bytes, request.headers["content-type"] ?? fallbackType))
 
 /** The WHATWG request as a platform request whose body can be sent again on every attempt. */
-const toRequest = (
-  input: string | URL | Request,
-  init: RequestInit | undefined
-): HttpClientRequest.HttpClientRequest | Promise<HttpClientRequest.HttpClientRequest> => {
+const toRequest = (input: string | URL | Request, init: RequestInit | undefined): Incoming | Promise<Incoming> => {
   const simple = typeof input === "string" || input instanceof URL
   const body = init?.body
   if (simple && (body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array)) {
@@ -230,7 +245,10 @@ const toRequest = (
     const request = HttpClientRequest.make(method)(input, {
       headers: init?.headers === undefined ? PlatformHeaders.empty : PlatformHeaders.fromInput(init.headers as PlatformHeaders.Input)
     })
-    return body === undefined || body === null ? request : HttpClientRequest.setBody(request, HttpBody.raw(body))
+    if (body === undefined || body === null) return { request, text: undefined }
+    return typeof body === "string"
+      ? { request: withBytes(request, encoder.encode(body), "text/plain;charset=UTF-8"), text: body }
+      : { request: withBytes(request, body, ""), text: undefined }
   }
   // Anything else (a Request, FormData, a stream, a Blob) is read once into bytes, so that every
   // attempt sends the same body; the Request computes its content type (a multipart boundary).
@@ -238,8 +256,8 @@ const toRequest = (
   const request = new Request(input, body instanceof ReadableStream ? { ...init, duplex: "half" } as RequestInit : init)
   const method = request.method.toUpperCase() as HttpClientRequest.HttpClientRequest["method"]
   const base = HttpClientRequest.make(method)(request.url, { headers: PlatformHeaders.fromInput(request.headers) })
-  if (BODYLESS.has(method) || request.body === null) return base
-  return request.arrayBuffer().then((bytes) => HttpClientRequest.setBody(base, HttpBody.raw(new Uint8Array(bytes))))
+  if (BODYLESS.has(method) || request.body === null) return { request: base, text: undefined }
+  return request.arrayBuffer().then((bytes) => ({ request: withBytes(base, new Uint8Array(bytes), ""), text: undefined }))
 }
 
 // What `RequestInit` carries besides what the platform request holds (an undici `dispatcher`, a
@@ -257,60 +275,76 @@ export const make = (
 ): Effect.Effect<ResilientFetch.ResilientFetch, never, Scope.Scope> =>
   Effect.gen(function*() {
     // The transport: the fetch given, else an HttpClient in context (NodeHttpClient's undici, say),
-    // else @effect/platform's FetchHttpClient over the global fetch, read at call time so that a
-    // fetch installed later (a test's interceptor) is used.
+    // else the `FetchHttpClient.Fetch` in context, else the global fetch, read at call time so
+    // that a fetch installed later (a test's interceptor) is used.
     const contextClient = options.fetch === undefined ? yield* Effect.serviceOption(HttpClient.HttpClient) : Option.none()
     const overFetch = Option.isNone(contextClient)
-    const fetchService = options.fetch ??
-      Option.getOrElse(yield* Effect.serviceOption(FetchHttpClient.Fetch), () => globalFetch)
-    const runFork = yield* (overFetch
-      ? Effect.provideService(FiberSet.makeRuntime<never>(), FetchHttpClient.Fetch, fetchService as typeof globalThis.fetch)
-      : FiberSet.makeRuntime<never>())
+    // Every call runs in this runtime, so its tracer is the one in place here: with Effect's
+    // default one, which records nothing, the platform's span is switched off once, in the
+    // runtime, rather than on every attempt.
+    const spans = options.tracing ?? (yield* Effect.tracer) !== defaultTracer
+    const runtime = yield* (spans
+      ? Effect.runtime<never>()
+      : Effect.locally(Effect.runtime<never>(), HttpClient.currentTracerDisabledWhen, always))
+    // Calls run in fibers of their own, interrupted when the scope closes. Each starts with the
+    // call's own services in its context (its capture state, its `RequestInit`): providing them
+    // inside the fiber would cost an `Effect.locally` of the whole context per call.
+    const fibers = yield* FiberSet.make<unknown, unknown>()
+    let closed = false
+    yield* Effect.addFinalizer(() => Effect.sync(() => (closed = true)))
+    const runFork = <A, E>(effect: Effect.Effect<A, E>, context: Context.Context<never> = runtime.context) => {
+      // After close() nothing more is sent: the call ends at once, interrupted.
+      const run = closed ? Effect.interrupt : effect
+      const fiber = Runtime.runFork(context === runtime.context ? runtime : Runtime.make({ ...runtime, context }), run)
+      FiberSet.unsafeAdd(fibers, fiber)
+      return fiber
+    }
     const base = Option.isSome(contextClient)
-      ? contextClient.value
-      : yield* Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer)
+      ? transport.keepingHeaders(contextClient.value)
+      : transport.fetchClient(
+        options.fetch ?? Option.getOrElse(yield* Effect.serviceOption(FetchHttpClient.Fetch), () => globalFetch),
+        spans
+      )
     const maxBody = options.maxErrorBodyBytes ?? MAX_ERROR_BODY_BYTES
     const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, unknown> = options.retryPolicy ??
       RetryPolicy.default
-    const resilient = Resilience.make(capture.capturing(withTracing(base, options.tracing), maxBody), {
+    const resilient = Resilience.make(capture.capturing(base, maxBody), {
       ...options,
       retryPolicy: capture.recordingDecisions(policy)
     })
     const warn = options.onWarning ?? ((message: string) => void runFork(Effect.logWarning(message)))
     const watch = retryWatch(warn)
 
-    const call = (request: HttpClientRequest.HttpClientRequest, init: RequestInit | undefined, signal: AbortSignal | undefined) => {
-      const state = capture.makeCall()
+    const call = (incoming: Incoming, state: capture.Call, signal: AbortSignal | undefined) => {
+      const request = incoming.request
       const consume = (response: HttpClientResponse.HttpClientResponse) =>
         isEventStream(response) ? firstBytes(response, signal) : Effect.map(response.arrayBuffer, (bytes) =>
           new Response(capture.NULL_BODY.has(response.status) ? null : bytes, {
             status: response.status,
             headers: capture.webHeaders(response.headers)
           }))
-      const extra = overFetch ? extraInit(init) : undefined
-      return Effect.mapInputContext(resilient.run(request, consume), (context) => {
-        const withCall = Context.add(context, capture.CurrentCall, state)
-        return extra === undefined ? withCall : Context.add(withCall, FetchHttpClient.RequestInit, extra)
-      }).pipe(
-        Effect.catchAll((error) => {
-          watch.onFailure(request)
-          const explanation = explain.explanationOf(error as explain.Failure, state)
-          options.onFailure?.(explanation)
-          const outcome = settle(explanation, state)
-          return "resolve" in outcome ? Effect.succeed(outcome.resolve) : Effect.die(outcome.reject)
-        })
-      ) as Effect.Effect<Response>
+      return Effect.catchAll(resilient.run(request, consume), (error) => {
+        watch.onFailure(incoming)
+        const explanation = explain.explanationOf(error as explain.Failure, state)
+        options.onFailure?.(explanation)
+        const outcome = settle(explanation, state)
+        return "resolve" in outcome ? Effect.succeed(outcome.resolve) : Effect.die(outcome.reject)
+      }) as Effect.Effect<Response>
     }
 
     const start = (
-      request: HttpClientRequest.HttpClientRequest,
+      incoming: Incoming,
       init: RequestInit | undefined,
       signal: AbortSignal | undefined,
       resolve: (response: Response) => void,
       reject: (error: unknown) => void
     ) => {
-      watch.onRequest(request)
-      const fiber = runFork(call(request, init, signal))
+      watch.onRequest(incoming)
+      const state = capture.makeCall()
+      const extra = overFetch ? extraInit(init) : undefined
+      const withCall = Context.add(runtime.context, capture.CurrentCall, state)
+      const context = extra === undefined ? withCall : Context.add(withCall, FetchHttpClient.RequestInit, extra)
+      const fiber = runFork(call(incoming, state, signal), context)
       // The caller's abort interrupts the call: its timers, its limiter permit, its socket.
       const onAbort = () => {
         reject(signal?.reason)
@@ -363,5 +397,8 @@ export const fromOptions = (options: ResilientFetch.PlainOptions): ResilientFetc
 }
 
 const ignore = () => {}
+const always = () => true
+// Effect's default tracer records nothing: with it, no span is worth opening.
+const defaultTracer = Effect.runSync(Effect.tracer)
 
 const globalFetch: Fetch = (input, init) => globalThis.fetch(input, init)
