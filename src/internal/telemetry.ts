@@ -411,7 +411,8 @@ const remainingOf = (headers: Readonly<Record<string, string | undefined>>): Opt
  * One call's telemetry: the probe its layers report through, and what it records when it ends. A
  * class, so that a call allocates one object rather than a closure per hook.
  */
-class Call<A> implements Probe {
+/** @internal */
+export class Call<A> implements Probe {
   readonly info: CallInfo
   readonly series: CallSeries
   readonly clock: Clock.Clock
@@ -540,6 +541,21 @@ class Call<A> implements Probe {
       : Effect.map(budget.value.tokens, (tokens) => this.update(series(keys.retryBudget, []), tokens))
   }
 
+  /** Runs `effect` (the whole call) in the call's span, and ends the call inside it. */
+  traced<E extends Failure, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    const { info } = this
+    return Effect.useSpan(`${info.operation} ${info.model}`, {
+      kind: "client",
+      captureStackTrace: false,
+      attributes: {
+        "gen_ai.operation.name": info.operation,
+        "gen_ai.provider.name": providerName,
+        "gen_ai.request.model": info.model,
+        ...(info.deployment === undefined ? {} : { "openai.deployment": info.deployment })
+      }
+    }, (span) => Effect.withParentSpan(Effect.onExit(effect, (exit) => this.finish(exit, span)), span))
+  }
+
   // What a successful call's result says: tokens used, time to its first chunk, the estimate's error.
   usage(result: ResponseInfo, firstChunkSeconds: number | undefined): void {
     const s = this.series
@@ -561,35 +577,23 @@ class Call<A> implements Probe {
 }
 
 /**
- * Runs one call under telemetry: `build` gets the probe its layers report through (or `undefined`
- * when metrics are off and no tracer records spans).
+ * The telemetry of one call starting on `fiber`: the probe its layers report through, or
+ * `undefined` when metrics are off and no tracer records spans (a call then pays for one check).
+ * Without a tracer the caller ends it with {@link Call.finish}; with one, {@link Call.traced}
+ * runs the call in its span and ends it there.
  * @internal
  */
-export const instrument = <A, E extends Failure, R>(
+export const begin = <A>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   request: HttpClientRequest.HttpClientRequest,
   body: unknown,
   annotate: Annotate<A> | undefined,
-  estimatedTokens: number,
-  build: (probe: Probe | undefined) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => {
-    const metrics = enabled(fiber)
-    const tracing = fiber.currentTracer !== defaultTracer
-    if (!metrics && !tracing) return build(undefined)
-    const call = new Call(fiber, request, body, annotate, estimatedTokens, metrics, tracing)
-    if (!tracing) return Effect.onExit(build(call), (exit) => call.finish(exit, undefined))
-    const { info } = call
-    return Effect.useSpan(`${info.operation} ${info.model}`, {
-      kind: "client",
-      captureStackTrace: false,
-      attributes: {
-        "gen_ai.operation.name": info.operation,
-        "gen_ai.provider.name": providerName,
-        "gen_ai.request.model": info.model,
-        ...(info.deployment === undefined ? {} : { "openai.deployment": info.deployment })
-      }
-    }, (span) => Effect.withParentSpan(Effect.onExit(build(call), (exit) => call.finish(exit, span)), span))
-  })
+  estimatedTokens: number
+): Call<A> | undefined => {
+  const metrics = enabled(fiber)
+  const tracing = fiber.currentTracer !== defaultTracer
+  return metrics || tracing ? new Call(fiber, request, body, annotate, estimatedTokens, metrics, tracing) : undefined
+}
 
 const responseAttributes = (span: Tracer.Span, result: ResponseInfo): void => {
   if (result.model !== undefined) span.attribute("gen_ai.response.model", result.model)
