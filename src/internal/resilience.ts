@@ -264,15 +264,14 @@ export const make = (
         const names = fiber.getFiberRef(Headers.currentRedactedNames)
         const redacted = coversSecrets(names) ? undefined : [...names, ...secretHeaderNames]
         const end = (exit: Exit.Exit<A, Guarded>): Effect.Effect<A, Guarded> => {
-          const steps: Array<Effect.Effect<void>> = []
-          if (redacted !== undefined) steps.push(FiberRef.set(Headers.currentRedactedNames, names))
-          const recorded = retryPolicy.recordAttempts(fiber, attempts)
-          if (recorded !== Effect.void) steps.push(recorded)
-          if (call !== undefined && !tracing) {
-            const finished = call.finish(exit, undefined)
-            if (finished !== Effect.void) steps.push(finished)
+          let after: Effect.Effect<A, Guarded> = exit
+          const then = (step: Effect.Effect<void>) => {
+            if (step !== Effect.void) after = Effect.zipRight(step, after)
           }
-          return steps.length === 0 ? exit : Effect.zipRight(Effect.all(steps, { discard: true }), exit)
+          if (call !== undefined && !tracing) then(call.finish(exit, undefined))
+          then(retryPolicy.recordAttempts(fiber, attempts))
+          if (redacted !== undefined) then(FiberRef.set(Headers.currentRedactedNames, names))
+          return after
         }
         const inner = redacted === undefined
           ? restore(program)

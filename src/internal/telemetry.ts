@@ -23,9 +23,9 @@ import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
-import * as RateLimitHeaders from "../RateLimitHeaders.js"
 import * as RetryBudget from "../RetryBudget.js"
 import { bodyJson } from "../TokenEstimate.js"
+import { parseCount } from "./headers.js"
 
 // ---------------------------------------------------------------------------------------------
 // The switch
@@ -226,8 +226,8 @@ export interface ResponseInfo {
   readonly inputTokens?: number | undefined
   readonly outputTokens?: number | undefined
   readonly finishReasons?: ReadonlyArray<string> | undefined
-  /** The response's rate-limit headers, when the client parsed them already. */
-  readonly rateLimit?: Option.Option<RateLimitHeaders.RateLimitHeaders> | undefined
+  /** The headers of the response the result came from: their rate-limit levels are recorded. */
+  readonly headers?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
@@ -402,11 +402,6 @@ const seriesOfRequest = (request: HttpClientRequest.HttpClientRequest, body: unk
   return series
 }
 
-const remainingOf = (headers: Readonly<Record<string, string | undefined>>): Option.Option<RateLimitHeaders.RateLimitHeaders> =>
-  headers["x-ratelimit-remaining-requests"] === undefined && headers["x-ratelimit-remaining-tokens"] === undefined
-    ? Option.none()
-    : RateLimitHeaders.fromHeaders(headers)
-
 /**
  * One call's telemetry: the probe its layers report through, and what it records when it ends. A
  * class, so that a call allocates one object rather than a closure per hook.
@@ -480,20 +475,17 @@ export class Call<A> implements Probe {
     )
   }
 
-  remaining(headers: Option.Option<RateLimitHeaders.RateLimitHeaders>): void {
-    if (Option.isNone(headers)) return
-    const { remainingRequests, remainingTokens } = headers.value
+  // Only the two levels recorded are read off the headers, not every rate-limit header.
+  remaining(headers: Readonly<Record<string, string | undefined>>): void {
+    const requests = parseCount(headers["x-ratelimit-remaining-requests"])
+    const tokens = parseCount(headers["x-ratelimit-remaining-tokens"])
     const s = this.series
-    if (Option.isSome(remainingRequests)) {
-      this.update(s.get("remaining.requests", keys.remainingRequests, () => s.model), remainingRequests.value)
-    }
-    if (Option.isSome(remainingTokens)) {
-      this.update(s.get("remaining.tokens", keys.remainingTokens, () => s.model), remainingTokens.value)
-    }
+    if (requests !== undefined) this.update(s.get("remaining.requests", keys.remainingRequests, () => s.model), requests)
+    if (tokens !== undefined) this.update(s.get("remaining.tokens", keys.remainingTokens, () => s.model), tokens)
   }
 
   response(response: HttpClientResponse.HttpClientResponse): void {
-    if (this.readHeaders) this.remaining(remainingOf(response.headers))
+    if (this.readHeaders) this.remaining(response.headers)
   }
 
   queued(delta: number): void {
@@ -528,7 +520,7 @@ export class Call<A> implements Probe {
     if (result !== undefined) {
       if (this.metrics) {
         this.usage(result, this.annotate?.stream === true ? elapsed : undefined)
-        if (result.rateLimit !== undefined) this.remaining(result.rateLimit)
+        if (result.headers !== undefined) this.remaining(result.headers)
       }
       if (span !== undefined) responseAttributes(span, result)
     }

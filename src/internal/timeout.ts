@@ -8,8 +8,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import type * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as OpenAiError from "../OpenAiError.js"
 
 /** @internal */
@@ -87,10 +89,17 @@ const inheritsNothing = (parent: FiberRefs.FiberRefs, child: FiberRefs.FiberRefs
   let same = true
   // `forEach`, not `for...of`: no entry array per FiberRef.
   c.forEach((stack, ref) => {
-    if (same && p.get(ref)?.[0]?.[1] !== stack[0]?.[1]) same = false
+    const value = stack[0]?.[1]
+    const before = p.get(ref)?.[0]?.[1]
+    if (!same || value === before) return
+    // A fiber that ends winds down; `inheritAll` never passes on that flag (nor Interruption).
+    same = ref === FiberRef.currentRuntimeFlags && typeof value === "number" && typeof before === "number" &&
+      ((value ^ before) & ~notInherited) === 0
   })
   return same
 }
+
+const notInherited = RuntimeFlags.Interruption | RuntimeFlags.WindDown
 
 /**
  * `Effect.timeoutFail` races the effect and a sleep in two new fibers. On the live clock this does
