@@ -165,8 +165,10 @@ export const make = (
   // names are set once per call (below) rather than once per attempt.
   const scrubbed = withScrubbedSpans(sender, options.secrets)
   const policy: Schedule.Schedule<unknown, Failure, unknown> = options.retryPolicy ?? RetryPolicy.default
-  const timeout = Duration.decode(options.timeout ?? DEFAULT_TIMEOUT)
-  const onTimeout = () => timeouts.timeoutError("headers", timeout)
+  // Decoded once; options that were never checked (an internal caller's) and do not decode keep
+  // failing as they did, at the attempt.
+  const timeout = Option.getOrUndefined(Duration.decodeUnknown(options.timeout ?? DEFAULT_TIMEOUT))
+  const onTimeout = () => timeouts.timeoutError("headers", timeout ?? Duration.infinity)
   const classifyOptions: middleware.ClassifyOptions = {
     maxBodyBytes: options.maxErrorBodyBytes,
     secrets: options.secrets
@@ -225,16 +227,14 @@ export const make = (
       // send ▸ classify ▸ consume, within the per-attempt timeout. The limiter's wait is outside it.
       const send = (r: HttpClientRequest.HttpClientRequest, n: number) =>
       (seen: (response: HttpClientResponse.HttpClientResponse) => void) => {
-        const sent = timeouts.timeoutOn(
-          Effect.flatMap(middleware.classifyEffect(client.execute(r), classifyOptions), (response) => {
-            seen(response)
-            call?.response(response)
-            return consume === asResponse ? Effect.succeed(response as A) : classifyConsumed(consume(response), response)
-          }),
-          timeout,
-          onTimeout,
-          live
-        )
+        const exchange = Effect.flatMap(middleware.classifyEffect(client.execute(r), classifyOptions), (response) => {
+          seen(response)
+          call?.response(response)
+          return consume === asResponse ? Effect.succeed(response as A) : classifyConsumed(consume(response), response)
+        })
+        const sent = timeout === undefined
+          ? timeouts.timeoutEffect(exchange, "headers", options.timeout as Duration.DurationInput)
+          : timeouts.timeoutOn(exchange, timeout, onTimeout, live)
         return call === undefined ? sent : call.attempt(n, sent)
       }
       const sendPrepared = (r: HttpClientRequest.HttpClientRequest, n: number): Attempt<A> => {
