@@ -82,7 +82,8 @@ const paced = <A>(
   limiter: RateLimiter.Service,
   demand: RateLimiter.Demand,
   attempt: (seen: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, Failure, unknown>,
-  probe: telemetry.Probe | undefined
+  probe: telemetry.Probe | undefined,
+  clock: Clock.Clock
 ): Effect.Effect<A, Failure, unknown> =>
   Effect.uninterruptibleMask((restore) => {
     // The queue is what waits in `acquire`: counted around it, whatever ends the wait.
@@ -93,16 +94,18 @@ const paced = <A>(
     return Effect.flatMap(restore(acquire), (permit) => {
       probe?.permit(Duration.toMillis(permit.waited))
       let response: HttpClientResponse.HttpClientResponse | undefined
-      return restore(attempt((r) => {
-        response = r
-      })).pipe(
-        Effect.onExit((exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const outcome = outcomeOf(exit, response, now)
-            if (outcome.rateLimited) probe?.rateLimited()
-            return limiter.release(permit, outcome)
-          })
-        )
+      const release = (exit: Exit.Exit<A, Failure>): Effect.Effect<A, Failure> => {
+        const outcome = outcomeOf(exit, response, clock.unsafeCurrentTimeMillis())
+        if (outcome.rateLimited) probe?.rateLimited()
+        return Effect.zipRight(limiter.release(permit, outcome), exit)
+      }
+      // Already masked: a match (no second mask, as `onExit` would take) releases the permit
+      // whatever ends the attempt, an interruption included.
+      return Effect.matchCauseEffect(
+        restore(attempt((r) => {
+          response = r
+        })),
+        { onFailure: (cause) => release(Exit.failCause(cause)), onSuccess: (a) => release(Exit.succeed(a)) }
       )
     })
   })
@@ -217,7 +220,8 @@ export const make = (
       const call = telemetry.begin(fiber, request, json, annotate, demand?.tokens ?? 0)
       const tracing = call !== undefined && call.tracing
       const client = tracing ? scrubbed : sender
-      const live = timeouts.isLiveClock(Context.get(fiber.currentDefaultServices, Clock.Clock))
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const live = timeouts.isLiveClock(clock)
       const random = Context.get(fiber.currentDefaultServices, Random.Random)
       // One key cell per call (the enclosing scope's, if any), read by every attempt.
       const outer = idempotent ? fiber.getFiberRef(middleware.currentKeyCell) : Option.none()
@@ -240,7 +244,7 @@ export const make = (
       const sendPrepared = (r: HttpClientRequest.HttpClientRequest, n: number): Attempt<A> => {
         const sent = limiter === undefined || demand === undefined
           ? send(r, n)(ignore)
-          : paced(limiter, demand, send(r, n), call)
+          : paced(limiter, demand, send(r, n), call, clock)
         // The breaker sits outside the limiter: an open circuit refuses without waiting for a permit.
         return breaker === undefined ? sent : breaker.protect(sent)
       }
