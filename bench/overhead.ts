@@ -107,7 +107,7 @@ const cpuSection = async (url: string) => {
   const names = Object.keys(rows) as Array<Row>
   for (const name of names) await latencies(rows[name], 200, [])
   const cpu = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<Row, Array<number>>
-  const ROUNDS = 9
+  const ROUNDS = 15
   const CALLS = 150
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < names.length; i++) {

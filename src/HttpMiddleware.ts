@@ -25,6 +25,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "./Bulkhead.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
 import * as internal from "./internal/httpMiddleware.js"
+import type * as InvalidOptions from "./InvalidOptions.js"
 import type * as OpenAiError from "./OpenAiError.js"
 import * as Resilience from "./Resilience.js"
 
@@ -340,7 +341,9 @@ export const DEFAULT_TIMEOUT: Duration.Duration = Resilience.DEFAULT_TIMEOUT
 /**
  * The whole stack on any `HttpClient`, in the order `Resilience` keeps: bulkhead, deadline,
  * idempotency key, retry, and per attempt breaker, limiter, timeout and classification. The
- * result fails only with typed errors (plus `CircuitOpen` / `BulkheadFull` when configured).
+ * result fails only with typed errors (plus `CircuitOpen` / `BulkheadFull` when configured). The
+ * options are checked once, as `Resilience.middleware` says: a bad one fails every request with
+ * `InvalidOptions` (in the type when the options could hold one; never with `Resilience.validate`'s).
  *
  * @example
  * ```ts
@@ -364,7 +367,8 @@ export const resilient: <O extends Resilience.Options<unknown> = {}>(
   options?: O
 ) => <E, R>(
   self: HttpClient.HttpClient.With<E, R>
-) => HttpClient.HttpClient.With<Resilience.Failure<O>, R | Resilience.Requirements<O>> = Resilience.middleware
+) => HttpClient.HttpClient.With<Resilience.Failure<O> | Resilience.Invalid<O>, R | Resilience.Requirements<O>> =
+  Resilience.middleware
 
 /**
  * The id the server gave a response (`x-request-id`, else Azure's `apim-request-id` or
@@ -407,7 +411,10 @@ export const requestId: (response: HttpClientResponse.HttpClientResponse) => Opt
  * @category interop
  */
 export const toHttpClientError: <R>(
-  self: HttpClient.HttpClient.With<OpenAiError.OpenAiError | CircuitBreaker.CircuitOpen | Bulkhead.BulkheadFull, R>
+  self: HttpClient.HttpClient.With<
+    OpenAiError.OpenAiError | CircuitBreaker.CircuitOpen | Bulkhead.BulkheadFull | InvalidOptions.InvalidOptions,
+    R
+  >
 ) => HttpClient.HttpClient.With<HttpClientError.HttpClientError, R> = internal.toHttpClientError
 
 /**

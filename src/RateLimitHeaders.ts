@@ -7,7 +7,7 @@
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as GoDuration from "./GoDuration.js"
-import { type HeadersInput, normalize } from "./internal/headers.js"
+import { type HeadersInput, normalize, parseCount } from "./internal/headers.js"
 
 /**
  * What the server said about its limits. Every field is optional: the headers are often absent
@@ -27,12 +27,7 @@ export interface RateLimitHeaders {
   readonly resetTokens: Option.Option<Duration.Duration>
 }
 
-const count = (value: string | undefined): Option.Option<number> => {
-  if (value === undefined) return Option.none()
-  const text = value.trim()
-  if (!/^\d{1,15}$/.test(text)) return Option.none()
-  return Option.some(Number(text))
-}
+const count = (value: string | undefined): Option.Option<number> => Option.fromNullable(parseCount(value))
 
 /**
  * Parses a reset value: a Go duration (`6m0s`), or bare seconds as Azure has sent (`60`, `0`).

@@ -29,12 +29,13 @@
  *
  * @since 0.1.0
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "./Bulkhead.js"
@@ -167,8 +168,49 @@ export interface Resilient<E, R> {
 export const DEFAULT_TIMEOUT: Duration.Duration = internal.DEFAULT_TIMEOUT
 
 /**
- * Puts the stack around `client`. The client's own failures (transport errors, non-2xx
- * responses) are classified into typed errors on every attempt.
+ * Options that {@link validate} checked: {@link middleware} given them adds no `InvalidOptions` to
+ * its error channel.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Validated<O> = O & { readonly [ValidatedTypeId]: typeof ValidatedTypeId }
+
+declare const ValidatedTypeId: unique symbol
+
+// The fields whose values a type cannot vouch for: a number may be NaN, a duration negative, a
+// header name empty, a policy one that `RetryPolicy.make` refused.
+type Unchecked = "retryPolicy" | "timeout" | "deadline" | "attemptHeader" | "maxErrorBodyBytes" | "preflight"
+
+/**
+ * What {@link middleware} adds to the error channel for options `O`: `InvalidOptions` when they
+ * hold a value only a check at run time can judge (a timeout, a deadline, a policy, a header name,
+ * a body bound, pre-flight options) and did not come from {@link validate}, or when their type is
+ * unknown (`never`, `any`: a JavaScript caller's); nothing otherwise.
+ *
+ * @example
+ * ```ts
+ * import type { Resilience } from "effect-openai-resilience"
+ *
+ * type None = Resilience.Invalid<{}> // never
+ * type Some = Resilience.Invalid<{ timeout: "30 seconds" }> // InvalidOptions
+ * type Checked = Resilience.Invalid<Resilience.Validated<{ timeout: "30 seconds" }>> // never
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Invalid<O> = [O] extends [never] ? InvalidOptions.InvalidOptions
+  : 0 extends (1 & O) ? InvalidOptions.InvalidOptions
+  : O extends { readonly [ValidatedTypeId]: typeof ValidatedTypeId } ? never
+  : true extends { [K in Unchecked]: Configured<O, K> }[Unchecked] ? InvalidOptions.InvalidOptions
+  : never
+
+/**
+ * Puts the stack around `client`, once its options are checked: a value no option accepts (a
+ * JavaScript caller's `timeout: NaN`, `maxRetries: "banana"` in a policy) fails with
+ * `InvalidOptions`, naming the field, the value and what is accepted. The client's own failures
+ * (transport errors, non-2xx responses) are classified into typed errors on every attempt.
  *
  * @example
  * ```ts
@@ -178,7 +220,7 @@ export const DEFAULT_TIMEOUT: Duration.Duration = internal.DEFAULT_TIMEOUT
  *
  * const program = Effect.gen(function*() {
  *   const breaker = yield* CircuitBreaker.make()
- *   const resilient = Resilience.make(yield* HttpClient.HttpClient, { breaker, deadline: "2 minutes" })
+ *   const resilient = yield* Resilience.make(yield* HttpClient.HttpClient, { breaker, deadline: "2 minutes" })
  *   // Fails with OpenAiError | CircuitOpen: a body cut midway is retried like a reset.
  *   return yield* resilient.run(HttpClientRequest.get("https://api.openai.com/v1/models"), (r) => r.text)
  * }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer))
@@ -190,13 +232,22 @@ export const DEFAULT_TIMEOUT: Duration.Duration = internal.DEFAULT_TIMEOUT
 export const make = <E, R, O extends Options<unknown> = {}>(
   client: HttpClient.HttpClient.With<E, R>,
   options?: O
-): Resilient<Failure<O>, R | Requirements<O>> =>
-  internal.make(client, options ?? {}) as unknown as Resilient<Failure<O>, R | Requirements<O>>
+): Effect.Effect<Resilient<Failure<O>, R | Requirements<O>>, InvalidOptions.InvalidOptions> =>
+  Effect.map(
+    validateResilience(options ?? {}),
+    () => internal.make(client, options ?? {}) as unknown as Resilient<Failure<O>, R | Requirements<O>>
+  )
 
 /**
  * The stack as `HttpClient -> HttpClient` middleware. Every attempt executes the inner client
  * anew, so middleware inside it (a base URL, auth, logging) runs on every attempt, and so does
  * the attempt header, whatever is wrapped around the result.
+ *
+ * The options are checked once, when the middleware is built. A plain function cannot fail, so
+ * options no field accepts make every request fail with that `InvalidOptions` (never a throw, never
+ * a defect); the error channel says so when the options could hold such a value ({@link Invalid}).
+ * Options from {@link validate} are known good: nothing is added, and a bad value fails where
+ * `validate` runs, once.
  *
  * @example
  * ```ts
@@ -205,23 +256,40 @@ export const make = <E, R, O extends Options<unknown> = {}>(
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function*() {
- *   const client = (yield* HttpClient.HttpClient).pipe(Resilience.middleware({ timeout: "60 seconds" }))
- *   return yield* client.get("https://api.openai.com/v1/models")
+ *   // Checked once, here: a bad timeout fails this effect with InvalidOptions.
+ *   const options = yield* Resilience.validate({ timeout: "60 seconds" })
+ *   const client = (yield* HttpClient.HttpClient).pipe(Resilience.middleware(options))
+ *   return yield* client.get("https://api.openai.com/v1/models") // fails with OpenAiError only
  * }).pipe(Effect.provide(FetchHttpClient.layer))
  * ```
  *
  * @since 0.1.0
  * @category middleware
  */
-export const middleware = <O extends Options<unknown> = {}>(options?: O) =>
-<E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<Failure<O>, R | Requirements<O>> =>
-  make(client, options).httpClient
+export const middleware = <O extends Options<unknown> = {}>(options?: O) => {
+  const checked = Effect.runSyncExit(validateResilience(options ?? {}))
+  return <E, R>(
+    client: HttpClient.HttpClient.With<E, R>
+  ): HttpClient.HttpClient.With<Failure<O> | Invalid<O>, R | Requirements<O>> => {
+    if (Exit.isSuccess(checked)) {
+      return internal.make(client, options ?? {}).httpClient as unknown as HttpClient.HttpClient.With<
+        Failure<O> | Invalid<O>,
+        R | Requirements<O>
+      >
+    }
+    const failure = Effect.failCause(checked.cause)
+    return HttpClient.makeWith(
+      (request) => Effect.zipRight(request, failure),
+      Effect.succeed
+    ) as HttpClient.HttpClient.With<Failure<O> | Invalid<O>, R | Requirements<O>>
+  }
+}
 
 /**
  * Checks options once, as a JavaScript caller may pass anything: an unreadable duration, a
- * policy `RetryPolicy.make` refused, a non-positive body bound. `OpenAiClient.make` does it for
- * its `resilience` option; call it before {@link make} or {@link middleware}, which take their
- * options as typed.
+ * policy `RetryPolicy.make` refused, a non-positive body bound. {@link make} does it itself, and
+ * `OpenAiClient.make` for its `resilience` option; options it returns are {@link Validated}, which
+ * {@link middleware} takes without adding `InvalidOptions` to its error channel.
  *
  * @example
  * ```ts
@@ -238,6 +306,7 @@ export const middleware = <O extends Options<unknown> = {}>(options?: O) =>
  * @since 0.1.0
  * @category constructors
  */
-export const validate = <O extends Options<unknown>>(options: O): Effect.Effect<O, InvalidOptions.InvalidOptions> =>
-  Effect.as(validateResilience(options), options)
-
+export const validate = <O extends Options<unknown>>(
+  options: O
+): Effect.Effect<Validated<O>, InvalidOptions.InvalidOptions> =>
+  Effect.as(validateResilience(options), options as Validated<O>)

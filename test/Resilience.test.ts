@@ -1,10 +1,12 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Either, Exit, Fiber, Option, Redacted, Stream, TestClock } from "effect"
+import { Cause, Duration, Effect, Either, Exit, Fiber, Option, Redacted, Stream, TestClock } from "effect"
 import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
+import type * as InvalidOptions from "../src/InvalidOptions.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
+import type * as OpenAiError from "../src/OpenAiError.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Resilience from "../src/Resilience.js"
 import * as RetryBudget from "../src/RetryBudget.js"
@@ -298,4 +300,78 @@ describe("Resilience: the pre-flight check in bounded time", () => {
       assert.isBelow(performance.now() - started, 5_000)
       assert.strictEqual(scripted.requests.length, 1)
     }))
+})
+
+describe("Resilience options are checked at construction", () => {
+  const ok = S.json(200, { object: "list", data: [] })
+
+  it.effect("make fails with InvalidOptions for a JavaScript caller's timeout: NaN", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([ok])
+      const error = yield* Effect.flip(Resilience.make(scripted.client, { timeout: Number.NaN } as never))
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.strictEqual(error.field, "timeout")
+      assert.strictEqual(scripted.requests.length, 0)
+    }))
+
+  it.effect("make fails with InvalidOptions for a policy built from maxRetries: \"banana\"", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([ok])
+      const retryPolicy = RetryPolicy.make({ maxRetries: "banana" as never })
+      const error = yield* Effect.flip(Resilience.make(scripted.client, { retryPolicy }))
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.strictEqual(error.field, "retryPolicy")
+    }))
+
+  it.effect("make with good options runs the call", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([ok])
+      const resilient = yield* Resilience.make(scripted.client, { timeout: "30 seconds" })
+      const text = yield* resilient.run(HttpClientRequest.get(`${BASE}/models`), (r) => r.text)
+      assert.include(text, "list")
+    }))
+
+  it.effect("middleware never throws: with timeout: NaN every request fails with the same InvalidOptions, unsent", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([ok, ok])
+      const client = scripted.client.pipe(Resilience.middleware({ timeout: Number.NaN } as never))
+      const first = yield* Effect.flip(client.get(`${BASE}/models`))
+      const second = yield* Effect.flip(client.get(`${BASE}/models`))
+      assert.isTrue(first._tag === "InvalidOptions" && first.field === "timeout")
+      assert.strictEqual(second, first)
+      assert.strictEqual(scripted.requests.length, 0)
+    }))
+
+  it.effect("middleware with a policy from maxRetries: \"banana\" fails every request with InvalidOptions, not a defect", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([ok])
+      const retryPolicy = RetryPolicy.make({ maxRetries: "banana" as never })
+      const exit = yield* Effect.exit(scripted.client.pipe(HttpMiddleware.resilient({ retryPolicy })).get(`${BASE}/models`))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      assert.isTrue(error?._tag === "InvalidOptions" && error.field === "retryPolicy")
+      assert.strictEqual(scripted.requests.length, 0)
+    }))
+
+  it.effect("validated options keep InvalidOptions out of the middleware's error channel", () =>
+    Effect.gen(function*() {
+      const scripted = S.make([ok])
+      const options = yield* Resilience.validate({ timeout: "30 seconds", deadline: "1 minute" })
+      const client = scripted.client.pipe(Resilience.middleware(options))
+      // Compiles only while the error channel is OpenAiError alone.
+      const typed: HttpClient.HttpClient.With<OpenAiError.OpenAiError> = client
+      assert.strictEqual((yield* typed.get(`${BASE}/models`)).status, 200)
+      const error = yield* Effect.flip(Resilience.validate({ deadline: -1 }))
+      assert.strictEqual(error.field, "deadline")
+    }))
+
+  it("InvalidOptions appears in the middleware's type only when the options can hold a bad value", () => {
+    type Equals<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+    const none: Equals<Resilience.Invalid<{}>, never> = true
+    const services: Equals<Resilience.Invalid<{ idempotencyKey: false; secrets: Array<string> }>, never> = true
+    const timeout: Equals<Resilience.Invalid<{ timeout: "30 seconds" }>, InvalidOptions.InvalidOptions> = true
+    const unknown: Equals<Resilience.Invalid<never>, InvalidOptions.InvalidOptions> = true
+    const checked: Equals<Resilience.Invalid<Resilience.Validated<{ timeout: "30 seconds" }>>, never> = true
+    assert.deepStrictEqual([none, services, timeout, unknown, checked], [true, true, true, true, true])
+  })
 })

@@ -19,7 +19,8 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
 import * as OpenAiError from "../OpenAiError.js"
-import * as Resilience from "../Resilience.js"
+import type * as Resilience from "../Resilience.js"
+import * as resilience from "./resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as Sse from "../Sse.js"
 import * as capture from "./capture.js"
@@ -215,7 +216,7 @@ export const resilient = (options: Resilience.Options<unknown>) =>
 ): HttpClient.HttpClient.With<HttpClientError.HttpClientError, unknown> => {
   const maxBody = options.maxErrorBodyBytes ?? middleware.MAX_ERROR_BODY_BYTES
   const retryPolicy = capture.recordingDecisions(options.retryPolicy ?? RetryPolicy.default)
-  const stack = Resilience.make(capture.capturing(client, maxBody), { ...options, retryPolicy })
+  const stack = resilience.make(capture.capturing(client, maxBody), { ...options, retryPolicy })
   const secrets = revealAll(options.secrets)
   return HttpClient.makeWith(
     (requestEffect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>

@@ -56,3 +56,13 @@ export const requestIdOf = (
   const value = (headers["x-request-id"] ?? headers["apim-request-id"] ?? headers["x-ms-request-id"])?.trim()
   return value === undefined || value.length === 0 ? undefined : scrubHead(value, 200, secrets)
 }
+
+/**
+ * A header's count (`x-ratelimit-remaining-requests: 9999`): 1 to 15 digits, spaces around
+ * allowed; anything else (Azure's `-1`, a float, garbage) is no count.
+ */
+export const parseCount = (value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  return /^\d{1,15}$/.test(text) ? Number(text) : undefined
+}

@@ -128,7 +128,21 @@ export const ownKeyCell: Effect.Effect<KeyCell> = Effect.map(
   (cell) => Option.isSome(cell) ? cell.value : { key: undefined }
 )
 
-const needsKey = (request: HttpClientRequest.HttpClientRequest) =>
+/**
+ * The key of `cell`, drawn now if it has none when `random` is Effect's default one (the
+ * platform's generator, as {@link randomUuid} does); `undefined` when it must be drawn from a
+ * Random of the caller's own, with {@link addIdempotencyKeyFrom}.
+ * @internal
+ */
+export const keyNow = (cell: KeyCell, random: unknown): string | undefined => {
+  if (cell.key !== undefined) return cell.key
+  if (random !== defaultRandom || randomUUID === undefined) return undefined
+  cell.key = randomUUID()
+  return cell.key
+}
+
+/** @internal */
+export const needsKey = (request: HttpClientRequest.HttpClientRequest) =>
   request.method === "POST" && request.headers[IDEMPOTENCY_HEADER] === undefined
 
 /** @internal */

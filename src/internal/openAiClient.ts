@@ -121,7 +121,7 @@ const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): D
 
 // What telemetry reads off a result: the decoded body, or a stream's first element.
 const decodedAnnotation: telemetry.Annotate<Decoded<unknown>> = {
-  response: (d) => ({ ...telemetry.responseInfo(d.data), rateLimit: d.rateLimit })
+  response: (d) => ({ ...telemetry.responseInfo(d.data), headers: d.headers })
 }
 const openedAnnotation: telemetry.Annotate<{
   readonly response: HttpClientResponse.HttpClientResponse
@@ -130,7 +130,7 @@ const openedAnnotation: telemetry.Annotate<{
   stream: true,
   response: (o) => ({
     ...telemetry.responseInfo(Option.getOrUndefined(Chunk.head(o.opened.first))),
-    rateLimit: RateLimitHeaders.fromHeaders(o.response.headers)
+    headers: o.response.headers
   })
 }
 

@@ -6,11 +6,17 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Headers from "@effect/platform/Headers"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import type * as Schedule from "effect/Schedule"
 import type * as Bulkhead from "../Bulkhead.js"
 import type * as CircuitBreaker from "../CircuitBreaker.js"
@@ -19,10 +25,12 @@ import { checkParsed as preflightCheck } from "./preflight.js"
 import * as TokenEstimate from "../TokenEstimate.js"
 import * as RateLimiter from "../RateLimiter.js"
 import type * as Resilience from "../Resilience.js"
+import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import { withRequestId } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
-import { withScrubbedSpans } from "./secrets.js"
+import * as retryPolicy from "./retryPolicy.js"
+import { secretHeaderNames, withScrubbedSpans } from "./secrets.js"
 import * as telemetry from "./telemetry.js"
 import * as timeouts from "./timeout.js"
 
@@ -74,7 +82,8 @@ const paced = <A>(
   limiter: RateLimiter.Service,
   demand: RateLimiter.Demand,
   attempt: (seen: (response: HttpClientResponse.HttpClientResponse) => void) => Effect.Effect<A, Failure, unknown>,
-  probe: telemetry.Probe | undefined
+  probe: telemetry.Probe | undefined,
+  clock: Clock.Clock
 ): Effect.Effect<A, Failure, unknown> =>
   Effect.uninterruptibleMask((restore) => {
     // The queue is what waits in `acquire`: counted around it, whatever ends the wait.
@@ -85,48 +94,84 @@ const paced = <A>(
     return Effect.flatMap(restore(acquire), (permit) => {
       probe?.permit(Duration.toMillis(permit.waited))
       let response: HttpClientResponse.HttpClientResponse | undefined
-      return restore(attempt((r) => {
-        response = r
-      })).pipe(
-        Effect.onExit((exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const outcome = outcomeOf(exit, response, now)
-            if (outcome.rateLimited) probe?.rateLimited()
-            return limiter.release(permit, outcome)
-          })
-        )
+      const release = (exit: Exit.Exit<A, Failure>): Effect.Effect<A, Failure> => {
+        const outcome = outcomeOf(exit, response, clock.unsafeCurrentTimeMillis())
+        if (outcome.rateLimited) probe?.rateLimited()
+        return Effect.zipRight(limiter.release(permit, outcome), exit)
+      }
+      // Already masked: a match (no second mask, as `onExit` would take) releases the permit
+      // whatever ends the attempt, an interruption included.
+      return Effect.matchCauseEffect(
+        restore(attempt((r) => {
+          response = r
+        })),
+        { onFailure: (cause) => release(Exit.failCause(cause)), onSuccess: (a) => release(Exit.succeed(a)) }
       )
     })
   })
 
-// The policy reads typed OpenAI errors only: an open circuit steps around it (as a success of the
-// attempt) and ends the call at once, since the breaker has said the upstream is down.
-const retryUntilOpen = <A>(
-  attempt: (n: number) => Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown>,
-  policy: Schedule.Schedule<unknown, Failure, unknown>
-): Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown> =>
-  Effect.flatMap(
-    middleware.retryNumbered(
-      (n) =>
-        Effect.catchIf(
-          Effect.map(attempt(n), Either.right),
-          (e): e is CircuitBreaker.CircuitOpen => e._tag === "CircuitOpen",
-          (open) => Effect.succeed(Either.left(open))
-        ),
-      policy
-    ),
-    (either) => Either.isLeft(either) ? Effect.fail(either.left) : Effect.succeed(either.right)
-  )
+// Whether `consume` is the identity: the `httpClient` form, whose attempts end at the headers.
+const asResponse = <A>(response: HttpClientResponse.HttpClientResponse) => Effect.succeed(response as A)
+
+type Attempt<A> = Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown>
+
+// Attempt `n` reads its number from `currentAttempt`; set only when it differs (the first attempt
+// of an outermost call already reads 0), as a write is an acquire/release.
+const numbered = <A>(fiber: Fiber.RuntimeFiber<unknown, unknown>, n: number, attempt: Attempt<A>): Attempt<A> =>
+  fiber.getFiberRef(middleware.currentAttempt) === n ? attempt : Effect.locally(attempt, middleware.currentAttempt, n)
+
+const isCircuitOpen = (e: Failure | CircuitBreaker.CircuitOpen): e is CircuitBreaker.CircuitOpen => e._tag === "CircuitOpen"
+
+/**
+ * The retry driver of one call: its first attempt runs as it is (no schedule driver, no
+ * bookkeeping effect), as almost every call succeeds at once; after a first failure the policy
+ * takes over, as under `RetryPolicy.retry`. The policy reads typed OpenAI errors only: an open
+ * circuit steps around it (as a success of the attempt) and ends the call at once, since the
+ * breaker has said the upstream is down. `count` is told of every attempt.
+ */
+const retrying = <A>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  attempt: (n: number) => Attempt<A>,
+  policy: Schedule.Schedule<unknown, Failure, unknown>,
+  count: () => number,
+  breaker: boolean
+): Attempt<A> => {
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  const budgeted = Option.isSome(Context.getOption(fiber.currentContext, RetryBudget.RetryBudget))
+  return Effect.suspend(() => {
+    // The policy's deadline counts from the first attempt (after any bulkhead queue).
+    const start = clock.unsafeCurrentTimeMillis()
+    const first = retryPolicy.isolateOn(fiber, numbered(fiber, count(), attempt(0)))
+    return Effect.catchAll(budgeted ? RetryBudget.track(first) : first, (error) => {
+      if (isCircuitOpen(error)) return Effect.fail(error)
+      const next = Effect.withFiberRuntime<A, Failure | CircuitBreaker.CircuitOpen, unknown>((current) => {
+        const n = count()
+        return RetryBudget.track(numbered(current, n, attempt(n)))
+      })
+      if (!breaker) return retryPolicy.retryAfter(error, next as Effect.Effect<A, Failure, unknown>, policy, start)
+      const either = Effect.catchIf(Effect.map(next, Either.right), isCircuitOpen, (open) => Effect.succeed(Either.left(open)))
+      return Effect.flatMap(
+        retryPolicy.retryAfter(error, either, policy, start),
+        (result) => Either.isLeft(result) ? Effect.fail(result.left) : Effect.succeed(result.right)
+      )
+    })
+  })
+}
 
 /** @internal */
 export const make = (
   sender: HttpClient.HttpClient.With<unknown, unknown>,
   options: Resilience.Options<unknown>
 ): Resilient => {
-  // The platform's `http.client` span would record the URL's credentials and echoed keys.
-  const client = withScrubbedSpans(sender, options.secrets)
+  // The platform's `http.client` span would record the URL's credentials and echoed keys: with a
+  // tracer that records spans, the sender's spans are scrubbed; without one, the redacted header
+  // names are set once per call (below) rather than once per attempt.
+  const scrubbed = withScrubbedSpans(sender, options.secrets)
   const policy: Schedule.Schedule<unknown, Failure, unknown> = options.retryPolicy ?? RetryPolicy.default
-  const timeout = options.timeout ?? DEFAULT_TIMEOUT
+  // Decoded once; options that were never checked (an internal caller's) and do not decode keep
+  // failing as they did, at the attempt.
+  const timeout = Option.getOrUndefined(Duration.decodeUnknown(options.timeout ?? DEFAULT_TIMEOUT))
+  const onTimeout = () => timeouts.timeoutError("headers", timeout ?? Duration.infinity)
   const classifyOptions: middleware.ClassifyOptions = {
     maxBodyBytes: options.maxErrorBodyBytes,
     secrets: options.secrets
@@ -140,10 +185,23 @@ export const make = (
     ? {}
     : options.preflight
 
-  // The request of attempt `n`: its attempt number, and the call's one idempotency key.
-  const prepare = (request: HttpClientRequest.HttpClientRequest, n: number, cell: middleware.KeyCell | undefined) => {
-    const numbered = header === undefined ? request : HttpClientRequest.setHeader(request, header, String(n))
-    return cell === undefined ? Effect.succeed(numbered) : middleware.addIdempotencyKeyFrom(cell, numbered)
+  // The request of attempt `n`: its attempt number and the call's one idempotency key, set in
+  // one copy of the request. `undefined` when the key must first be drawn from a Random of the
+  // caller's own (a test's fixed one).
+  const prepare = (
+    request: HttpClientRequest.HttpClientRequest,
+    n: number,
+    cell: middleware.KeyCell | undefined,
+    random: Random.Random
+  ): HttpClientRequest.HttpClientRequest | undefined => {
+    const keyed = cell !== undefined && middleware.needsKey(request)
+    const key = keyed ? middleware.keyNow(cell, random) : undefined
+    if (keyed && key === undefined) return undefined
+    if (header === undefined && key === undefined) return request
+    const headers: Record<string, string> = {}
+    if (header !== undefined) headers[header] = String(n)
+    if (key !== undefined) headers[middleware.IDEMPOTENCY_HEADER] = key
+    return HttpClientRequest.setHeaders(request, headers)
   }
 
   const run = <A>(
@@ -151,54 +209,95 @@ export const make = (
     consume: Consume<A>,
     body?: unknown,
     annotate?: telemetry.Annotate<A>
-  ): Effect.Effect<A, Guarded, unknown> => {
-    // Once per call, not per attempt: the body is parsed (unless the caller gave it) and the key
-    // hashed once.
-    const json = body === undefined && (limiter !== undefined || preflight !== undefined)
-      ? TokenEstimate.bodyJson(request)
-      : body
-    const demand = limiter === undefined ? undefined : RateLimiter.demandOf(request, limiter.estimate, json ?? null)
-    return telemetry.instrument(request, json, annotate, demand?.tokens ?? 0, (probe) => {
+  ): Effect.Effect<A, Guarded, unknown> =>
+    Effect.withFiberRuntime((fiber) => {
+      // Once per call, not per attempt: the body is parsed (unless the caller gave it) and the
+      // key hashed once.
+      const json = body === undefined && (limiter !== undefined || preflight !== undefined)
+        ? TokenEstimate.bodyJson(request)
+        : body
+      const demand = limiter === undefined ? undefined : RateLimiter.demandOf(request, limiter.estimate, json ?? null)
+      const call = telemetry.begin(fiber, request, json, annotate, demand?.tokens ?? 0)
+      const tracing = call !== undefined && call.tracing
+      const client = tracing ? scrubbed : sender
+      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+      const live = timeouts.isLiveClock(clock)
+      const random = Context.get(fiber.currentDefaultServices, Random.Random)
+      // One key cell per call (the enclosing scope's, if any), read by every attempt.
+      const outer = idempotent ? fiber.getFiberRef(middleware.currentKeyCell) : Option.none()
+      const cell = !idempotent ? undefined : Option.isSome(outer) ? outer.value : { key: undefined }
+      let attempts = 0
+
       // send ▸ classify ▸ consume, within the per-attempt timeout. The limiter's wait is outside it.
       const send = (r: HttpClientRequest.HttpClientRequest, n: number) =>
       (seen: (response: HttpClientResponse.HttpClientResponse) => void) => {
-        const sent = timeouts.timeoutEffect(
-          Effect.flatMap(middleware.classifyEffect(client.execute(r), classifyOptions), (response) => {
-            seen(response)
-            probe?.response(response)
-            return classifyConsumed(consume(response), response)
-          }),
-          "headers",
-          timeout
-        )
-        return probe === undefined ? sent : probe.attempt(n, sent)
+        const exchange = Effect.flatMap(middleware.classifyEffect(client.execute(r), classifyOptions), (response) => {
+          seen(response)
+          call?.response(response)
+          return consume === asResponse ? Effect.succeed(response as A) : classifyConsumed(consume(response), response)
+        })
+        const sent = timeout === undefined
+          ? timeouts.timeoutEffect(exchange, "headers", options.timeout as Duration.DurationInput)
+          : timeouts.timeoutOn(exchange, timeout, onTimeout, live)
+        return call === undefined ? sent : call.attempt(n, sent)
       }
-      // One key cell per call (the enclosing scope's, if any), read by every attempt.
-      const retried = Effect.flatMap(idempotent ? middleware.ownKeyCell : noCell, (cell) => {
-        const attempt = (n: number): Effect.Effect<A, Failure | CircuitBreaker.CircuitOpen, unknown> =>
-          Effect.flatMap(prepare(request, n, cell), (r) => {
-            const sent = limiter === undefined || demand === undefined
-              ? send(r, n)(ignore)
-              : paced(limiter, demand, send(r, n), probe)
-            // The breaker sits outside the limiter: an open circuit refuses without waiting for a permit.
-            return breaker === undefined ? sent : breaker.protect(sent)
-          })
-        return breaker === undefined ? middleware.retryNumbered(attempt, policy) : retryUntilOpen(attempt, policy)
-      })
+      const sendPrepared = (r: HttpClientRequest.HttpClientRequest, n: number): Attempt<A> => {
+        const sent = limiter === undefined || demand === undefined
+          ? send(r, n)(ignore)
+          : paced(limiter, demand, send(r, n), call, clock)
+        // The breaker sits outside the limiter: an open circuit refuses without waiting for a permit.
+        return breaker === undefined ? sent : breaker.protect(sent)
+      }
+      const attempt = (n: number): Attempt<A> => {
+        const r = prepare(request, n, cell, random)
+        return r !== undefined || cell === undefined
+          ? sendPrepared(r ?? request, n)
+          : Effect.flatMap(middleware.addIdempotencyKeyFrom(cell, request), (keyed) =>
+            sendPrepared(prepare(keyed, n, undefined, random) ?? keyed, n))
+      }
+      const retried = retrying(fiber, attempt, policy, () => attempts++, breaker !== undefined)
       const bounded = deadline === undefined ? retried : timeouts.timeoutEffect(retried, "deadline", deadline)
       const guarded = bulkhead === undefined ? bounded : bulkhead(bounded)
       // First of all: a request that cannot fit takes no slot, no permit and no retry.
-      return preflight === undefined ? guarded : Effect.zipRight(preflightCheck(request, json, preflight), guarded)
+      const checked = preflight === undefined ? Effect.void : preflightCheck(request, json, preflight)
+      const program = checked === Effect.void ? guarded : Effect.zipRight(checked, guarded)
+
+      // One frame per call: the redacted header names set, and at the end restored, the
+      // attempts recorded and the call's metrics, in one mask rather than one per concern.
+      const framed = Effect.uninterruptibleMask((restore) => {
+        const names = fiber.getFiberRef(Headers.currentRedactedNames)
+        const redacted = coversSecrets(names) ? undefined : [...names, ...secretHeaderNames]
+        const end = (exit: Exit.Exit<A, Guarded>): Effect.Effect<A, Guarded> => {
+          let after: Effect.Effect<A, Guarded> = exit
+          const then = (step: Effect.Effect<void>) => {
+            if (step !== Effect.void) after = Effect.zipRight(step, after)
+          }
+          if (call !== undefined && !tracing) then(call.finish(exit, undefined))
+          then(retryPolicy.recordAttempts(fiber, attempts))
+          if (redacted !== undefined) then(FiberRef.set(Headers.currentRedactedNames, names))
+          return after
+        }
+        const inner = redacted === undefined
+          ? restore(program)
+          : Effect.zipRight(FiberRef.set(Headers.currentRedactedNames, redacted), restore(program))
+        return Effect.matchCauseEffect(inner, {
+          onFailure: (cause) => end(Exit.failCause(cause)),
+          onSuccess: (a) => end(Exit.succeed(a))
+        })
+      })
+      return tracing ? call.traced(framed) : framed
     })
-  }
 
   const httpClient = HttpClient.makeWith(
     (request: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
-      Effect.flatMap(request, (r) => run(r, Effect.succeed)),
+      Effect.flatMap(request, (r) => run(r, asResponse<HttpClientResponse.HttpClientResponse>)),
     Effect.succeed
   )
   return { run, httpClient }
 }
 
 const ignore = () => {}
-const noCell: Effect.Effect<middleware.KeyCell | undefined> = Effect.succeed(undefined)
+
+// Whether the redacted header names hold every secret header already (an enclosing call set them).
+const coversSecrets = (names: ReadonlyArray<string | RegExp>): boolean =>
+  secretHeaderNames.every((name) => names.includes(name))

@@ -26,7 +26,7 @@ import * as Bulkhead from "../Bulkhead.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import * as OpenAiError from "../OpenAiError.js"
 import * as RateLimiter from "../RateLimiter.js"
-import * as Resilience from "../Resilience.js"
+import * as resilience from "./resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import type * as ResilientFetch from "../ResilientFetch.js"
@@ -308,7 +308,7 @@ export const make = (
     const maxBody = options.maxErrorBodyBytes ?? MAX_ERROR_BODY_BYTES
     const policy: Schedule.Schedule<unknown, OpenAiError.OpenAiError, unknown> = options.retryPolicy ??
       RetryPolicy.default
-    const resilient = Resilience.make(capture.capturing(base, maxBody), {
+    const resilient = resilience.make(capture.capturing(base, maxBody), {
       ...options,
       retryPolicy: capture.recordingDecisions(policy)
     })

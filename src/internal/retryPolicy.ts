@@ -2,6 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
@@ -529,18 +530,69 @@ const noneStarted: Option.Option<number> = Option.none()
  * nested inside the attempt, and an attempt sees a fresh `Schedule.CurrentIterationMetadata` as
  * under `Effect.retry`. Both are set only when they differ: on the common path (no enclosing
  * retry) the attempt runs as it is, with no `Effect.locally` (an acquire/release per call).
+ * @internal
  */
+export const isolateOn = <A, E, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  let effect = self
+  if (Option.isSome(fiber.getFiberRef(startedAt))) effect = Effect.locally(effect, startedAt, noneStarted)
+  const meta = Context.get(fiber.currentContext, Schedule.CurrentIterationMetadata)
+  if (meta !== freshMetadata) effect = Effect.provideService(effect, Schedule.CurrentIterationMetadata, freshMetadata)
+  return effect
+}
+
 const isolate = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) => {
-    let effect = self
-    if (Option.isSome(fiber.getFiberRef(startedAt))) effect = Effect.locally(effect, startedAt, noneStarted)
-    const meta = Context.get(fiber.currentContext, Schedule.CurrentIterationMetadata)
-    if (meta !== freshMetadata) effect = Effect.provideService(effect, Schedule.CurrentIterationMetadata, freshMetadata)
-    return effect
-  })
+  Effect.withFiberRuntime((fiber) => isolateOn(fiber, self))
 
 // The default value of the reference: what `Effect.retry`'s driver hands its first attempt.
 const freshMetadata = Context.get(Context.empty(), Schedule.CurrentIterationMetadata)
+
+/**
+ * What `retry` does after a first failure `error`: the policy's driver, then `attempt` for as
+ * long as it continues, each with the iteration metadata `Effect.retry` gives it. The error that
+ * stops it comes out. `startMillis` is when the first attempt started (the policy's deadline
+ * counts from it).
+ * @internal
+ */
+export const retryAfter = <A, E, R, Out, R2>(
+  error: E,
+  attempt: Effect.Effect<A, E, R>,
+  policy: Schedule.Schedule<Out, E, R2>,
+  startMillis: number
+): Effect.Effect<A, E, R | R2> =>
+  Effect.flatMap(Schedule.driver(policy), (driver) => {
+    const next: Effect.Effect<A, E, R> = Effect.locally(
+      Effect.provideServiceEffect(attempt, Schedule.CurrentIterationMetadata, Ref.get(driver.iterationMeta)),
+      startedAt,
+      noneStarted
+    )
+    const loop = (e: E): Effect.Effect<A, E, R | R2> =>
+      Effect.matchEffect(driver.next(e), {
+        // As `Effect.retry` does: the last output is read (a defect if there is none).
+        onFailure: () => Effect.zipRight(Effect.orDie(driver.last), Effect.fail(e)),
+        onSuccess: () => Effect.catchAll(next, loop)
+      })
+    return loop(error)
+  }).pipe(Effect.locally(startedAt, Option.some(startMillis)))
+
+/**
+ * What `retry` records when it ends: the attempts it took, on `span`, the current span by default
+ * (`openai.retry.attempts`), and in {@link lastAttempts}, written only when it changes (a write
+ * copies the fiber's FiberRefs).
+ * @internal
+ */
+export const recordAttempts = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  attempts: number,
+  span?: Tracer.AnySpan | undefined
+): Effect.Effect<void> => {
+  // Not `Effect.annotateCurrentSpan`: outside a span it builds an exception per call.
+  const target = span ?? Option.getOrUndefined(Context.getOption(fiber.currentContext, Tracer.ParentSpan))
+  if (target !== undefined && target._tag === "Span") target.attribute("openai.retry.attempts", attempts)
+  return fiber.getFiberRef(lastAttempts) === attempts ? Effect.void : FiberRef.set(lastAttempts, attempts)
+}
 
 /**
  * `Effect.retry` with the bookkeeping of `RetryPolicy.retry`. The schedule's driver is built only
@@ -561,35 +613,9 @@ export const retry = <A, E, R, Out, R2>(
         attempts++
         return RetryBudget.track(self)
       })
-      const first = isolate(attempt)
-      // After the first failure: the policy's driver, then attempts for as long as it continues,
-      // each with the iteration metadata `Effect.retry` gives it. The error that stops it comes out.
-      const rest = (error: E): Effect.Effect<A, E, R | R2> =>
-        Effect.flatMap(Schedule.driver(policy), (driver) => {
-          const next: Effect.Effect<A, E, R> = Effect.locally(
-            Effect.provideServiceEffect(attempt, Schedule.CurrentIterationMetadata, Ref.get(driver.iterationMeta)),
-            startedAt,
-            noneStarted
-          )
-          const loop = (e: E): Effect.Effect<A, E, R | R2> =>
-            Effect.matchEffect(driver.next(e), {
-              // As `Effect.retry` does: the last output is read (a defect if there is none).
-              onFailure: () => Effect.zipRight(Effect.orDie(driver.last), Effect.fail(e)),
-              onSuccess: () => Effect.catchAll(next, loop)
-            })
-          return loop(error)
-        }).pipe(Effect.locally(startedAt, Option.some(now)))
       return Effect.ensuring(
-        Effect.catchAll(first, rest),
-        Effect.zipRight(
-          Effect.suspend(() => FiberRef.set(lastAttempts, attempts)),
-          // Not `Effect.annotateCurrentSpan`: outside a span it builds an exception per call.
-          Effect.withFiberRuntime<void>((fiber) => {
-            const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
-            if (Option.isSome(span) && span.value._tag === "Span") span.value.attribute("openai.retry.attempts", attempts)
-            return Effect.void
-          })
-        )
+        Effect.catchAll(isolate(attempt), (error) => retryAfter(error, attempt, policy, now)),
+        Effect.withFiberRuntime<void>((fiber) => recordAttempts(fiber, attempts))
       )
     })
   )

@@ -23,9 +23,9 @@ import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
-import * as RateLimitHeaders from "../RateLimitHeaders.js"
 import * as RetryBudget from "../RetryBudget.js"
 import { bodyJson } from "../TokenEstimate.js"
+import { parseCount } from "./headers.js"
 
 // ---------------------------------------------------------------------------------------------
 // The switch
@@ -226,8 +226,8 @@ export interface ResponseInfo {
   readonly inputTokens?: number | undefined
   readonly outputTokens?: number | undefined
   readonly finishReasons?: ReadonlyArray<string> | undefined
-  /** The response's rate-limit headers, when the client parsed them already. */
-  readonly rateLimit?: Option.Option<RateLimitHeaders.RateLimitHeaders> | undefined
+  /** The headers of the response the result came from: their rate-limit levels are recorded. */
+  readonly headers?: Readonly<Record<string, string | undefined>> | undefined
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
@@ -402,16 +402,12 @@ const seriesOfRequest = (request: HttpClientRequest.HttpClientRequest, body: unk
   return series
 }
 
-const remainingOf = (headers: Readonly<Record<string, string | undefined>>): Option.Option<RateLimitHeaders.RateLimitHeaders> =>
-  headers["x-ratelimit-remaining-requests"] === undefined && headers["x-ratelimit-remaining-tokens"] === undefined
-    ? Option.none()
-    : RateLimitHeaders.fromHeaders(headers)
-
 /**
  * One call's telemetry: the probe its layers report through, and what it records when it ends. A
  * class, so that a call allocates one object rather than a closure per hook.
  */
-class Call<A> implements Probe {
+/** @internal */
+export class Call<A> implements Probe {
   readonly info: CallInfo
   readonly series: CallSeries
   readonly clock: Clock.Clock
@@ -479,20 +475,17 @@ class Call<A> implements Probe {
     )
   }
 
-  remaining(headers: Option.Option<RateLimitHeaders.RateLimitHeaders>): void {
-    if (Option.isNone(headers)) return
-    const { remainingRequests, remainingTokens } = headers.value
+  // Only the two levels recorded are read off the headers, not every rate-limit header.
+  remaining(headers: Readonly<Record<string, string | undefined>>): void {
+    const requests = parseCount(headers["x-ratelimit-remaining-requests"])
+    const tokens = parseCount(headers["x-ratelimit-remaining-tokens"])
     const s = this.series
-    if (Option.isSome(remainingRequests)) {
-      this.update(s.get("remaining.requests", keys.remainingRequests, () => s.model), remainingRequests.value)
-    }
-    if (Option.isSome(remainingTokens)) {
-      this.update(s.get("remaining.tokens", keys.remainingTokens, () => s.model), remainingTokens.value)
-    }
+    if (requests !== undefined) this.update(s.get("remaining.requests", keys.remainingRequests, () => s.model), requests)
+    if (tokens !== undefined) this.update(s.get("remaining.tokens", keys.remainingTokens, () => s.model), tokens)
   }
 
   response(response: HttpClientResponse.HttpClientResponse): void {
-    if (this.readHeaders) this.remaining(remainingOf(response.headers))
+    if (this.readHeaders) this.remaining(response.headers)
   }
 
   queued(delta: number): void {
@@ -527,7 +520,7 @@ class Call<A> implements Probe {
     if (result !== undefined) {
       if (this.metrics) {
         this.usage(result, this.annotate?.stream === true ? elapsed : undefined)
-        if (result.rateLimit !== undefined) this.remaining(result.rateLimit)
+        if (result.headers !== undefined) this.remaining(result.headers)
       }
       if (span !== undefined) responseAttributes(span, result)
     }
@@ -538,6 +531,21 @@ class Call<A> implements Probe {
     return Option.isNone(budget)
       ? Effect.void
       : Effect.map(budget.value.tokens, (tokens) => this.update(series(keys.retryBudget, []), tokens))
+  }
+
+  /** Runs `effect` (the whole call) in the call's span, and ends the call inside it. */
+  traced<E extends Failure, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    const { info } = this
+    return Effect.useSpan(`${info.operation} ${info.model}`, {
+      kind: "client",
+      captureStackTrace: false,
+      attributes: {
+        "gen_ai.operation.name": info.operation,
+        "gen_ai.provider.name": providerName,
+        "gen_ai.request.model": info.model,
+        ...(info.deployment === undefined ? {} : { "openai.deployment": info.deployment })
+      }
+    }, (span) => Effect.withParentSpan(Effect.onExit(effect, (exit) => this.finish(exit, span)), span))
   }
 
   // What a successful call's result says: tokens used, time to its first chunk, the estimate's error.
@@ -561,35 +569,23 @@ class Call<A> implements Probe {
 }
 
 /**
- * Runs one call under telemetry: `build` gets the probe its layers report through (or `undefined`
- * when metrics are off and no tracer records spans).
+ * The telemetry of one call starting on `fiber`: the probe its layers report through, or
+ * `undefined` when metrics are off and no tracer records spans (a call then pays for one check).
+ * Without a tracer the caller ends it with {@link Call.finish}; with one, {@link Call.traced}
+ * runs the call in its span and ends it there.
  * @internal
  */
-export const instrument = <A, E extends Failure, R>(
+export const begin = <A>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   request: HttpClientRequest.HttpClientRequest,
   body: unknown,
   annotate: Annotate<A> | undefined,
-  estimatedTokens: number,
-  build: (probe: Probe | undefined) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => {
-    const metrics = enabled(fiber)
-    const tracing = fiber.currentTracer !== defaultTracer
-    if (!metrics && !tracing) return build(undefined)
-    const call = new Call(fiber, request, body, annotate, estimatedTokens, metrics, tracing)
-    if (!tracing) return Effect.onExit(build(call), (exit) => call.finish(exit, undefined))
-    const { info } = call
-    return Effect.useSpan(`${info.operation} ${info.model}`, {
-      kind: "client",
-      captureStackTrace: false,
-      attributes: {
-        "gen_ai.operation.name": info.operation,
-        "gen_ai.provider.name": providerName,
-        "gen_ai.request.model": info.model,
-        ...(info.deployment === undefined ? {} : { "openai.deployment": info.deployment })
-      }
-    }, (span) => Effect.withParentSpan(Effect.onExit(build(call), (exit) => call.finish(exit, span)), span))
-  })
+  estimatedTokens: number
+): Call<A> | undefined => {
+  const metrics = enabled(fiber)
+  const tracing = fiber.currentTracer !== defaultTracer
+  return metrics || tracing ? new Call(fiber, request, body, annotate, estimatedTokens, metrics, tracing) : undefined
+}
 
 const responseAttributes = (span: Tracer.Span, result: ResponseInfo): void => {
   if (result.model !== undefined) span.attribute("gen_ai.response.model", result.model)

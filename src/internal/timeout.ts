@@ -3,11 +3,15 @@
  * @internal
  */
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as OpenAiError from "../OpenAiError.js"
 
 /** @internal */
@@ -47,20 +51,66 @@ export const timeoutWith = <A, E, R, E2>(
     clock instanceof LiveClock ? liveTimeout(effect, timeout, onTimeout) : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
   )
 
+/**
+ * {@link timeoutWith} for a caller that knows already whether the clock is the live one
+ * ({@link isLiveClock}): no clock lookup per use.
+ * @internal
+ */
+export const timeoutOn = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  timeout: Duration.Duration,
+  onTimeout: () => E2,
+  live: boolean
+): Effect.Effect<A, E | E2, R> =>
+  !Duration.isFinite(timeout)
+    ? effect
+    : live
+    ? liveTimeout(effect, timeout, onTimeout)
+    : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+
 const LiveClock = (Clock.make() as object).constructor
 
-// Starts `effect` in a fiber of its own that runs at once on this thread until it first
-// suspends, with this fiber's context and FiberRefs: `Effect.fork` queues the child on the
-// scheduler instead, a hop that costs more than the rest of the timeout. The child is not
-// supervised by this fiber: the caller interrupts it whenever it stops waiting for it.
-const startNow = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R> =>
-  Effect.map(Effect.runtime<R>(), (runtime) => Runtime.runFork(runtime)(effect))
+/**
+ * Whether `clock` is the live one, where {@link timeoutWith} arms a plain timer.
+ * @internal
+ */
+export const isLiveClock = (clock: Clock.Clock): boolean => clock instanceof LiveClock
+
+type Locals = ReadonlyMap<unknown, ReadonlyArray<readonly [unknown, unknown]>>
+const localsOf = (refs: FiberRefs.FiberRefs): Locals => (refs as unknown as { readonly locals: Locals }).locals
+
+// Whether a child left every FiberRef as its parent has it (the same value, by reference): then
+// `Fiber.inheritAll` would change nothing, and its join (a copy and a diff of every FiberRef,
+// the context's among them) is skipped. Almost every attempt sets no FiberRef for good.
+const inheritsNothing = (parent: FiberRefs.FiberRefs, child: FiberRefs.FiberRefs): boolean => {
+  const p = localsOf(parent)
+  const c = localsOf(child)
+  if (p.size !== c.size) return false
+  let same = true
+  // `forEach`, not `for...of`: no entry array per FiberRef.
+  c.forEach((stack, ref) => {
+    const value = stack[0]?.[1]
+    const before = p.get(ref)?.[0]?.[1]
+    if (!same || value === before) return
+    // A fiber that ends winds down; `inheritAll` never passes on that flag (nor Interruption).
+    same = ref === FiberRef.currentRuntimeFlags && typeof value === "number" && typeof before === "number" &&
+      ((value ^ before) & ~notInherited) === 0
+  })
+  return same
+}
+
+const notInherited = RuntimeFlags.Interruption | RuntimeFlags.WindDown
 
 /**
  * `Effect.timeoutFail` races the effect and a sleep in two new fibers. On the live clock this does
  * the same with one fiber and a plain timer: the effect runs in a child, the parent waits for
  * whichever comes first, the child's exit or the timer, and interrupts the child on a timeout.
  * Under any other clock (TestClock) `Effect.timeoutFail` is used, so virtual time still drives it.
+ *
+ * The child starts at once on this thread until it first suspends, with this fiber's context and
+ * FiberRefs (`Effect.fork` queues it on the scheduler instead, a hop that costs more than the rest
+ * of the timeout). It is not supervised by this fiber: the parent interrupts it whenever it stops
+ * waiting for it.
  */
 const liveTimeout = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
@@ -68,10 +118,16 @@ const liveTimeout = <A, E, R, E2>(
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) =>
-    // The child returns its outcome as a value: a child that failed would log "Fiber terminated
-    // with an unhandled error" at Debug for every failed attempt, although the parent handles it.
-    Effect.flatMap(startNow(restore(Effect.exit(effect))), (child) =>
-      Effect.flatMap(
+    Effect.withFiberRuntime<A, E | E2, R>((parent, status) => {
+      const runtime = Runtime.make({
+        context: parent.currentContext as Context.Context<R>,
+        fiberRefs: parent.getFiberRefs(),
+        runtimeFlags: status.runtimeFlags
+      })
+      // The child returns its outcome as a value: a child that failed would log "Fiber terminated
+      // with an unhandled error" at Debug for every failed attempt, although the parent handles it.
+      const child = Runtime.runFork(runtime)(restore(Effect.exit(effect)))
+      return Effect.flatMap(
         restore(Effect.async<Exit.Exit<Exit.Exit<A, E>> | undefined>((resume) => {
           let settled = false
           const timer = setTimeout(() => {
@@ -94,8 +150,9 @@ const liveTimeout = <A, E, R, E2>(
             ? Effect.zipRight(Fiber.interrupt(child), Effect.fail(onTimeout()))
             : Exit.isFailure(exit)
             ? Exit.failCause(exit.cause) // the child was interrupted
-            : Exit.isSuccess(exit.value)
-            ? Effect.as(Fiber.inheritAll(child), exit.value.value)
+            : Exit.isSuccess(exit.value) && !inheritsNothing(parent.getFiberRefs(), child.getFiberRefs())
+            ? Effect.zipRight(Fiber.inheritAll(child), exit.value)
             : exit.value
-      )))
-
+      )
+    })
+  )
