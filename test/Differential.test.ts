@@ -1,6 +1,6 @@
 /**
  * The mock cannot drift from real traffic: every fault goes through third-party clients (the
- * official `openai` 4.x, 5.x, 6.x and 7.x, LangChain's ChatOpenAI, the Vercel AI SDK) against the
+ * official `openai` 4.x, 5.x and 6.x (7.x needs Node 22; this project runs on 20), LangChain's ChatOpenAI, the Vercel AI SDK) against the
  * mock server, and, for every fault with a recording in ../shared/fixtures/openai/errors,
  * against a server replaying that recording byte for byte. Both must give the client the same
  * error class, status, code, type, request id and message, after the same number of attempts.
@@ -172,8 +172,8 @@ describe("every fault through every major of the official SDK, as Faults.descrip
           }).then((s) => s.error)
         ))
       const [nested, flat] = yield* Effect.promise(() => Promise.all([per("nested"), per("flat")]))
-      expect(nested).toEqual(["APIError", "APIError", "APIError", "APIError"])
-      expect(flat).toEqual(["APIError", "ok", "ok", "APIError"])
+      expect(nested).toEqual(["APIError", "APIError", "APIError"])
+      expect(flat).toEqual(["APIError", "ok", "ok"])
     }).pipe(Effect.provide(MockServer.layer())))
 
   it.live("LangChain and the Vercel AI SDK: every status fault arrives as the error of its status", () =>

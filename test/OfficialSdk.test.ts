@@ -97,16 +97,19 @@ describe("the official openai package against the mock server", () => {
       expect(slow).toBeInstanceOf(APIConnectionTimeoutError)
     }))
 
-  it.live("a malformed 200 body is a SyntaxError; an empty one resolves to nothing (openai-node reads it as no content)", () =>
+  it.live("a malformed 200 body is a SyntaxError; an empty one with content-length: 0 resolves to nothing", () =>
     withSdk(async ({ client }) => {
       const malformed = await failure(
         client().chat.completions.create(chatParams, { headers: { "x-mock-fault": "malformed_json" } })
       )
       expect(malformed).toBeInstanceOf(SyntaxError)
-      // openai-node treats an empty JSON body as "no content" and resolves with undefined: a
-      // caller that reads `.choices` then fails far from the cause. Worth a test of one's own.
+      // A chunked empty body is a SyntaxError too, but with content-length: 0 openai-node 6.x reads
+      // "no content" and resolves with undefined: a caller that reads `.choices` then fails far
+      // from the cause. Worth a test of one's own.
+      const chunked = await failure(client().chat.completions.create(chatParams, { headers: { "x-mock-fault": "empty_body" } }))
+      expect(chunked).toBeInstanceOf(SyntaxError)
       const empty: unknown = await client().chat.completions.create(chatParams, {
-        headers: { "x-mock-fault": "empty_body" }
+        headers: { "x-mock-fault": "empty_body_content_length" }
       })
       expect(empty).toBeUndefined()
     }))

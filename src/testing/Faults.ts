@@ -141,7 +141,7 @@ export const hints: ReadonlyArray<Hint> = ["retry-after", "retry-after-ms", "x-r
  * @since 0.1.0
  * @category models
  */
-export type SdkMajor = "4" | "5" | "6" | "7"
+export type SdkMajor = "4" | "5" | "6"
 
 /**
  * What a fault looks like on the wire, what real server sends it, and what the official `openai`
@@ -171,7 +171,7 @@ export interface Description {
    * raises nothing.
    */
   readonly sdkError: string | undefined
-  /** The same, for each major version of the `openai` package (`sdkError` is `sdk["7"]`). */
+  /** The same, for each major version of the `openai` package (`sdkError` is `sdk["6"]`). */
   readonly sdk: { readonly [M in SdkMajor]: string | undefined }
 }
 

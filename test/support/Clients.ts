@@ -8,10 +8,9 @@ import { createOpenAI } from "@ai-sdk/openai"
 import { generateText } from "ai"
 import { Effect, type Scope } from "effect"
 import type * as http from "node:http"
-import OpenAI7 from "openai"
 import OpenAI4 from "openai-v4"
 import OpenAI5 from "openai-v5"
-import OpenAI6 from "openai-v6"
+import OpenAI6 from "openai"
 import type { Faults } from "../../src/testing/index.js"
 import { read } from "../utils/fixtures.js"
 import * as LoopbackServer from "./httpServer.js"
@@ -65,7 +64,7 @@ const describeError = (e: unknown): Seen => {
 }
 
 /** The official SDK's majors, by the name the tests and `Faults.descriptions[f].sdk` use. */
-export const sdkMajors: ReadonlyArray<Faults.SdkMajor> = ["4", "5", "6", "7"]
+export const sdkMajors: ReadonlyArray<Faults.SdkMajor> = ["4", "5", "6"]
 
 interface SdkLike {
   readonly chat: { readonly completions: { readonly create: (body: object) => Promise<unknown> } }
@@ -82,8 +81,7 @@ type SdkConstructor = new(options: {
 const constructors: Record<Faults.SdkMajor, SdkConstructor> = {
   "4": OpenAI4 as unknown as SdkConstructor,
   "5": OpenAI5 as unknown as SdkConstructor,
-  "6": OpenAI6 as unknown as SdkConstructor,
-  "7": OpenAI7 as unknown as SdkConstructor
+  "6": OpenAI6 as unknown as SdkConstructor
 }
 
 /** How a fault is reached: a plain chat call, a chat stream iterated, a Responses stream iterated. */

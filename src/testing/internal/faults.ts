@@ -23,7 +23,7 @@ const d = (
   sdk: Sdk,
   realSource: string
 ): Description => {
-  const perMajor = typeof sdk === "object" ? sdk : { "4": sdk, "5": sdk, "6": sdk, "7": sdk }
+  const perMajor = typeof sdk === "object" ? sdk : { "4": sdk, "5": sdk, "6": sdk }
   return {
     name,
     kind,
@@ -33,7 +33,7 @@ const d = (
     hints: defaultHints,
     retryAfter: defaultHints.includes("retry-after"),
     realSource,
-    sdkError: perMajor["7"],
+    sdkError: perMajor["6"],
     sdk: perMajor
   }
 }
@@ -232,7 +232,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    { "4": "FetchError", "5": "SyntaxError", "6": "SyntaxError", "7": "SyntaxError" },
+    { "4": "FetchError", "5": "SyntaxError", "6": "SyntaxError" },
     "proxies, a body cut"
   ),
   html_502: d(
@@ -252,7 +252,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    { "4": "FetchError", "5": "SyntaxError", "6": "SyntaxError", "7": undefined },
+    { "4": "FetchError", "5": "SyntaxError", "6": "SyntaxError" },
     "proxies: a chunked body with zero bytes"
   ),
   empty_body_content_length: d(
@@ -262,7 +262,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    { "4": "FetchError", "5": "SyntaxError", "6": undefined, "7": undefined },
+    { "4": "FetchError", "5": "SyntaxError", "6": undefined },
     "proxies: content-length: 0"
   ),
   body_cut: d(
@@ -272,7 +272,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    { "4": "hangs", "5": "TypeError", "6": "TypeError", "7": "TypeError" },
+    { "4": "hangs", "5": "TypeError", "6": "TypeError" },
     "a connection lost part-way through a body sent with content-length"
   ),
   slow_headers: d(
@@ -325,7 +325,7 @@ export const descriptions: { readonly [K in FaultName]: Description } = {
     undefined,
     undefined,
     NONE,
-    { "4": "Error", "5": "TypeError", "6": "TypeError", "7": "TypeError" },
+    { "4": "Error", "5": "TypeError", "6": "TypeError" },
     "networks, proxies"
   )
 }
