@@ -42,6 +42,7 @@ import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
 import { API_KEY, body, type Call, fmt, latencies, median, startServer } from "./support/loopback.js"
+import { targetLine } from "./support/target.js"
 
 const throughput = async (call: Call, total: number, concurrency: number): Promise<number> => {
   let next = 0
@@ -58,10 +59,6 @@ const percentile = (xs: ReadonlyArray<number>, p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0
 }
 
-const targetLine = (name: string, value: number, op: "<=" | ">=", goal: number, unit = "") =>
-  `target ${name}: ${fmt(value, unit === "" ? 3 : 0)}${unit} (goal ${op} ${goal}${unit}) ${
-    (op === "<=" ? value <= goal : value >= goal) ? "met" : "missed"
-  }`
 
 // CPU per call (process.cpuUsage, user + system, the server's share included and the same for
 // every row): the median over interleaved rounds of sequential calls. "over bare" subtracts the
@@ -267,8 +264,8 @@ const main = async () => {
     }; throughput (b')/(c) = ${fmt(t.oursFetch / t.official)}`
   )
   const targets = [
-    targetLine("p50 latency (b)/(a) raw fetch", latA, "<=", 1.1),
-    targetLine("p99 latency (b)/(c) SDK", p99Ours / p99Sdk, "<=", 1)
+    targetLine("p50 latency (b)/(a) raw fetch", latA, { op: "<=", goal: 1.1, digits: 3 }),
+    targetLine("p99 latency (b)/(c) SDK", p99Ours / p99Sdk, { op: "<=", goal: 1, digits: 3 })
   ]
   await runtime.dispose()
   await undiciRuntime.dispose()
@@ -277,8 +274,8 @@ const main = async () => {
   await agent.close()
 
   const cpu = await cpuSection(url)
-  targets.push(targetLine("CPU per call, full stack over bare", cpu.fullStack, "<=", 100, " us"))
-  targets.push(targetLine("CPU per call, resilient() over bare", cpu.resilient, "<=", 50, " us"))
+  targets.push(targetLine("CPU per call, full stack over bare", cpu.fullStack, { op: "<=", goal: 100, unit: " us", digits: 0 }))
+  targets.push(targetLine("CPU per call, resilient() over bare", cpu.resilient, { op: "<=", goal: 50, unit: " us", digits: 0 }))
   server.close()
   server.closeAllConnections()
 

@@ -28,6 +28,7 @@ import * as Bulkhead from "../src/Bulkhead.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import { API_KEY, body, completion, fmt, median, startServer } from "./support/loopback.js"
+import * as target from "./support/target.js"
 
 const responseHeaders = {
   "content-type": "application/json",
@@ -43,7 +44,7 @@ const memoryClient: HttpClient.HttpClient = HttpClient.make((request) =>
 )
 
 const targetLine = (name: string, value: number, goal: number) =>
-  `target ${name}: ${fmt(value, 1)} us (goal <= ${goal} us) ${value <= goal ? "met" : "missed"}`
+  target.targetLine(name, value, { op: "<=", goal, unit: " us", digits: 1 })
 
 type Rows<K extends string> = Record<K, (n: number) => Promise<void>>
 
