@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Either, Exit, Logger, Option, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Either, Exit, Fiber, Logger, Option, TestClock } from "effect"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RateLimiterRedis from "../src/RateLimiterRedis.js"
@@ -66,6 +66,37 @@ describe("CircuitBreaker shared state (memory store, TestClock)", () => {
       yield* TestClock.adjust("10 seconds")
       const late = yield* CircuitBreaker.make(options(store))
       assert.strictEqual(Duration.toMillis(Option.getOrThrow(refusal(yield* succeed(late))).retryAfter), 10_000)
+    }))
+
+  it.scoped("a success that ends while an earlier failure waits behind a slow store read still resets the count", () =>
+    Effect.gen(function*() {
+      const memory = CircuitBreaker.makeSharedStoreMemory()
+      // A store whose read takes 50 ms (a Redis round trip under load), done under the breaker's lock.
+      const store: CircuitBreaker.SharedStore = { ...memory, read: (k, n) => Effect.zipRight(Effect.sleep("50 millis"), memory.read(k, n)) }
+      const breaker = yield* CircuitBreaker.make(options(store))
+      const [first, second] = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
+      const f1 = yield* Effect.fork(breaker(Effect.zipRight(Deferred.await(first), Effect.fail(serverError))))
+      const s = yield* Effect.fork(breaker(Effect.zipRight(Deferred.await(second), Effect.succeed("ok"))))
+      yield* TestClock.adjust("100 millis")
+      // A third call's admission now holds the lock for its read: F1's failure, then S's success,
+      // end behind it.
+      const settle = Effect.repeatN(Effect.yieldNow(), 20)
+      const x = yield* Effect.fork(succeed(breaker))
+      yield* settle
+      yield* Deferred.succeed(first, undefined)
+      yield* settle
+      yield* Deferred.succeed(second, undefined)
+      yield* settle
+      yield* TestClock.adjust("50 millis")
+      yield* Fiber.await(f1)
+      yield* Fiber.await(s)
+      yield* Fiber.join(x)
+      // Failure, success: the count is back to zero, so one more failure does not trip.
+      assert.deepStrictEqual(yield* breaker.state, CircuitBreaker.State.Closed({ failures: 0 }))
+      const f2 = yield* Effect.fork(fail(breaker))
+      yield* TestClock.adjust("50 millis")
+      yield* Fiber.join(f2)
+      assert.deepStrictEqual(yield* breaker.state, CircuitBreaker.State.Closed({ failures: 1 }))
     }))
 
   it.scoped("a failing store: the breaker decides locally and warns once", () =>

@@ -280,7 +280,9 @@ const record = (m: Machine, verdict: Verdict, probe: boolean): Effect.Effect<voi
 
 // ---------------------------------------------------------------------------------------------
 // The fast path: what changes nothing needs no lock (each step below is synchronous, and every
-// change under the lock is made synchronously too, so they cannot interleave).
+// change under the lock is made synchronously too, so they cannot interleave). Not with a shared
+// store: its reads run under the lock, so an outcome recorded there may still be waiting for it,
+// and a later outcome that skipped the lock would be applied before it.
 // ---------------------------------------------------------------------------------------------
 
 const nowOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
@@ -301,6 +303,7 @@ const admitFast = (m: Machine, fiber: Fiber.RuntimeFiber<unknown, unknown>): Adm
 
 /** Records an outcome that changes nothing published; false when it needs the lock. */
 const recordFast = (m: Machine, verdict: Verdict, probe: boolean, fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => {
+  if (m.remote !== undefined) return false
   const s = m.state
   if (s._tag === "HalfOpen") return !probe
   if (s._tag === "Open" || verdict === "ignore") return true
