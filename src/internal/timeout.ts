@@ -126,9 +126,12 @@ const liveTimeout = <A, E, R, E2>(
       })
       // The child returns its outcome as a value: a child that failed would log "Fiber terminated
       // with an unhandled error" at Debug for every failed attempt, although the parent handles it.
-      const child = Runtime.runFork(runtime)(restore(Effect.exit(effect)))
+      // It is started inside the wait's registration, so that a parent interrupted before it waits
+      // starts no child that nothing would stop (so `child` is assigned before anything reads it).
+      let child!: Fiber.RuntimeFiber<Exit.Exit<A, E>>
       return Effect.flatMap(
         restore(Effect.async<Exit.Exit<Exit.Exit<A, E>> | undefined>((resume) => {
+          child = Runtime.runFork(runtime)(restore(Effect.exit(effect)))
           let settled = false
           const timer = setTimeout(() => {
             if (settled) return
