@@ -242,11 +242,7 @@ export type RequirementsOf<O> = HttpClient.HttpClient | OpenAiClient.Requirement
 export const openAi = <O extends OpenAiOptions<unknown>>(
   options: O
 ): Effect.Effect<Deployment<FailureOf<O>>, InvalidOptions.InvalidOptions, RequirementsOf<O>> =>
-  internal.make<FailureOf<O>>(options.name, options.contextWindow, Effect.sync(() => internal.openAi(options))) as Effect.Effect<
-    Deployment<FailureOf<O>>,
-    never,
-    RequirementsOf<O>
-  >
+  internal.make<FailureOf<O>, RequirementsOf<O>>(options.name, options.contextWindow, Effect.sync(() => internal.openAi(options)))
 
 /**
  * An Azure OpenAI deployment: the v1 API by default, or the deployments API with its
@@ -275,11 +271,7 @@ export const openAi = <O extends OpenAiOptions<unknown>>(
 export const azure = <O extends AzureOptions<unknown>>(
   options: O
 ): Effect.Effect<Deployment<FailureOf<O>>, InvalidOptions.InvalidOptions, RequirementsOf<O>> =>
-  internal.make<FailureOf<O>>(options.name, options.contextWindow, internal.azure(options)) as Effect.Effect<
-    Deployment<FailureOf<O>>,
-    never,
-    RequirementsOf<O>
-  >
+  internal.make<FailureOf<O>, RequirementsOf<O>>(options.name, options.contextWindow, internal.azure(options))
 
 /**
  * Any OpenAI-compatible server: vLLM, Ollama, a LiteLLM proxy, OpenRouter.
@@ -304,11 +296,7 @@ export const azure = <O extends AzureOptions<unknown>>(
 export const compatible = <O extends CompatibleOptions<unknown>>(
   options: O
 ): Effect.Effect<Deployment<FailureOf<O>>, InvalidOptions.InvalidOptions, RequirementsOf<O>> =>
-  internal.make<FailureOf<O>>(options.name, options.contextWindow, Effect.sync(() => internal.compatible(options))) as Effect.Effect<
-    Deployment<FailureOf<O>>,
-    never,
-    RequirementsOf<O>
-  >
+  internal.make<FailureOf<O>, RequirementsOf<O>>(options.name, options.contextWindow, Effect.sync(() => internal.compatible(options)))
 
 /**
  * Entra ID tokens from an `@azure/identity` credential (`DefaultAzureCredential`, a managed

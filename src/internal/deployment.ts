@@ -256,12 +256,17 @@ const clientOptions = (options: Deployment.CommonOptions<unknown>): Omit<OpenAiC
   ...("project" in options ? { project: options.project as string | undefined } : {})
 })
 
-/** @internal */
-export const make = <E>(
+/**
+ * The deployment's client, typed by what its options configured: the error channel `E` and the
+ * requirements `R` follow from the options (the public constructors compute both), which the
+ * client built from them at run time cannot show.
+ * @internal
+ */
+export const make = <E, R>(
   name: string,
   contextWindow: number | undefined,
   built: Effect.Effect<Built>
-): Effect.Effect<Deployment.Deployment<E>, InvalidOptions, unknown> =>
+): Effect.Effect<Deployment.Deployment<E>, InvalidOptions, R> =>
   Effect.gen(function*() {
     const b = yield* built
     const client = yield* OpenAiClient.make(b.client)
@@ -273,7 +278,7 @@ export const make = <E>(
       contextWindow,
       client: client as unknown as OpenAiClient.Service<E>
     }
-  })
+  }) as Effect.Effect<Deployment.Deployment<E>, InvalidOptions, R>
 
 /** @internal */
 export const fromTokenCredential = (
