@@ -3,22 +3,16 @@
  * id ends up answered exactly once. The subprocesses use the embedded mock on 127.0.0.1.
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { built, root } from "./utils/build.js"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const entry = path.join(root, "dist", "cli", "main.js")
+let entry = ""
 
 beforeAll(() => {
-  if (!fs.existsSync(entry)) {
-    execFileSync(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-      cwd: root,
-      stdio: "inherit"
-    })
-  }
+  entry = built("cli/main.js")
 }, 180_000)
 
 const start = (args: ReadonlyArray<string>): ChildProcess =>

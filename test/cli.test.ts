@@ -245,13 +245,17 @@ describe("command line", () => {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir() }
     })
     let out = ""
+    let err = ""
+    npx.stderr.on("data", (d: Buffer) => {
+      err += d.toString()
+    })
     const port = await new Promise<number>((resolve, reject) => {
       npx.stdout.on("data", (d: Buffer) => {
         out += d.toString()
         const match = LISTENING.exec(out)
         if (match) resolve(Number(match[1]))
       })
-      npx.on("close", () => reject(new Error(`npx ended before the server listened: ${out}`)))
+      npx.on("close", () => reject(new Error(`npx ended before the server listened: ${out}${err}`)))
     })
     // The server's pid, to stop it if the test fails (it is a grandchild: npm, sh, node).
     const descendants = (pid: number): Array<number> => {

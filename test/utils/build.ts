@@ -16,6 +16,7 @@ export const tsc: string = path.join(root, "node_modules", "typescript", "bin", 
 /** The absolute path of `file` (relative to the root) under dist/, building dist/ when it is missing. */
 export const built = (file: string): string => {
   const full = path.join(root, "dist", file)
-  if (!fs.existsSync(full)) execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" })
+  // Through npm's build script: it also marks the bin executable, which npx needs.
+  if (!fs.existsSync(full)) execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "inherit" })
   return full
 }
