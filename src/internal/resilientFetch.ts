@@ -30,6 +30,7 @@ import * as resilience from "./resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import type * as ResilientFetch from "../ResilientFetch.js"
+import { BufferedResponse } from "./bufferedResponse.js"
 import * as capture from "./capture.js"
 import * as explain from "./explain.js"
 import { MAX_ERROR_BODY_BYTES } from "./httpMiddleware.js"
@@ -318,11 +319,10 @@ export const make = (
     const call = (incoming: Incoming, state: capture.Call, signal: AbortSignal | undefined) => {
       const request = incoming.request
       const consume = (response: HttpClientResponse.HttpClientResponse) =>
-        isEventStream(response) ? firstBytes(response, signal) : Effect.map(response.arrayBuffer, (bytes) =>
-          new Response(capture.NULL_BODY.has(response.status) ? null : bytes, {
-            status: response.status,
-            headers: capture.webHeaders(response.headers)
-          }))
+        isEventStream(response) ? firstBytes(response, signal) : Effect.map(response.arrayBuffer, (bytes) => {
+          const init = { status: response.status, headers: capture.webHeaders(response.headers) }
+          return capture.NULL_BODY.has(response.status) ? new Response(null, init) : new BufferedResponse(new Uint8Array(bytes), init)
+        })
       return Effect.catchAll(resilient.run(request, consume), (error) => {
         watch.onFailure(incoming)
         const explanation = explain.explanationOf(error as explain.Failure, state)
