@@ -25,6 +25,7 @@
  *
  * @since 0.1.0
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
@@ -112,6 +113,13 @@ export interface PlainOptions extends Omit<Options<never>, "retryPolicy" | "brea
   readonly bulkhead?: Bulkhead.Options | undefined
   readonly limiter?: RateLimiter.Options | undefined
   readonly budget?: RetryBudget.Options | undefined
+  /**
+   * The `HttpClient` that sends the attempts, in place of a `fetch` (giving both is refused with
+   * `InvalidOptions`). On Node, `UndiciHttpClient.make()` from `effect-openai-resilience/undici`
+   * is the quickest: it calls undici's dispatcher directly, without building a `Request` and a
+   * `Response` per attempt.
+   */
+  readonly httpClient?: HttpClient.HttpClient | undefined
 }
 
 /**

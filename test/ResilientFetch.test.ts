@@ -2,6 +2,7 @@
  * The official `openai` package over a ResilientFetch, against the mock server on real sockets:
  * the attempts the mock saw, the class the SDK raised, and the typed error read back.
  */
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope, Supervisor } from "effect"
@@ -361,6 +362,26 @@ describe("ResilientFetch with the official openai package", () => {
         expect(attempts[0]?.attributes.has("http.request.header.authorization")).toBe(true)
         for (const span of spans) expect(JSON.stringify([...span.attributes])).not.toContain(API_KEY)
       })
+    ))
+
+  it.live("fromOptions over an HttpClient given as an option: it sends every attempt; with a fetch as well, refused", () =>
+    withSdk(({ log, sdk }) =>
+      Effect.gen(function*() {
+        const sent: Array<string> = []
+        const under = yield* HttpClient.HttpClient
+        const httpClient = HttpClient.tapRequest(under, (request) => Effect.sync(() => sent.push(request.url)))
+        const fetch = ResilientFetch.fromOptions({ retryPolicy: policy, httpClient })
+        const completion = yield* Effect.promise(() =>
+          sdk(fetch).chat.completions.create(chatParams, { headers: { "x-mock-fault": "server_error", "x-mock-fault-times": "1" } })
+        )
+        expect(completion.object).toBe("chat.completion")
+        expect(sent).toHaveLength(2)
+        expect(yield* log()).toHaveLength(2)
+        yield* Effect.promise(() => fetch.close())
+        expect(() => ResilientFetch.fromOptions({ httpClient, fetch: globalThis.fetch })).toThrow(
+          /ResilientFetch: option httpClient is .*; expected either fetch or httpClient, not both/
+        )
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici))
     ))
 
   it.live("fromOptions: plain options, no Effect, close() ends it", () =>

@@ -55,7 +55,7 @@ export class BufferedResponse extends Response {
   }
 
   override text(): Promise<string> {
-    if (this.#stream !== undefined) return new Response(this.#stream).text()
+    if (this.#stream !== undefined) return this.#fromStream((r) => r.text())
     const bytes = this.#take()
     return bytes === undefined ? unusable() : Promise.resolve(decoder.decode(bytes))
   }
@@ -66,23 +66,23 @@ export class BufferedResponse extends Response {
   }
 
   override arrayBuffer(): Promise<ArrayBuffer> {
-    if (this.#stream !== undefined) return new Response(this.#stream).arrayBuffer()
+    if (this.#stream !== undefined) return this.#fromStream((r) => r.arrayBuffer())
     const bytes = this.#take()
     return bytes === undefined ? unusable() : Promise.resolve(copy(bytes).buffer)
   }
 
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    if (this.#stream !== undefined) return new Response(this.#stream).arrayBuffer().then((b) => new Uint8Array(b))
+    if (this.#stream !== undefined) return this.#fromStream((r) => r.arrayBuffer()).then((b) => new Uint8Array(b))
     const bytes = this.#take()
     return bytes === undefined ? unusable() : Promise.resolve(copy(bytes))
   }
 
   override blob(): Promise<Blob> {
-    return this.#whole().blob()
+    return this.#fromWhole((r) => r.blob())
   }
 
   override formData(): Promise<FormData> {
-    return this.#whole().formData()
+    return this.#fromWhole((r) => r.formData())
   }
 
   override clone(): Response {
@@ -95,17 +95,22 @@ export class BufferedResponse extends Response {
     return new BufferedResponse(this.#bytes, this.#init)
   }
 
+  // Once `body` is out, reads go through it; a stream already read is the same TypeError (the
+  // Response constructor throws it, a read must reject with it).
+  #fromStream<A>(read: (response: Response) => Promise<A>): Promise<A> {
+    try {
+      return read(new Response(this.#stream, this.#init))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
   // A platform response over the same body, for the reads that need its parsers (a multipart
   // boundary, a blob's type).
-  #whole(): Response {
-    if (this.#stream !== undefined) return new Response(this.#stream, this.#init)
+  #fromWhole<A>(read: (response: Response) => Promise<A>): Promise<A> {
+    if (this.#stream !== undefined) return this.#fromStream(read)
     const bytes = this.#take()
-    if (bytes === undefined) {
-      const spent = new Response("", this.#init)
-      void spent.text()
-      return spent
-    }
-    return new Response(bytes, this.#init)
+    return bytes === undefined ? unusable() : read(new Response(bytes, this.#init))
   }
 }
 

@@ -33,6 +33,7 @@ import type * as ResilientFetch from "../ResilientFetch.js"
 import { BufferedResponse } from "./bufferedResponse.js"
 import * as capture from "./capture.js"
 import * as explain from "./explain.js"
+import { invalid } from "./options.js"
 import { MAX_ERROR_BODY_BYTES } from "./httpMiddleware.js"
 import * as transport from "./resilientFetchTransport.js"
 
@@ -388,8 +389,12 @@ export const fromOptions = (options: ResilientFetch.PlainOptions): ResilientFetc
     const limiter = options.limiter === undefined
       ? undefined
       : yield* RateLimiter.make(options.limiter).pipe(Effect.provide(RateLimiter.layerStoreMemory))
-    const { breaker: _b, bulkhead: _h, limiter: _l, budget, ...rest } = options
-    return yield* make({ ...rest, breaker, bulkhead, limiter }).pipe(Effect.provide(RetryBudget.layer(budget)))
+    const { breaker: _b, bulkhead: _h, limiter: _l, budget, httpClient, ...rest } = options
+    if (httpClient !== undefined && options.fetch !== undefined) {
+      return yield* Effect.fail(invalid("ResilientFetch", "httpClient", "an HttpClient", "either fetch or httpClient, not both"))
+    }
+    const made = make({ ...rest, breaker, bulkhead, limiter }).pipe(Effect.provide(RetryBudget.layer(budget)))
+    return yield* (httpClient === undefined ? made : Effect.provideService(made, HttpClient.HttpClient, httpClient))
   })
   const fetch = Effect.runSync(Scope.extend(built, scope))
   const close = () => Effect.runPromise(Scope.close(scope, Exit.void))
