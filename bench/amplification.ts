@@ -28,6 +28,7 @@ import * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { printTarget } from "./support/target.js"
+import { printTable } from "./support/table.js"
 
 const LOGICAL = 10_000
 const ARRIVAL_WINDOW_MS = 120_000
@@ -146,30 +147,19 @@ const main = async () => {
       OUTAGE_MS / 1000
     } s\n`
   )
-  const header = [
-    "policy".padEnd(24),
-    "sent/logical (outage)".padStart(22),
-    "vs baseline".padStart(12),
-    "sent total".padStart(11),
-    "outage reqs ok".padStart(15),
-    "recovery".padStart(9),
-    "1st success".padStart(12),
-    "real".padStart(8)
-  ].join(" ")
-  console.log(header)
-  console.log("-".repeat(header.length))
-  for (const r of results) {
-    console.log([
-      r.name.padEnd(24),
-      fmt(perLogical(r)).padStart(22),
-      (baseline === undefined ? "-" : `${fmt(perLogical(r) / perLogical(baseline))}x`).padStart(12),
-      String(r.totalSent).padStart(11),
-      `${r.outageSucceeded}/${r.outageLogical}`.padStart(15),
-      seconds(r.recoveryMillis).padStart(9),
-      seconds(r.firstSuccessAfterMillis).padStart(12),
-      `${r.realMillis} ms`.padStart(8)
-    ].join(" "))
-  }
+  printTable(
+    ["policy", "sent/logical (outage)", "vs baseline", "sent total", "outage reqs ok", "recovery", "1st success", "real"],
+    results.map((r) => [
+      r.name,
+      fmt(perLogical(r)),
+      baseline === undefined ? "-" : `${fmt(perLogical(r) / perLogical(baseline))}x`,
+      String(r.totalSent),
+      `${r.outageSucceeded}/${r.outageLogical}`,
+      seconds(r.recoveryMillis),
+      seconds(r.firstSuccessAfterMillis),
+      `${r.realMillis} ms`
+    ])
+  )
   const withBudget = results[0]
   if (withBudget !== undefined) {
     const amplification = perLogical(withBudget)

@@ -41,6 +41,7 @@ import type * as OpenAiError from "../src/OpenAiError.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { MockApi, MockHttpClient, Simulation } from "../src/testing/index.js"
 import { targetLine } from "./support/target.js"
+import { printTable } from "./support/table.js"
 
 const MINUTE = 60_000
 const DURATION_MS = 10 * MINUTE
@@ -227,30 +228,19 @@ const table = async (outage: Outage) => {
   const results = []
   for (const [name, setup] of Object.entries(plans(outage))) results.push(await scenario(name, setup))
   const pc = (x: number) => `${(x * 100).toFixed(2)}%`
-  const header = [
-    "setup".padEnd(48),
-    "success".padStart(8),
-    "in outage".padStart(10),
-    "p50".padStart(8),
-    "p99".padStart(9),
-    "sent primary/secondary".padStart(23),
-    "back on primary".padStart(16),
-    "real".padStart(8)
-  ].join(" ")
-  console.log(header)
-  console.log("-".repeat(header.length))
-  for (const r of results) {
-    console.log([
-      r.name.padEnd(48),
-      pc(r.success).padStart(8),
-      pc(r.outageSuccess).padStart(10),
-      `${r.p50.toFixed(0)} ms`.padStart(8),
-      `${r.p99.toFixed(0)} ms`.padStart(9),
-      r.sent.join(" / ").padStart(23),
-      (r.sent.length < 2 ? "-" : r.back === undefined ? "never" : `${(r.back / 1000).toFixed(1)} s`).padStart(16),
-      `${r.realMillis} ms`.padStart(8)
-    ].join(" "))
-  }
+  printTable(
+    ["setup", "success", "in outage", "p50", "p99", "sent primary/secondary", "back on primary", "real"],
+    results.map((r) => [
+      r.name,
+      pc(r.success),
+      pc(r.outageSuccess),
+      `${r.p50.toFixed(0)} ms`,
+      `${r.p99.toFixed(0)} ms`,
+      r.sent.join(" / "),
+      r.sent.length < 2 ? "-" : r.back === undefined ? "never" : `${(r.back / 1000).toFixed(1)} s`,
+      `${r.realMillis} ms`
+    ])
+  )
   console.log("")
   return results[1]
 }

@@ -35,6 +35,7 @@ import type * as OpenAiError from "../src/OpenAiError.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { printTarget } from "./support/target.js"
+import { printTable } from "./support/table.js"
 
 const API_KEY = "sk-bench-0000000000000000000000000000"
 
@@ -197,28 +198,18 @@ const main = async () => {
 
   const fmt = (ms: number) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`
   console.log("Mean wait between a 429 with a delay hint and its retry\n")
-  const header = [
-    "hint".padEnd(22),
-    "decided: ours".padStart(14),
-    "decided: sdk".padStart(13),
-    "loopback: ours".padStart(15),
-    "loopback: openai".padStart(17),
-    "ours / hint".padStart(12),
-    "samples".padStart(8)
-  ].join(" ")
-  console.log(header)
-  console.log("-".repeat(header.length))
-  for (const r of rows) {
-    console.log([
-      r.hint.name.padEnd(22),
-      fmt(r.decidedOurs).padStart(14),
-      fmt(r.decidedSdk).padStart(13),
-      fmt(r.ours).padStart(15),
-      fmt(r.sdk).padStart(17),
-      `${(r.ours / r.hint.millis).toFixed(2)}x`.padStart(12),
-      String(r.hint.samples).padStart(8)
-    ].join(" "))
-  }
+  printTable(
+    ["hint", "decided: ours", "decided: sdk", "loopback: ours", "loopback: openai", "ours / hint", "samples"],
+    rows.map((r) => [
+      r.hint.name,
+      fmt(r.decidedOurs),
+      fmt(r.decidedSdk),
+      fmt(r.ours),
+      fmt(r.sdk),
+      `${(r.ours / r.hint.millis).toFixed(2)}x`,
+      String(r.hint.samples)
+    ])
+  )
   console.log(
     "\ndecided: the policy's chosen wait (RetryPolicy.default vs RetryPolicy.officialSdk), mean of 10,000 seeded draws;" +
       "\nloopback: measured at the server between the 429'd request and its retry (OpenAiClient over undici vs the openai package)."
