@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as OpenAiError from "../OpenAiError.js"
 import type * as RetryPolicy from "../RetryPolicy.js"
+import * as attemptTimer from "./attemptTimer.js"
 import * as explain from "./explain.js"
 import * as middleware from "./httpMiddleware.js"
 
@@ -84,6 +85,9 @@ export const copy = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => {
  * @internal
  */
 export const capturing = (client: HttpClient.HttpClient.With<unknown, unknown>, maxBody: number) =>
+  attemptTimer.cooperatingAs(capturingWith(client, maxBody), client)
+
+const capturingWith = (client: HttpClient.HttpClient.With<unknown, unknown>, maxBody: number) =>
   HttpClient.transformResponse(client, (effect) =>
     Effect.flatMap(Effect.serviceOption(CurrentCall), (call) => {
       if (Option.isNone(call)) return effect

@@ -27,6 +27,7 @@ import * as RateLimiter from "../RateLimiter.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
+import * as attemptTimer from "./attemptTimer.js"
 import { withRequestId } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
 import * as retryPolicy from "./retryPolicy.js"
@@ -167,6 +168,9 @@ export const make = (
   // tracer that records spans, the sender's spans are scrubbed; without one, the redacted header
   // names are set once per call (below) rather than once per attempt.
   const scrubbed = withScrubbedSpans(sender, options.secrets)
+  // A transport of this library's own ends its waits when the attempt's timer fires: no fiber
+  // per attempt for the timeout (./attemptTimer.ts).
+  const cooperative = attemptTimer.cooperates(sender)
   const policy: Schedule.Schedule<unknown, Failure, unknown> = options.retryPolicy ?? RetryPolicy.default
   // Decoded once; options that were never checked (an internal caller's) and do not decode keep
   // failing as they did, at the attempt.
@@ -238,6 +242,8 @@ export const make = (
         })
         const sent = timeout === undefined
           ? timeouts.timeoutEffect(exchange, "headers", options.timeout as Duration.DurationInput)
+          : cooperative && live && Duration.isFinite(timeout)
+          ? attemptTimer.within(exchange, timeout, onTimeout)
           : timeouts.timeoutOn(exchange, timeout, onTimeout, live)
         return call === undefined ? sent : call.attempt(n, sent)
       }

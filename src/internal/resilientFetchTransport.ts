@@ -19,9 +19,11 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as attemptTimer from "./attemptTimer.js"
 
 type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
@@ -107,7 +109,10 @@ export class KeptResponse extends Inspectable.Class implements HttpClientRespons
  * @internal
  */
 export const keepingHeaders = <E, R>(client: HttpClient.HttpClient.With<E, R>): HttpClient.HttpClient.With<E, R> =>
-  HttpClient.transformResponse(client, Effect.map((response) => new KeptResponse(response, undefined, undefined)))
+  attemptTimer.cooperatingAs(
+    HttpClient.transformResponse(client, Effect.map((response) => new KeptResponse(response, undefined, undefined))),
+    client
+  )
 
 const bodyOf = (body: HttpClientRequest.HttpClientRequest["body"]): BodyInit | null => {
   switch (body._tag) {
@@ -124,7 +129,8 @@ const bodyOf = (body: HttpClientRequest.HttpClientRequest["body"]): BodyInit | n
 const send = (
   fetch: Fetch,
   request: HttpClientRequest.HttpClientRequest,
-  init: RequestInit | undefined
+  init: RequestInit | undefined,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> => {
   let url: string | URL = request.url
   if (request.urlParams.length > 0 || Option.isSome(request.hash)) {
@@ -141,6 +147,7 @@ const send = (
   if (headers["content-length"] !== undefined) headers = PlatformHeaders.remove(headers, "content-length")
   return Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const controller = new AbortController()
+    attemptTimer.register(fiber, () => controller.abort())
     fetch(url, { ...init, method: request.method, headers, body: bodyOf(request.body), signal: controller.signal }).then(
       (response) =>
         resume(Effect.succeed(new KeptResponse(HttpClientResponse.fromWeb(request, response), response, controller))),
@@ -158,20 +165,35 @@ const send = (
  */
 export const fetchClient = (fetch: Fetch, spans: boolean): HttpClient.HttpClient => {
   const platform = Effect.runSync(Effect.provide(HttpClient.HttpClient, FetchHttpClient.layer))
-  const traced = (request: HttpClientRequest.HttpClientRequest) =>
+  const traced = (request: HttpClientRequest.HttpClientRequest, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
     Effect.provideService(
       Effect.map(platform.execute(request), (response) => new KeptResponse(response, undefined, undefined)),
       FetchHttpClient.Fetch,
-      fetch as typeof globalThis.fetch
+      timed(fetch, fiber) as typeof globalThis.fetch
     )
   const direct = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
       spans || request.body._tag === "Stream"
-        ? traced(request)
-        : send(fetch, request, fiber.currentContext.unsafeMap.get(FetchHttpClient.RequestInit.key) as RequestInit | undefined)
+        ? traced(request, fiber)
+        : send(fetch, request, fiber.currentContext.unsafeMap.get(FetchHttpClient.RequestInit.key) as RequestInit | undefined, fiber)
     )
-  return HttpClient.makeWith(
+  return attemptTimer.cooperating(HttpClient.makeWith(
     (effect: Effect.Effect<HttpClientRequest.HttpClientRequest>) => Effect.flatMap(effect, direct),
     Effect.succeed
-  )
+  ))
+}
+
+// Through the platform's client, the request's signal is its own (aborted on interruption): the
+// attempt's timer aborts a signal of ours that follows it.
+const timed = (fetch: Fetch, fiber: Fiber.RuntimeFiber<unknown, unknown>): Fetch => {
+  const timer = fiber.getFiberRef(attemptTimer.currentTimer)
+  if (timer === undefined) return fetch
+  return (input, init) => {
+    const controller = new AbortController()
+    const outer = init?.signal
+    if (outer?.aborted) controller.abort(outer.reason)
+    else outer?.addEventListener("abort", () => controller.abort(outer.reason), { once: true })
+    timer.onFire(() => controller.abort())
+    return fetch(input, { ...init, signal: controller.signal })
+  }
 }

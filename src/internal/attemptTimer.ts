@@ -1,0 +1,115 @@
+/**
+ * The per-attempt timeout without a fiber, for transports that can end their own waits.
+ *
+ * Bounding an attempt in general takes a child fiber (./timeout.ts): the attempt runs in it and
+ * is interrupted when the time is up. On loopback that fork (a copy of every FiberRef, then the
+ * garbage it leaves) was a third of what the default stack costs per call. Every wait of an
+ * attempt over this library's own transports is one of theirs (the send, a body read, a stream
+ * pull), and each of them can abort its request. Such a transport marks its client as
+ * cooperating and, whenever it starts a request, registers the request's abort with the attempt's
+ * timer, found in a FiberRef. The attempt then runs in its own fiber; when the timer fires it
+ * aborts what is in flight, the wait fails at once, and the failure is reported as the timeout.
+ *
+ * A client wrapped by code of the user's (a `transformClient`) is not marked: its waits may be
+ * anything, so it keeps the child fiber.
+ * @internal
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Cause from "effect/Cause"
+import * as DurationM from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+
+const CooperatesId: unique symbol = Symbol.for("effect-openai-resilience/AttemptTimer/cooperates")
+
+/** One attempt's timer: the aborts of the requests in flight, run when it fires. @internal */
+export class Timer {
+  fired = false
+  private aborts: Array<() => void> | undefined
+  private readonly handle: ReturnType<typeof setTimeout>
+
+  constructor(millis: number) {
+    this.handle = setTimeout(() => this.fire(), millis)
+  }
+
+  /** Runs `abort` when the timer fires (at once if it has). */
+  onFire(abort: () => void): void {
+    if (this.fired) return abort()
+    ;(this.aborts ??= []).push(abort)
+  }
+
+  private fire(): void {
+    this.fired = true
+    const aborts = this.aborts
+    this.aborts = undefined
+    if (aborts !== undefined) for (const abort of aborts) abort()
+  }
+
+  clear(): void {
+    clearTimeout(this.handle)
+    this.aborts = undefined
+  }
+}
+
+/** The timer of the attempt this fiber runs, if its transport cooperates. @internal */
+export const currentTimer: FiberRef.FiberRef<Timer | undefined> = globalValue(
+  Symbol.for("effect-openai-resilience/AttemptTimer/currentTimer"),
+  () => FiberRef.unsafeMake<Timer | undefined>(undefined)
+)
+
+/**
+ * For a transport: runs `abort` when the current attempt's timer fires. Call it when a request
+ * starts; the abort must end the request and every read of its body.
+ * @internal
+ */
+export const register = (fiber: Fiber.RuntimeFiber<unknown, unknown>, abort: () => void): void => {
+  fiber.getFiberRef(currentTimer)?.onFire(abort)
+}
+
+/** Marks `client` as one whose every wait ends when {@link register}ed aborts run. @internal */
+export const cooperating = <C extends HttpClient.HttpClient.With<unknown, unknown>>(client: C): C => {
+  ;(client as unknown as { [CooperatesId]: true })[CooperatesId] = true
+  return client
+}
+
+/** Whether `client` is marked by {@link cooperating}. @internal */
+export const cooperates = (client: HttpClient.HttpClient.With<unknown, unknown>): boolean =>
+  (client as unknown as { readonly [CooperatesId]?: true })[CooperatesId] === true
+
+/** `cooperating(wrapped)` when `inner` cooperates: for this library's own wrappers, which add no wait. @internal */
+export const cooperatingAs = <C extends HttpClient.HttpClient.With<unknown, unknown>>(
+  wrapped: C,
+  inner: HttpClient.HttpClient.With<unknown, unknown>
+): C => cooperates(inner) ? cooperating(wrapped) : wrapped
+
+/**
+ * `effect` over a cooperating transport, bounded by `timeout` on the live clock: a plain timer
+ * whose firing aborts the attempt's requests; whatever the attempt then fails with is reported as
+ * `onTimeout()`. A success that won the race stands.
+ * @internal
+ */
+export const within = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  timeout: DurationM.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.withFiberRuntime<A, E | E2, R>((fiber) => {
+      const timer = new Timer(DurationM.toMillis(timeout))
+      const previous = fiber.getFiberRef(currentTimer)
+      const end = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
+        timer.clear()
+        const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) && timer.fired && !Cause.isInterruptedOnly(exit.cause)
+          ? Effect.fail(onTimeout())
+          : exit
+        return Effect.zipRight(FiberRef.set(currentTimer, previous), outcome)
+      }
+      return Effect.matchCauseEffect(Effect.zipRight(FiberRef.set(currentTimer, timer), restore(effect)), {
+        onFailure: (cause) => end(Exit.failCause(cause)),
+        onSuccess: (a) => end(Exit.succeed(a))
+      })
+    })
+  )
