@@ -22,6 +22,7 @@ import * as ChatCompletion from "../Schemas/ChatCompletion.js"
 import * as Embeddings from "../Schemas/Embeddings.js"
 import * as Models from "../Schemas/Models.js"
 import * as Responses from "../Schemas/Responses.js"
+import * as attemptTimer from "./attemptTimer.js"
 import { bodyDecoder, type BodyDecoder, decodeBody } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
 import * as resilience from "./resilience.js"
@@ -95,11 +96,15 @@ const always = () => true
 /** @internal */
 export const withTracing = (client: HttpClient.HttpClient, tracing: boolean | undefined): HttpClient.HttpClient => {
   if (tracing === true) return client
-  if (tracing === false) return HttpClient.withTracerDisabledWhen(client, always)
-  return HttpClient.transform(client, (effect) =>
-    Effect.tracerWith((tracer) =>
-      tracer === defaultTracer ? Effect.locally(effect, HttpClient.currentTracerDisabledWhen, always) : effect
-    ))
+  // These wrappers add no wait: a transport that ends its waits on the attempt's timer still does.
+  if (tracing === false) return attemptTimer.cooperatingAs(HttpClient.withTracerDisabledWhen(client, always), client)
+  return attemptTimer.cooperatingAs(
+    HttpClient.transform(client, (effect) =>
+      Effect.tracerWith((tracer) =>
+        tracer === defaultTracer ? Effect.locally(effect, HttpClient.currentTracerDisabledWhen, always) : effect
+      )),
+    client
+  )
 }
 
 const decoded = <A>(response: HttpClientResponse.HttpClientResponse, data: A): Decoded<A> => {
