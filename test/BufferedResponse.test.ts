@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { BufferedResponse } from "../src/internal/bufferedResponse.js"
+import { bufferedResponse } from "../src/internal/bufferedResponse.js"
 
 const encoder = new TextEncoder()
 const json = '{"id":"chatcmpl-1","choices":[{"index":0}]}'
 const init = { status: 201, headers: { "content-type": "application/json", "x-request-id": "req_1" } }
-const buffered = (text: string = json, i: ResponseInit = init) => new BufferedResponse(encoder.encode(text), i)
+const buffered = (text: string = json, i: ResponseInit = init) => bufferedResponse(encoder.encode(text), i)
 const reference = (text: string = json, i: ResponseInit = init) => new Response(text, i)
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 const rejection = (f: () => Promise<unknown>) => Effect.promise(() => f().then(() => undefined, (e: unknown) => e))

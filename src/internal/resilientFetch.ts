@@ -30,7 +30,7 @@ import * as resilience from "./resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import type * as ResilientFetch from "../ResilientFetch.js"
-import { BufferedResponse } from "./bufferedResponse.js"
+import { bufferedResponse } from "./bufferedResponse.js"
 import * as capture from "./capture.js"
 import * as explain from "./explain.js"
 import { invalid } from "./options.js"
@@ -322,7 +322,7 @@ export const make = (
       const consume = (response: HttpClientResponse.HttpClientResponse) =>
         isEventStream(response) ? firstBytes(response, signal) : Effect.map(response.arrayBuffer, (bytes) => {
           const init = { status: response.status, headers: capture.webHeaders(response.headers) }
-          return capture.NULL_BODY.has(response.status) ? new Response(null, init) : new BufferedResponse(new Uint8Array(bytes), init)
+          return capture.NULL_BODY.has(response.status) ? new Response(null, init) : bufferedResponse(new Uint8Array(bytes), init)
         })
       return Effect.catchAll(resilient.run(request, consume), (error) => {
         watch.onFailure(incoming)
