@@ -320,11 +320,16 @@ const protectWith = (m: Machine) =>
   Effect.uninterruptibleMask((restore) => {
     const run = (admission: Admission): Effect.Effect<A, E | CircuitBreaker.CircuitOpen, R> => {
       if (admission._tag === "Refuse") return Effect.fail(admission.error)
-      return Effect.onExit(restore(effect), (exit) =>
+      // Already masked: a match (not `onExit`, which takes a second mask) records every outcome.
+      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A, E> =>
         Effect.withFiberRuntime((fiber) => {
           const v = verdict(exit)
-          return recordFast(m, v, admission.probe, fiber) ? Effect.void : record(m, v, admission.probe)
-        }))
+          return recordFast(m, v, admission.probe, fiber) ? exit : Effect.zipRight(record(m, v, admission.probe), exit)
+        })
+      return Effect.matchCauseEffect(restore(effect), {
+        onFailure: (cause) => settle(Exit.failCause(cause)),
+        onSuccess: (a) => settle(Exit.succeed(a))
+      })
     }
     return Effect.withFiberRuntime((fiber) => {
       const fast = admitFast(m, fiber)
