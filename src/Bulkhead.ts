@@ -162,8 +162,14 @@ const makeUnsafe = (maxConcurrent: number, maxQueue: number, name: string): Bulk
   const leaveRunning = leave(true)
   const leaveWaiting = leave(false)
   const run = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadFull, R> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.withFiberRuntime((fiber): Effect.Effect<A, E | BulkheadFull, R> => {
+    Effect.uninterruptibleMask((restore) => {
+      // Already masked: a match leaves the slot whatever ends the call (`ensuring` would take a
+      // second mask).
+      const running = Effect.matchCauseEffect(restore(effect), {
+        onFailure: (cause) => Effect.zipRight(leaveRunning, Effect.failCause(cause)),
+        onSuccess: (a) => Effect.as(leaveRunning, a)
+      })
+      return Effect.withFiberRuntime((fiber): Effect.Effect<A, E | BulkheadFull, R> => {
         if (inside >= maxConcurrent + maxQueue) {
           telemetry.bulkheadRefused(fiber, name)
           return Effect.fail(full)
@@ -172,15 +178,15 @@ const makeUnsafe = (maxConcurrent: number, maxQueue: number, name: string): Bulk
         if (active < maxConcurrent) {
           active++
           report(fiber)
-          return Effect.ensuring(restore(effect), leaveRunning)
+          return running
         }
         report(fiber)
         return Effect.matchCauseEffect(restore(slot), {
           onFailure: (cause) => Effect.zipRight(leaveWaiting, Effect.failCause(cause)),
-          onSuccess: () => Effect.ensuring(restore(effect), leaveRunning)
+          onSuccess: () => running
         })
       })
-    )
+    })
   const bulkhead = Object.assign(run, {
     active: Effect.sync(() => active),
     queued: Effect.sync(() => inside - active),
