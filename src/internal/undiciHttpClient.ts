@@ -27,7 +27,7 @@ import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { type Dispatcher, getGlobalDispatcher } from "undici"
+import { type Dispatcher, FormData as UndiciFormData, getGlobalDispatcher } from "undici"
 
 // What the platform's undici client sets on every request: the waits are left to Effect (the
 // client's own timeouts), whatever the dispatcher's defaults (300 s each on undici's global one).
@@ -197,8 +197,22 @@ const bodyOf = (body: Exclude<HttpBody.HttpBody, HttpBody.Stream>): Body => {
     case "Raw":
       return body.body as Body
     case "FormData":
-      return body.formData as Body
+      return undiciFormData(body.formData)
   }
+}
+
+// undici encodes only its own FormData: the runtime's (Node 20's global one, from the undici copy
+// bundled in Node) fails part-way through the send ("action is not a function"), as it does
+// through the platform's client. Its entries are copied into one of undici's, files keeping their
+// names.
+const undiciFormData = (form: FormData): UndiciFormData => {
+  if (form instanceof UndiciFormData) return form
+  const copy = new UndiciFormData()
+  form.forEach((value, name) => {
+    if (typeof value === "string") copy.append(name, value)
+    else copy.append(name, value, value.name)
+  })
+  return copy
 }
 
 const send = (
@@ -218,8 +232,8 @@ const send = (
         method: request.method,
         headers: request.headers,
         origin: url.origin,
-        // undici drops the fragment, as the platform's client relies on.
-        path: url.pathname + url.search + url.hash,
+        // Without the fragment, which HTTP keeps on the client's side (the platform's client sends it).
+        path: url.pathname + url.search,
         body,
         headersTimeout,
         bodyTimeout
