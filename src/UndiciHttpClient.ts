@@ -35,6 +35,9 @@
  * - `HttpClient.withScope` has no effect: interrupting a send or a body read already aborts the
  *   request, and so does a stream that ends or is interrupted, and a response dropped unread
  *   (when it is garbage-collected).
+ * - The stack's per-attempt timeout (`resilience.timeout`) aborts the request in flight when it
+ *   fires, so an attempt over this client needs no fiber of its own for it (one over
+ *   `layerUndici` does). A `transformClient` of yours turns this off: its waits may be anything.
  *
  * @since 0.2.0
  */

@@ -16,12 +16,18 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as Supervisor from "effect/Supervisor"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type * as http from "node:http"
+import * as HttpMiddleware from "../src/HttpMiddleware.js"
+import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
 import { type LoopbackServer, serve } from "./support/httpServer.js"
 
@@ -112,13 +118,18 @@ const routes = (held: { current: Held | undefined }): http.RequestListener => (r
     case "/reset":
       return req.socket.resetAndDestroy()
     case "/hold":
-    case "/trickle": {
+    case "/trickle":
+    case "/v1/chat/completions": {
       const h = held.current
       if (h === undefined) return res.end()
       res.on("close", () => Deferred.unsafeDone(h.closed, Exit.succeed(res.writableFinished)))
       if (path === "/trickle") {
         res.writeHead(200, { "content-type": "text/plain" })
         res.write("first chunk")
+      } else if (path === "/v1/chat/completions") {
+        // A completion whose body stops part-way.
+        res.writeHead(200, { "content-type": "application/json", "x-request-id": "req_slow_body" })
+        res.write("{\"id\": \"chatcmpl-1\", ")
       }
       return Deferred.unsafeDone(h.arrived, Exit.void)
     }
@@ -552,4 +563,51 @@ describe("the lean client's own behaviour", () => {
         expect(yield* response.json).toEqual({ a: [1, 2], b: { c: null } })
         expect(JSON.stringify(response)).toContain("\"body\":\"{\\\"a\\\"")
       })))
+})
+
+class Forks extends Supervisor.AbstractSupervisor<number> {
+  count = 0
+  value = Effect.sync(() => this.count)
+  override onStart() {
+    this.count++
+  }
+}
+
+// The stack bounds an attempt over this client without a fiber: the attempt's timer aborts the
+// request (src/internal/attemptTimer.ts). Short real timeouts: that timer runs on the live clock.
+describe("under the stack's per-attempt timeout", () => {
+  const once = RetryPolicy.make({ maxRetries: 0 })
+
+  it.live("no fiber is forked per attempt", () =>
+    Effect.gen(function*() {
+      const { origin } = yield* server
+      const client = UndiciHttpClient.make().pipe(HttpMiddleware.resilient({ timeout: "1 minute" }))
+      const forks = new Forks()
+      yield* Effect.supervised(Effect.repeatN(client.get(`${origin}/text`), 4), forks)
+      expect(forks.count).toBe(0)
+    }).pipe(Effect.scoped))
+
+  it.live("a send held past the timeout is aborted and is the client's TimeoutError", () =>
+    Effect.gen(function*() {
+      const s = yield* server
+      const held = yield* s.hold
+      const client = UndiciHttpClient.make().pipe(HttpMiddleware.resilient({ timeout: "50 millis", retryPolicy: once }))
+      const e = yield* Effect.flip(client.get(`${s.origin}/hold`))
+      expect(e._tag === "TimeoutError" && [e.phase, e.message]).toEqual(["headers", expect.stringContaining("per-attempt timeout")])
+      expect(yield* Deferred.await(held.closed)).toBe(false)
+    }).pipe(Effect.scoped))
+
+  it.live("a body stopped part-way is aborted when the attempt's time is up: OpenAiClient's TimeoutError", () =>
+    Effect.gen(function*() {
+      const s = yield* server
+      const held = yield* s.hold
+      const openai = yield* OpenAiClient.make({
+        apiKey: Redacted.make("sk-proj-UNDICITIMERKEY000000000000000"),
+        baseUrl: `${s.origin}/v1`,
+        resilience: { timeout: "50 millis", retryPolicy: once }
+      }).pipe(Effect.provide(UndiciHttpClient.layer))
+      const e = yield* Effect.flip(openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }))
+      expect(e._tag === "TimeoutError" && Duration.toMillis(e.timeout)).toBe(50)
+      expect(yield* Deferred.await(held.closed)).toBe(false)
+    }).pipe(Effect.scoped))
 })

@@ -22,12 +22,14 @@ import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { globalValue } from "effect/GlobalValue"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type Dispatcher, FormData as UndiciFormData, getGlobalDispatcher } from "undici"
+import * as attemptTimer from "./attemptTimer.js"
 
 // What the platform's undici client sets on every request: the waits are left to Effect (the
 // client's own timeouts), whatever the dispatcher's defaults (300 s each on undici's global one).
@@ -216,6 +218,7 @@ const undiciFormData = (form: FormData): UndiciFormData => {
 }
 
 const send = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   dispatcher: Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
@@ -224,6 +227,8 @@ const send = (
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const controller = new AbortController()
+    // The attempt's timer (the stack's per-attempt timeout) ends the send and every body read.
+    attemptTimer.register(fiber, () => controller.abort())
     const failed = (cause: unknown) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
     try {
       dispatcher.request({
@@ -249,9 +254,9 @@ const send = (
   })
 
 const execute = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   dispatcher: Dispatcher | undefined,
-  request: HttpClientRequest.HttpClientRequest,
-  options: Dispatcher.RequestOptions | undefined
+  request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> => {
   const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
   if (url._tag === "Left") {
@@ -260,21 +265,26 @@ const execute = (
   // The global dispatcher is looked up per request, as Node's fetch does, so that
   // `setGlobalDispatcher` (a proxy agent, say) applies to requests already built.
   const to = dispatcher ?? getGlobalDispatcher()
+  const options = fiber.currentContext.unsafeMap.get(optionsKey) as Dispatcher.RequestOptions | undefined
   return request.body._tag === "Stream"
-    ? Effect.flatMap(NodeStream.toReadable(request.body.stream), (readable) => send(to, request, url.right, readable, options))
-    : send(to, request, url.right, bodyOf(request.body), options)
+    ? Effect.flatMap(NodeStream.toReadable(request.body.stream), (readable) => send(fiber, to, request, url.right, readable, options))
+    : send(fiber, to, request, url.right, bodyOf(request.body), options)
 }
 
-/** @internal */
+/**
+ * The client, marked as one whose every wait ends when the attempt's timer aborts its request, so
+ * that the stack bounds an attempt over it without a fiber (./attemptTimer.ts).
+ * @internal
+ */
 export const make = (dispatcher?: Dispatcher): HttpClient.HttpClient =>
-  HttpClient.makeWith(
+  attemptTimer.cooperating(HttpClient.makeWith(
     (effect: Effect.Effect<HttpClientRequest.HttpClientRequest>) =>
       Effect.flatMap(effect, (request) =>
         Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((fiber) =>
-          execute(dispatcher, request, fiber.currentContext.unsafeMap.get(optionsKey) as Dispatcher.RequestOptions | undefined)
+          execute(fiber, dispatcher, request)
         )),
     Effect.succeed
-  )
+  ))
 
 /** @internal */
 export const layer: Layer.Layer<HttpClient.HttpClient> = Layer.sync(HttpClient.HttpClient, () => make())
