@@ -591,7 +591,7 @@ describe("under the stack's per-attempt timeout", () => {
     Effect.gen(function*() {
       const s = yield* server
       const held = yield* s.hold
-      const client = UndiciHttpClient.make().pipe(HttpMiddleware.resilient({ timeout: "50 millis", retryPolicy: once }))
+      const client = UndiciHttpClient.make().pipe(HttpMiddleware.resilient({ timeout: "250 millis", retryPolicy: once }))
       const e = yield* Effect.flip(client.get(`${s.origin}/hold`))
       expect(e._tag === "TimeoutError" && [e.phase, e.message]).toEqual(["headers", expect.stringContaining("per-attempt timeout")])
       expect(yield* Deferred.await(held.closed)).toBe(false)
@@ -604,10 +604,10 @@ describe("under the stack's per-attempt timeout", () => {
       const openai = yield* OpenAiClient.make({
         apiKey: Redacted.make("sk-proj-UNDICITIMERKEY000000000000000"),
         baseUrl: `${s.origin}/v1`,
-        resilience: { timeout: "50 millis", retryPolicy: once }
+        resilience: { timeout: "250 millis", retryPolicy: once }
       }).pipe(Effect.provide(UndiciHttpClient.layer))
       const e = yield* Effect.flip(openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }))
-      expect(e._tag === "TimeoutError" && Duration.toMillis(e.timeout)).toBe(50)
+      expect(e._tag === "TimeoutError" && Duration.toMillis(e.timeout)).toBe(250)
       expect(yield* Deferred.await(held.closed)).toBe(false)
     }).pipe(Effect.scoped))
 })

@@ -96,8 +96,8 @@ const faults: ReadonlyArray<{
     scenario: ["slow_headers", "slow_headers"],
     tag: "TimeoutError",
     attempts: 2,
-    timeout: "50 millis",
-    check: (e) => expect([e.phase, e.timeout]).toEqual(["headers", 50])
+    timeout: "250 millis",
+    check: (e) => expect([e.phase, e.timeout]).toEqual(["headers", 250])
   }
 ]
 
