@@ -76,6 +76,7 @@ fs.writeFileSync(
           "effect-openai-resilience": ["./src/index.ts"],
           "effect-openai-resilience/testing": ["./src/testing/index.ts"],
           "effect-openai-resilience/redis": ["./src/redis.ts"],
+          "effect-openai-resilience/undici": ["./src/undici.ts"],
           "effect-openai-resilience/node": ["./src/node.ts"],
           "effect-openai-resilience/effect-ai": ["./src/effect-ai/index.ts"]
         }

@@ -7,7 +7,7 @@
  * The 300 s are never waited for: the stubs reject as undici does, and the loopback tests give the
  * dispatcher a 100 ms timeout (undici's coarse timers fire it within about a second).
  */
-import { FetchHttpClient } from "@effect/platform"
+import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import * as Undici from "@effect/platform-node/Undici"
 import { describe, expect, it } from "@effect/vitest"
@@ -17,6 +17,7 @@ import { FetchUntimed } from "../docs/examples/client.js"
 import * as Classify from "../src/Classify.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
 import { chatRequest, completion } from "./support/client.js"
 import { serve } from "./support/httpServer.js"
 
@@ -153,13 +154,23 @@ const shortDispatcher = Effect.acquireRelease(
   (agent) => Effect.promise(() => agent.destroy())
 )
 
-// The held server, the short dispatcher, and NodeHttpClient.layerUndici over that dispatcher.
-const overUndici = Effect.gen(function*() {
-  const server = yield* holdingServer
-  const agent = yield* shortDispatcher
-  const http = NodeHttpClient.layerUndiciWithoutDispatcher.pipe(Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, agent)))
-  return { agent, http, server }
-})
+// The clients over undici that leave the waits to the client: the platform's and this package's.
+const undiciLayers = [
+  [
+    "NodeHttpClient.layerUndici",
+    (agent: Undici.Dispatcher) =>
+      NodeHttpClient.layerUndiciWithoutDispatcher.pipe(Layer.provide(Layer.succeed(NodeHttpClient.Dispatcher, agent)))
+  ],
+  ["UndiciHttpClient.layerDispatcher", (agent: Undici.Dispatcher) => UndiciHttpClient.layerDispatcher(agent)]
+] as const
+
+// The held server, the short dispatcher, and a client over undici over that dispatcher.
+const overUndici = (layer: (agent: Undici.Dispatcher) => Layer.Layer<HttpClient.HttpClient>) =>
+  Effect.gen(function*() {
+    const server = yield* holdingServer
+    const agent = yield* shortDispatcher
+    return { agent, http: layer(agent), server }
+  })
 
 const realClient = (url: string, timeout: Duration.DurationInput) =>
   OpenAiClient.layer({ apiKey, baseUrl: `${url}/v1`, resilience: { timeout, retryPolicy: Schedule.stop } })
@@ -178,30 +189,34 @@ describe("on loopback, with a dispatcher whose own timeouts are 100 ms", () => {
       expectUndiciAdvice(e.message, "headersTimeout")
     }).pipe(Effect.scoped))
 
-  it.live("NodeHttpClient.layerUndici over the same dispatcher outlives its cut and answers", () =>
-    Effect.gen(function*() {
-      const { agent, http, server } = yield* overUndici
-      const call = yield* Effect.fork(createChat.pipe(Effect.provide(realClient(server.url, "30 seconds").pipe(Layer.provide(http)))))
-      // A plain request through the same dispatcher is cut by its 100 ms timeout; only then does
-      // the server answer the client's call, which must still be waiting.
-      const probe = yield* Effect.flip(Effect.tryPromise(() => agent.request({ origin: server.url, path: "/probe", method: "GET" })))
-      expect((probe.error as { readonly code?: unknown }).code).toBe("UND_ERR_HEADERS_TIMEOUT")
-      expect(Option.isNone(yield* Fiber.poll(call))).toBe(true)
-      server.release()
-      const { data, requestId } = yield* Fiber.join(call)
-      expect(data.choices[0]?.message.content).toBe("Hi!")
-      expect(requestId).toEqual(Option.some("req_held"))
-    }).pipe(Effect.scoped))
+  for (const [name, layer] of undiciLayers) {
+    it.live(`${name} over the same dispatcher outlives its cut and answers`, () =>
+      Effect.gen(function*() {
+        const { agent, http, server } = yield* overUndici(layer)
+        const call = yield* Effect.fork(createChat.pipe(Effect.provide(realClient(server.url, "30 seconds").pipe(Layer.provide(http)))))
+        // A plain request through the same dispatcher is cut by its 100 ms timeout; only then does
+        // the server answer the client's call, which must still be waiting.
+        const probe = yield* Effect.flip(Effect.tryPromise(() => agent.request({ origin: server.url, path: "/probe", method: "GET" })))
+        expect((probe.error as { readonly code?: unknown }).code).toBe("UND_ERR_HEADERS_TIMEOUT")
+        expect(Option.isNone(yield* Fiber.poll(call))).toBe(true)
+        server.release()
+        const { data, requestId } = yield* Fiber.join(call)
+        expect(data.choices[0]?.message.content).toBe("Hi!")
+        expect(requestId).toEqual(Option.some("req_held"))
+      }).pipe(Effect.scoped))
 
-  it.live("NodeHttpClient.layerUndici honours a short client timeout: the client's TimeoutError, not undici's", () =>
-    Effect.gen(function*() {
-      const { http, server } = yield* overUndici
-      const e = yield* Effect.flip(createChat.pipe(Effect.provide(realClient(server.url, "50 millis").pipe(Layer.provide(http)))))
-      expect(e._tag === "TimeoutError" && [e.phase, Duration.toMillis(e.timeout)]).toEqual(["headers", 50])
-      expect(e.message).toContain("per-attempt timeout")
-      expect(e.message).not.toContain("undici")
-      expect(server.requests()).toBe(1)
-    }).pipe(Effect.scoped))
+    it.live(`${name} honours a short client timeout: the client's TimeoutError, not undici's`, () =>
+      Effect.gen(function*() {
+        const { http, server } = yield* overUndici(layer)
+        // 250 ms: long enough for the request to reach the server on a loaded machine (at 50 ms the
+        // full suite on 2 busy cores timed out before it was sent).
+        const e = yield* Effect.flip(createChat.pipe(Effect.provide(realClient(server.url, "250 millis").pipe(Layer.provide(http)))))
+        expect(e._tag === "TimeoutError" && [e.phase, Duration.toMillis(e.timeout)]).toEqual(["headers", 250])
+        expect(e.message).toContain("per-attempt timeout")
+        expect(e.message).not.toContain("undici")
+        expect(server.requests()).toBe(1)
+      }).pipe(Effect.scoped))
+  }
 })
 
 describe("docs/client.md's fetch recipe", () => {
