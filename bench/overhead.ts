@@ -6,16 +6,17 @@
  * A node:http server on 127.0.0.1 (port 0, keep-alive) serves the same canned chat completion to
  * the same request body from (a) raw `fetch` + `response.json()`, (b) this library's
  * `OpenAiClient` with its default middleware (classification, per-attempt timeout, retry policy,
- * idempotency key, attempt header, schema decoding) over `NodeHttpClient.layerUndici`, the layer
- * the docs recommend on Node, and (c) the official `openai` package. Reference rows help read the
- * figures: `undici.request` by hand, the bare platform clients, (b) over `FetchHttpClient`, (b)
- * with the tracer off.
+ * idempotency key, attempt header, schema decoding) over `UndiciHttpClient.layer`, the layer the
+ * docs recommend on Node, and (c) the official `openai` package. Reference rows help read the
+ * figures: `undici.request` by hand, the bare clients (ours and the platform's), (b) over
+ * `NodeHttpClient.layerUndici` and over `FetchHttpClient`, (b) with the tracer off. The CPU rows
+ * measure each layer over the bare `UndiciHttpClient`.
  *
  * After a warm-up, latency is the median of sequential requests measured in short interleaved
  * blocks (a, b, c, ... then again, the order rotated every round), so that load from elsewhere on
  * a shared machine falls on every client alike; throughput is requests per second at concurrency
  * 16, the median of rounds interleaved the same way. Ratios come from this one run, and each
- * target is printed as MET or MISSED.
+ * target ends the output as one `target ...: met|missed` line.
  *
  * Then embeddings decoding for 2048 vectors of 1536 dimensions: the base64 body decoded to
  * `Float32Array`s, the JSON-floats body decoded to `Float32Array`s, and plain `JSON.parse` of the
@@ -40,6 +41,7 @@ import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
 import { API_KEY, body, type Call, fmt, latencies, median, startServer } from "./support/loopback.js"
 import { targetLine } from "./support/target.js"
@@ -64,7 +66,7 @@ const percentile = (xs: ReadonlyArray<number>, p: number): number => {
 // every row): the median over interleaved rounds of sequential calls. "over bare" subtracts the
 // bare platform client, so what is left is what a layer costs.
 const cpuSection = async (url: string) => {
-  const runtime = ManagedRuntime.make(Layer.mergeAll(NodeHttpClient.layerUndici, RateLimiter.layerStoreMemory))
+  const runtime = ManagedRuntime.make(Layer.mergeAll(UndiciHttpClient.layer, RateLimiter.layerStoreMemory))
   const scope = await Effect.runPromise(Scope.make())
   const request = HttpClientRequest.bodyUnsafeJson(
     HttpClientRequest.bearerToken(HttpClientRequest.post(`${url}/chat/completions`), API_KEY),
@@ -119,7 +121,7 @@ const cpuSection = async (url: string) => {
   const over = (n: Row) => us[n] - us.bare
   console.log(`\nCPU per call (process.cpuUsage, median of ${ROUNDS} interleaved rounds of ${CALLS} sequential calls)`)
   const label: Record<Row, string> = {
-    bare: "bare NodeHttpClient.layerUndici (+ response.json)",
+    bare: "bare UndiciHttpClient.layer (+ response.json)",
     classify: "  + HttpMiddleware.classify alone",
     timeout: "  + HttpMiddleware.timeout alone",
     retry: "  + classify + HttpMiddleware.retry(default)",
@@ -154,11 +156,10 @@ const main = async () => {
     return res.json()
   }
 
-  // (b) this client with its default middleware over NodeHttpClient.layerUndici, the layer the
-  // docs recommend on Node. The runtime (and so the undici dispatcher) is built once and
-  // outlives every call.
+  // (b) this client with its default middleware over UndiciHttpClient.layer, the layer the docs
+  // recommend on Node. The runtime is built once and outlives every call.
   const clientLayer = OpenAiClient.layer({ apiKey: Redacted.make(API_KEY), baseUrl: url })
-  const runtime = ManagedRuntime.make(clientLayer.pipe(Layer.provide(NodeHttpClient.layerUndici)))
+  const runtime = ManagedRuntime.make(clientLayer.pipe(Layer.provide(UndiciHttpClient.layer)))
   const create = Effect.flatMap(OpenAiClient.OpenAiClient, (openai) => openai.chat.completions.create(body))
   const ours: Call = () => runtime.runPromise(create)
 
@@ -192,6 +193,10 @@ const main = async () => {
     ))
   const undiciRuntime = ManagedRuntime.make(NodeHttpClient.layerUndici)
   const platformUndici: Call = () => undiciRuntime.runPromise(bareCall)
+  const leanRuntime = ManagedRuntime.make(UndiciHttpClient.layer)
+  const leanUndici: Call = () => leanRuntime.runPromise(bareCall)
+  const oursPlatformRuntime = ManagedRuntime.make(clientLayer.pipe(Layer.provide(NodeHttpClient.layerUndici)))
+  const oursPlatform: Call = () => oursPlatformRuntime.runPromise(create)
   const fetchRuntime = ManagedRuntime.make(FetchHttpClient.layer)
   const platformFetch: Call = () => fetchRuntime.runPromise(bareCall)
   const oursFetchRuntime = ManagedRuntime.make(clientLayer.pipe(Layer.provide(FetchHttpClient.layer)))
@@ -201,14 +206,16 @@ const main = async () => {
   // request and response headers as attributes) even when nothing exports it.
   const untraced: Call = () => runtime.runPromise(Effect.withTracerEnabled(create, false))
 
-  const calls = { raw, ours, official, rawUndici, platformUndici, platformFetch, oursFetch, untraced }
+  const calls = { raw, ours, official, rawUndici, leanUndici, platformUndici, platformFetch, oursPlatform, oursFetch, untraced }
   type Name = keyof typeof calls
   const names = Object.keys(calls) as Array<Name>
 
   // Sanity: every client gets the same completion.
   for (const name of names) {
     const r = await calls[name]()
-    const c = name === "ours" || name === "oursFetch" || name === "untraced" ? (r as { data: unknown }).data : r
+    const c = name === "ours" || name === "oursPlatform" || name === "oursFetch" || name === "untraced"
+      ? (r as { data: unknown }).data
+      : r
     if ((c as { id?: string }).id !== "chatcmpl-bench") throw new Error(`unexpected response from ${name}`)
   }
 
@@ -244,12 +251,14 @@ const main = async () => {
       `(interleaved), throughput at concurrency 16 (median of ${TPUT_ROUNDS} rounds)`
   )
   row("(a) raw fetch", "raw")
-  row("(b) OpenAiClient, default stack, NodeHttpClient undici", "ours")
+  row("(b) OpenAiClient, default stack, UndiciHttpClient", "ours")
   row("(c) openai (official SDK)", "official")
   console.log("  for reading the figures:")
   row("raw undici.request", "rawUndici")
+  row("bare UndiciHttpClient.layer (no middleware)", "leanUndici")
   row("bare NodeHttpClient.layerUndici (no middleware)", "platformUndici")
   row("bare FetchHttpClient (no middleware)", "platformFetch")
+  row("OpenAiClient, default stack, NodeHttpClient.layerUndici", "oursPlatform")
   row("OpenAiClient, default stack, FetchHttpClient", "oursFetch")
   row("(b) with Effect's tracer off", "untraced")
   const latA = m.ours / m.raw
@@ -259,9 +268,9 @@ const main = async () => {
   console.log(`  p99 latency: (b) ${fmt(p99Ours)} ms, (c) ${fmt(p99Sdk)} ms, raw fetch ${fmt(percentile(lat.raw, 0.99))} ms`)
   console.log(`  latency    (b)/(c) = ${fmt(latC)}   throughput (b)/(a) = ${fmt(t.ours / t.raw)}   (b)/(c) = ${fmt(t.ours / t.official)}`)
   console.log(
-    `  over FetchHttpClient instead: latency (b')/(a) = ${fmt(m.oursFetch / m.raw)}, (b')/(c) = ${
-      fmt(m.oursFetch / m.official)
-    }; throughput (b')/(c) = ${fmt(t.oursFetch / t.official)}`
+    `  over NodeHttpClient.layerUndici instead: latency /(a) = ${fmt(m.oursPlatform / m.raw)}, /(c) = ${
+      fmt(m.oursPlatform / m.official)
+    }; over FetchHttpClient: /(a) = ${fmt(m.oursFetch / m.raw)}, /(c) = ${fmt(m.oursFetch / m.official)}`
   )
   const targets = [
     targetLine("p50 latency (b)/(a) raw fetch", latA, { op: "<=", goal: 1.1, digits: 3 }),
@@ -269,6 +278,8 @@ const main = async () => {
   ]
   await runtime.dispose()
   await undiciRuntime.dispose()
+  await leanRuntime.dispose()
+  await oursPlatformRuntime.dispose()
   await fetchRuntime.dispose()
   await oursFetchRuntime.dispose()
   await agent.close()

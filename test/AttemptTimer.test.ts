@@ -83,6 +83,18 @@ describe("the per-attempt timer over a cooperating transport", () => {
       expect(yield* forks(false)).toBeGreaterThanOrEqual(10)
     }))
 
+  it.live("HttpMiddleware.timeout alone: the same, without a fiber, over a cooperating transport", () =>
+    Effect.gen(function*() {
+      const hung = transport(() => true, true)
+      const error = yield* Effect.flip(hung.client.pipe(HttpMiddleware.timeout("30 millis")).execute(request))
+      expect(error._tag).toBe("TimeoutError")
+      expect(hung.aborted).toEqual([0])
+      const supervisor = new Forks()
+      const quick = transport(() => false, true)
+      yield* Effect.supervised(Effect.repeatN(quick.client.pipe(HttpMiddleware.timeout("1 minute")).execute(request), 4), supervisor)
+      expect(supervisor.count).toBe(0)
+    }))
+
   it.live("a request answered in time aborts nothing, and the attempt's timer is gone from the fiber afterwards", () =>
     Effect.gen(function*() {
       const t = transport(() => false, true)

@@ -17,6 +17,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Classify from "../Classify.js"
+import { cooperates } from "./attemptTimer.js"
 import { concat } from "./bytes.js"
 import { requestIdOf } from "./headers.js"
 import { isSecretQueryName, redactUrl, revealAll, secretHeaderNames } from "./secrets.js"
@@ -350,8 +351,11 @@ export { timeoutEffect }
 export const timeout = (duration: Duration.DurationInput) =>
 <E, R>(
   self: HttpClient.HttpClient.With<E, R>
-): HttpClient.HttpClient.With<E | OpenAiError.TimeoutError, R> =>
-  HttpClient.transformResponse(self, (effect) => timeoutEffect(effect, "headers", duration))
+): HttpClient.HttpClient.With<E | OpenAiError.TimeoutError, R> => {
+  // Over a transport that ends its waits on the attempt's timer, no fiber per request.
+  const cooperative = cooperates(self)
+  return HttpClient.transformResponse(self, (effect) => timeoutEffect(effect, "headers", duration, cooperative))
+}
 
 /** @internal */
 export const deadline = (duration: Duration.DurationInput) =>

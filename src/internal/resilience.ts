@@ -27,7 +27,7 @@ import * as RateLimiter from "../RateLimiter.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
-import * as attemptTimer from "./attemptTimer.js"
+import { cooperates } from "./attemptTimer.js"
 import { withRequestId } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
 import * as retryPolicy from "./retryPolicy.js"
@@ -170,7 +170,7 @@ export const make = (
   const scrubbed = withScrubbedSpans(sender, options.secrets)
   // A transport of this library's own ends its waits when the attempt's timer fires: no fiber
   // per attempt for the timeout (./attemptTimer.ts).
-  const cooperative = attemptTimer.cooperates(sender)
+  const cooperative = cooperates(sender)
   const policy: Schedule.Schedule<unknown, Failure, unknown> = options.retryPolicy ?? RetryPolicy.default
   // Decoded once; options that were never checked (an internal caller's) and do not decode keep
   // failing as they did, at the attempt.
@@ -241,10 +241,8 @@ export const make = (
           return consume === asResponse ? Effect.succeed(response as A) : classifyConsumed(consume(response), response)
         })
         const sent = timeout === undefined
-          ? timeouts.timeoutEffect(exchange, "headers", options.timeout as Duration.DurationInput)
-          : cooperative && live && Duration.isFinite(timeout)
-          ? attemptTimer.within(exchange, timeout, onTimeout)
-          : timeouts.timeoutOn(exchange, timeout, onTimeout, live)
+          ? timeouts.timeoutEffect(exchange, "headers", options.timeout as Duration.DurationInput, cooperative)
+          : timeouts.timeoutOn(exchange, timeout, onTimeout, live, cooperative)
         return call === undefined ? sent : call.attempt(n, sent)
       }
       const sendPrepared = (r: HttpClientRequest.HttpClientRequest, n: number): Attempt<A> => {

@@ -13,6 +13,7 @@ import type * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as OpenAiError from "../OpenAiError.js"
+import * as attemptTimer from "./attemptTimer.js"
 
 /** @internal */
 export const timeoutError = (phase: OpenAiError.TimeoutPhase, timeout: Duration.Duration) =>
@@ -30,26 +31,30 @@ export const timeoutError = (phase: OpenAiError.TimeoutPhase, timeout: Duration.
 export const timeoutEffect = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   phase: OpenAiError.TimeoutPhase,
-  duration: Duration.DurationInput
+  duration: Duration.DurationInput,
+  cooperative: boolean = false
 ): Effect.Effect<A, E | OpenAiError.TimeoutError, R> => {
   const timeout = Duration.decode(duration)
-  return timeoutWith(effect, timeout, () => timeoutError(phase, timeout))
+  return timeoutWith(effect, timeout, () => timeoutError(phase, timeout), cooperative)
 }
 
 /**
- * `effect` bounded by `timeout`, failing with `onTimeout()` when it runs out: one child fiber and
- * a plain timer on the live clock, `Effect.timeoutFail` under any other (TestClock).
+ * `effect` bounded by `timeout`, failing with `onTimeout()` when it runs out. On the live clock: a
+ * plain timer, and one child fiber unless `effect` waits only on a transport that ends its waits
+ * on the attempt's timer (`cooperative`, ./attemptTimer.ts); under any other clock (TestClock)
+ * `Effect.timeoutFail`.
  * @internal
  */
 export const timeoutWith = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
   timeout: Duration.Duration,
-  onTimeout: () => E2
+  onTimeout: () => E2,
+  cooperative: boolean = false
 ): Effect.Effect<A, E | E2, R> =>
   // No timer at all for an infinite bound.
-  !Duration.isFinite(timeout) ? effect : Effect.clockWith((clock) =>
-    clock instanceof LiveClock ? liveTimeout(effect, timeout, onTimeout) : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
-  )
+  !Duration.isFinite(timeout)
+    ? effect
+    : Effect.clockWith((clock) => timeoutOn(effect, timeout, onTimeout, clock instanceof LiveClock, cooperative))
 
 /**
  * {@link timeoutWith} for a caller that knows already whether the clock is the live one
@@ -60,13 +65,16 @@ export const timeoutOn = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
   timeout: Duration.Duration,
   onTimeout: () => E2,
-  live: boolean
+  live: boolean,
+  cooperative: boolean = false
 ): Effect.Effect<A, E | E2, R> =>
   !Duration.isFinite(timeout)
     ? effect
-    : live
-    ? liveTimeout(effect, timeout, onTimeout)
-    : Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+    : !live
+    ? Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+    : cooperative
+    ? attemptTimer.within(effect, timeout, onTimeout)
+    : liveTimeout(effect, timeout, onTimeout)
 
 const LiveClock = (Clock.make() as object).constructor
 
