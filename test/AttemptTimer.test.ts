@@ -9,7 +9,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, FiberRef, Supervisor } from "effect"
+import { Effect, Supervisor } from "effect"
 import { HttpMiddleware, OpenAiError, RetryPolicy } from "../src/index.js"
 import * as attemptTimer from "../src/internal/attemptTimer.js"
 
@@ -100,7 +100,7 @@ describe("the per-attempt timer over a cooperating transport", () => {
       const t = transport(() => false, true)
       const client = t.client.pipe(HttpMiddleware.resilient({ timeout: "20 millis" }))
       yield* Effect.repeatN(client.execute(request), 4)
-      expect(yield* FiberRef.get(attemptTimer.currentTimer)).toBeUndefined()
+      expect(yield* Effect.withFiberRuntime((fiber) => Effect.succeed(attemptTimer.current(fiber)))).toBeUndefined()
       expect(t.aborted).toEqual([])
     }))
 
@@ -111,7 +111,7 @@ describe("the per-attempt timer over a cooperating transport", () => {
       const error = yield* Effect.flip(Effect.timeout(client.execute(request), "20 millis"))
       expect(error._tag).toBe("TimeoutException")
       expect(t.aborted).toEqual([])
-      expect(yield* FiberRef.get(attemptTimer.currentTimer)).toBeUndefined()
+      expect(yield* Effect.withFiberRuntime((fiber) => Effect.succeed(attemptTimer.current(fiber)))).toBeUndefined()
     }))
 
   it("a timer that has fired runs a late registration at once", () => {

@@ -6,8 +6,8 @@
  * garbage it leaves) was a third of what the default stack costs per call. Every wait of an
  * attempt over this library's own transports is one of theirs (the send, a body read, a stream
  * pull), and each of them can abort its request. Such a transport marks its client as
- * cooperating and, whenever it starts a request, registers the request's abort with the attempt's
- * timer, found in a FiberRef. The attempt then runs in its own fiber; when the timer fires it
+ * cooperating and, whenever it starts a request, registers the request's abort with the timer of
+ * the attempt its fiber runs. The attempt runs in the caller's fiber; when the timer fires it
  * aborts what is in flight, the wait fails at once, and the failure is reported as the timeout.
  *
  * A client wrapped by code of the user's (a `transformClient`) is not marked: its waits may be
@@ -20,8 +20,6 @@ import * as DurationM from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import { globalValue } from "effect/GlobalValue"
 
 const CooperatesId: unique symbol = Symbol.for("effect-openai-resilience/AttemptTimer/cooperates")
 
@@ -54,11 +52,13 @@ export class Timer {
   }
 }
 
-/** The timer of the attempt this fiber runs, if its transport cooperates. @internal */
-export const currentTimer: FiberRef.FiberRef<Timer | undefined> = globalValue(
-  Symbol.for("effect-openai-resilience/AttemptTimer/currentTimer"),
-  () => FiberRef.unsafeMake<Timer | undefined>(undefined)
-)
+// The timer of the attempt each fiber runs. Not a FiberRef: a write of one copies every FiberRef
+// of the fiber, twice per attempt. A transport registers in the fiber that sends (the attempt's
+// own: the stack forks nothing between the two), so a fiber's own entry is all it needs.
+const timers = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, Timer>()
+
+/** The timer of the attempt `fiber` runs, if its transport cooperates. @internal */
+export const current = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Timer | undefined => timers.get(fiber)
 
 /**
  * For a transport: runs `abort` when the current attempt's timer fires. Call it when a request
@@ -66,7 +66,7 @@ export const currentTimer: FiberRef.FiberRef<Timer | undefined> = globalValue(
  * @internal
  */
 export const register = (fiber: Fiber.RuntimeFiber<unknown, unknown>, abort: () => void): void => {
-  fiber.getFiberRef(currentTimer)?.onFire(abort)
+  timers.get(fiber)?.onFire(abort)
 }
 
 /** Marks `client` as one whose every wait ends when {@link register}ed aborts run. @internal */
@@ -99,15 +99,15 @@ export const within = <A, E, R, E2>(
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiberRuntime<A, E | E2, R>((fiber) => {
       const timer = new Timer(DurationM.toMillis(timeout))
-      const previous = fiber.getFiberRef(currentTimer)
+      const previous = timers.get(fiber)
+      timers.set(fiber, timer)
       const end = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
         timer.clear()
-        const outcome: Effect.Effect<A, E | E2> = Exit.isFailure(exit) && timer.fired && !Cause.isInterruptedOnly(exit.cause)
-          ? Effect.fail(onTimeout())
-          : exit
-        return Effect.zipRight(FiberRef.set(currentTimer, previous), outcome)
+        if (previous === undefined) timers.delete(fiber)
+        else timers.set(fiber, previous)
+        return Exit.isFailure(exit) && timer.fired && !Cause.isInterruptedOnly(exit.cause) ? Effect.fail(onTimeout()) : exit
       }
-      return Effect.matchCauseEffect(Effect.zipRight(FiberRef.set(currentTimer, timer), restore(effect)), {
+      return Effect.matchCauseEffect(restore(effect), {
         onFailure: (cause) => end(Exit.failCause(cause)),
         onSuccess: (a) => end(Exit.succeed(a))
       })

@@ -266,11 +266,12 @@ export const make = (
       const checked = preflight === undefined ? Effect.void : preflightCheck(request, json, preflight)
       const program = checked === Effect.void ? guarded : Effect.zipRight(checked, guarded)
 
-      // One frame per call: the redacted header names set, and at the end restored, the
+      // One frame per call: the redacted header names set (when the request carries a secret
+      // header they do not hide), and at the end restored, the
       // attempts recorded and the call's metrics, in one mask rather than one per concern.
       const framed = Effect.uninterruptibleMask((restore) => {
         const names = fiber.getFiberRef(Headers.currentRedactedNames)
-        const redacted = coversSecrets(names) ? undefined : [...names, ...secretHeaderNames]
+        const redacted = carriesUncovered(request.headers, names) ? [...names, ...secretHeaderNames] : undefined
         const end = (exit: Exit.Exit<A, Guarded>): Effect.Effect<A, Guarded> => {
           let after: Effect.Effect<A, Guarded> = exit
           const then = (step: Effect.Effect<void>) => {
@@ -302,6 +303,12 @@ export const make = (
 
 const ignore = () => {}
 
-// Whether the redacted header names hold every secret header already (an enclosing call set them).
-const coversSecrets = (names: ReadonlyArray<string | RegExp>): boolean =>
-  secretHeaderNames.every((name) => names.includes(name))
+// Whether the request carries a secret header that the redacted names do not hide yet (an
+// enclosing call may have set them; the platform's defaults hide `authorization`, OpenAI's own).
+// Only then are the names widened for the call: each write of a FiberRef copies them all.
+const carriesUncovered = (headers: Headers.Headers, names: ReadonlyArray<string | RegExp>): boolean => {
+  for (const name of secretHeaderNames) {
+    if (headers[name] !== undefined && !names.includes(name)) return true
+  }
+  return false
+}

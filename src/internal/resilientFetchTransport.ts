@@ -186,7 +186,7 @@ export const fetchClient = (fetch: Fetch, spans: boolean): HttpClient.HttpClient
 // Through the platform's client, the request's signal is its own (aborted on interruption): the
 // attempt's timer aborts a signal of ours that follows it.
 const timed = (fetch: Fetch, fiber: Fiber.RuntimeFiber<unknown, unknown>): Fetch => {
-  const timer = fiber.getFiberRef(attemptTimer.currentTimer)
+  const timer = attemptTimer.current(fiber)
   if (timer === undefined) return fetch
   return (input, init) => {
     const controller = new AbortController()
