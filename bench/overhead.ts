@@ -10,7 +10,8 @@
  * docs recommend on Node, and (c) the official `openai` package. Reference rows help read the
  * figures: `undici.request` by hand, the bare clients (ours and the platform's), (b) over
  * `NodeHttpClient.layerUndici` and over `FetchHttpClient`, (b) with the tracer off. The CPU rows
- * measure each layer over the bare `UndiciHttpClient`.
+ * measure each layer over the bare `UndiciHttpClient`, then the default and the full stack over a
+ * client that answers from memory (what the stack's own code costs, without a socket).
  *
  * After a warm-up, latency is the median of sequential requests measured in short interleaved
  * blocks (a, b, c, ... then again, the order rotated every round), so that load from elsewhere on
@@ -25,6 +26,7 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
 import * as Effect from "effect/Effect"
@@ -39,11 +41,12 @@ import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Decode from "../src/Decode.js"
 import * as HttpMiddleware from "../src/HttpMiddleware.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as attemptTimer from "../src/internal/attemptTimer.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
 import * as Embeddings from "../src/Schemas/Embeddings.js"
-import { API_KEY, body, type Call, fmt, latencies, median, startServer } from "./support/loopback.js"
+import { API_KEY, body, type Call, completion, fmt, latencies, median, startServer } from "./support/loopback.js"
 import { targetLine } from "./support/target.js"
 
 const throughput = async (call: Call, total: number, concurrency: number): Promise<number> => {
@@ -142,6 +145,57 @@ const cpuSection = async (url: string) => {
   await runtime.dispose()
   await Effect.runPromise(Scope.close(scope, Exit.void))
   return { fullStack: over("fullStack"), resilient: over("resilient") }
+}
+
+// The same stack over a client that answers at once from memory (it never waits, so it ends
+// every wait on the attempt's timer, as this library's transports do): what the stack's own code
+// costs with no socket, no parser and no server sharing the caches.
+const memorySection = async () => {
+  const text = completion
+  const inMemory = attemptTimer.cooperating(HttpClient.make((request) =>
+    Effect.sync(() =>
+      HttpClientResponse.fromWeb(request, new Response(text, { status: 200, headers: { "content-type": "application/json" } }))
+    )
+  ))
+  const runtime = ManagedRuntime.make(RateLimiter.layerStoreMemory)
+  const scope = await Effect.runPromise(Scope.make())
+  const layers = await runtime.runPromise(Effect.gen(function*() {
+    const limiter = yield* RateLimiter.make({ requestsPerMinute: 1e9, tokensPerMinute: 1e12 })
+    const breaker = yield* Scope.extend(CircuitBreaker.make(), scope)
+    const bulkhead = yield* Bulkhead.make({ maxConcurrent: 64 })
+    return { bulkhead, breaker, limiter }
+  }))
+  const request = HttpClientRequest.bodyUnsafeJson(
+    HttpClientRequest.bearerToken(HttpClientRequest.post("http://127.0.0.1/v1/chat/completions"), API_KEY),
+    body
+  )
+  type Client = HttpClient.HttpClient.With<unknown>
+  const via = (client: Client): Call => () => runtime.runPromise(Effect.flatMap(client.execute(request), (r) => r.json))
+  const rows = {
+    bare: via(inMemory),
+    resilient: via(inMemory.pipe(HttpMiddleware.resilient())),
+    fullStack: via(inMemory.pipe(HttpMiddleware.resilient(layers)))
+  }
+  type Row = keyof typeof rows
+  const names = Object.keys(rows) as Array<Row>
+  for (const name of names) await latencies(rows[name], 1000, [])
+  const cpu = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<Row, Array<number>>
+  for (let round = 0; round < 15; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length] ?? "bare"
+      const t0 = process.cpuUsage()
+      for (let k = 0; k < 1000; k++) await rows[name]()
+      const d = process.cpuUsage(t0)
+      cpu[name].push((d.user + d.system) / 1000)
+    }
+  }
+  const us = Object.fromEntries(names.map((n) => [n, median(cpu[n])])) as Record<Row, number>
+  console.log("\nCPU per call in memory (a client that answers at once; median of 15 interleaved rounds of 1000 calls)")
+  console.log(`  bare client (+ response.json)                              ${fmt(us.bare, 0).padStart(5)} us`)
+  console.log(`  HttpMiddleware.resilient() (defaults)                      ${fmt(us.resilient, 0).padStart(5)} us   over bare ${fmt(us.resilient - us.bare, 0).padStart(5)} us`)
+  console.log(`  resilient({ bulkhead, breaker, limiter }): full stack      ${fmt(us.fullStack, 0).padStart(5)} us   over bare ${fmt(us.fullStack - us.bare, 0).padStart(5)} us`)
+  await runtime.dispose()
+  await Effect.runPromise(Scope.close(scope, Exit.void))
 }
 
 const main = async () => {
@@ -287,6 +341,7 @@ const main = async () => {
   const cpu = await cpuSection(url)
   targets.push(targetLine("CPU per call, full stack over bare", cpu.fullStack, { op: "<=", goal: 100, unit: " us", digits: 0 }))
   targets.push(targetLine("CPU per call, resilient() over bare", cpu.resilient, { op: "<=", goal: 50, unit: " us", digits: 0 }))
+  await memorySection()
   server.close()
   server.closeAllConnections()
 
