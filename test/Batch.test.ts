@@ -144,7 +144,8 @@ describe("Batch.run", () => {
       const inTurn = Line.make()
       const order: Array<string> = []
       const look = (name: string, d: Duration.DurationInput) =>
-        inTurn(Effect.zipRight(Effect.sleep(d), Effect.sync(() => order.push(name))))
+        Effect.uninterruptibleMask((restore) =>
+          inTurn(restore(Effect.zipRight(Effect.sleep(d), Effect.sync(() => order.push(name)))), restore))
       const a = yield* Effect.fork(look("a", "1 second"))
       const b = yield* Effect.fork(look("b", "1 second"))
       const c = yield* Effect.fork(look("c", "1 second"))

@@ -193,7 +193,9 @@ const guarded = (store: RateLimiter.Store, options: RateLimiter.Options | RateLi
     const onFallback = Effect.map(op(fallback), (value) => ({ value, local: true }))
     if (isLocal) return Effect.map(op(store), (value) => ({ value, local: false }))
     if (!failClosed && now < failingUntil) return onFallback
-    return op(store).pipe(
+    // Interruptible inside the timeout even when the caller is masked (a reservation, a release):
+    // else a store that never answers would hold the caller for good.
+    return Effect.interruptible(op(store)).pipe(
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () =>
@@ -336,13 +338,18 @@ const permitOf = (
   local
 })
 
-/** The queue: the head asks the store, and waits for the instant it names or a wake-up. */
+/**
+ * The queue: the head asks the store, and waits for the instant it names or a wake-up. Runs
+ * masked: only the waits are in `restore`, and the store's answer is awaited whatever interrupts,
+ * so that a permit the store took reaches the caller, who releases it.
+ */
 const acquireQueued = (
   l: Limiter,
   key: string,
   tokens: number,
   start: number,
-  priority: RateLimiter.Priority
+  priority: RateLimiter.Priority,
+  restore: Line.Restore
 ): Effect.Effect<RateLimiter.Permit, AcquireError> => {
   const { fallback, run, watch } = l.store
   const lane = l.lanes?.[priority]
@@ -366,19 +373,20 @@ const acquireQueued = (
         case "TooLarge":
           return yield* tooLarge(key, value)
         case "Wait":
-          yield* Effect.raceFirst(Effect.sleep(Duration.millis(value.millis)), changed)
+          yield* restore(Effect.raceFirst(Effect.sleep(Duration.millis(value.millis)), changed))
       }
     }
   })
-  const withPermit = gate(head)
-  return Effect.acquireUseRelease(queued(1), () => withPermit, () => queued(-1))
+  return Effect.zipRight(queued(1), Effect.ensuring(gate(head, restore), queued(-1)))
 }
 
 /**
  * Over a memory store with nobody queued for the key, the reservation is made at once, in this
- * step; a request that must wait (or a shared store) goes through the queue.
+ * step; a request that must wait (or a shared store) goes through the queue. With `restore`, the
+ * caller masks (see {@link RateLimiter.Service.acquire}); without, the queue masks itself.
  */
-const acquire = (l: Limiter) => (demand: RateLimiter.Demand): Effect.Effect<RateLimiter.Permit, AcquireError> =>
+const acquire = (l: Limiter) =>
+(demand: RateLimiter.Demand, restore?: Line.Restore): Effect.Effect<RateLimiter.Permit, AcquireError> =>
   Effect.withFiberRuntime((fiber) => {
     const key = demand.key
     const tokens = tokensOf(demand.tokens)
@@ -390,7 +398,9 @@ const acquire = (l: Limiter) => (demand: RateLimiter.Demand): Effect.Effect<Rate
       if (value._tag === "Granted") return Effect.succeed(permitOf(key, tokens, now, now, value, false))
       if (value._tag === "TooLarge") return Effect.fail(tooLarge(key, value))
     }
-    return acquireQueued(l, key, tokens, now, priority)
+    return restore === undefined
+      ? Effect.uninterruptibleMask((restore) => acquireQueued(l, key, tokens, now, priority, restore))
+      : acquireQueued(l, key, tokens, now, priority, restore)
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -486,7 +496,7 @@ export const make = (
     const limit = (demand: RateLimiter.Demand) =>
     <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireError, R> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(acquire_(demand)), (permit) =>
+        Effect.flatMap(acquire_(demand, restore), (permit) =>
           restore(effect).pipe(
             Effect.onExit((exit) => release_(permit, outcomeOfExit(exit)))
           ))
