@@ -11,7 +11,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -193,14 +193,15 @@ const guarded = (store: RateLimiter.Store, options: RateLimiter.Options | RateLi
     const onFallback = Effect.map(op(fallback), (value) => ({ value, local: true }))
     if (isLocal) return Effect.map(op(store), (value) => ({ value, local: false }))
     if (!failClosed && now < failingUntil) return onFallback
-    // Interruptible inside the timeout even when the caller is masked (a reservation, a release):
-    // else a store that never answers would hold the caller for good.
-    return Effect.interruptible(op(store)).pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new RateLimiter.RateLimiterStoreError({ message: `no answer within ${Duration.format(timeout)}` })
-      }),
+    // In a fiber of its own, stopped by its timeout only: an interruption of the caller reaches
+    // the caller's child fibers at once, mask or no mask, and would cut a reservation the store
+    // has made before its reply arrives. A masked caller (a reservation, a release) awaits the
+    // answer; the operation is interruptible inside, so that the timeout can end it.
+    const answered = Effect.forkDaemon(Effect.interruptible(Effect.timeoutFail(op(store), {
+      duration: timeout,
+      onTimeout: () => new RateLimiter.RateLimiterStoreError({ message: `no answer within ${Duration.format(timeout)}` })
+    })))
+    return Effect.flatMap(answered, Fiber.join).pipe(
       Effect.tap(() => recovered),
       Effect.map((value): Result<A> => ({ value, local: false })),
       Effect.catchAll((error) =>
