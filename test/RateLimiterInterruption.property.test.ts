@@ -95,6 +95,6 @@ describe("RateLimiter: interrupted at random, every permit is released once", ()
           assert.deepStrictEqual([...shared.released].sort((a, b) => a - b), [...shared.granted].sort((a, b) => a - b))
         }
       }),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: 50 } }
   )
 })
