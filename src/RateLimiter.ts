@@ -676,8 +676,31 @@ export interface Service<StoreError = never> {
   /**
    * Waits until the demand fits both limits of its key, then takes it. Fails at once with
    * `RequestTooLarge` when the estimate alone exceeds the tokens limit: nothing is sent or charged.
+   *
+   * To be sure the permit is released, call it inside `Effect.uninterruptibleMask` and pass the
+   * mask's `restore`: the wait runs in `restore` (interruptible as the caller was), and once the
+   * store has taken the permit nothing interruptible runs before it is returned, so the release
+   * installed next is certain to run. Without `restore`, an interruption landing as the permit is
+   * returned to an interruptible caller loses it (its key then counts it in flight for good).
+   *
+   * @example
+   * ```ts
+   * import { RateLimiter } from "effect-openai-resilience"
+   * import { Effect } from "effect"
+   *
+   * declare const call: Effect.Effect<string>
+   *
+   * // What `limit` does.
+   * const paced = (limiter: RateLimiter.Service) =>
+   *   Effect.uninterruptibleMask((restore) =>
+   *     Effect.flatMap(limiter.acquire({ key: "team-a:gpt-4o-mini", tokens: 1200 }, restore), (permit) =>
+   *       restore(call).pipe(Effect.onExit((exit) => limiter.release(permit, RateLimiter.outcomeOfExit(exit))))))
+   * ```
    */
-  readonly acquire: (demand: Demand) => Effect.Effect<Permit, OpenAiError.RequestTooLarge | StoreError>
+  readonly acquire: (
+    demand: Demand,
+    restore?: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<Permit, OpenAiError.RequestTooLarge | StoreError>
   /** Corrects the key's state with what came back for a permit. */
   readonly release: (permit: Permit, outcome: Outcome) => Effect.Effect<void>
   /**
@@ -967,7 +990,7 @@ export const middleware = <StoreError = never>(limiter: Service<StoreError>) =>
   HttpClient.transform(client, (effect, request) =>
     Effect.uninterruptibleMask((restore) => {
       const demand = demandOf(request, limiter.estimate)
-      return Effect.flatMap(restore(limiter.acquire(demand)), (permit) =>
+      return Effect.flatMap(limiter.acquire(demand, restore), (permit) =>
         restore(effect).pipe(
           Effect.onExit((exit) => {
             if (Exit.isFailure(exit)) return limiter.release(permit, outcomeOfExit(exit))

@@ -1,6 +1,6 @@
 import { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Stream, TestClock } from "effect"
+import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option, Redacted, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -144,7 +144,8 @@ describe("Batch.run", () => {
       const inTurn = Line.make()
       const order: Array<string> = []
       const look = (name: string, d: Duration.DurationInput) =>
-        inTurn(Effect.zipRight(Effect.sleep(d), Effect.sync(() => order.push(name))))
+        Effect.uninterruptibleMask((restore) =>
+          inTurn(restore(Effect.zipRight(Effect.sleep(d), Effect.sync(() => order.push(name)))), restore))
       const a = yield* Effect.fork(look("a", "1 second"))
       const b = yield* Effect.fork(look("b", "1 second"))
       const c = yield* Effect.fork(look("c", "1 second"))
@@ -162,6 +163,35 @@ describe("Batch.run", () => {
       const e = yield* Effect.fork(look("e", "0 millis"))
       yield* Fiber.join(e)
       assert.deepStrictEqual(order, ["c", "d", "e"])
+    }))
+
+  it.effect("the admission line: a caller woken for its turn and interrupted before it resumes hands the turn on", () =>
+    Effect.gen(function*() {
+      const inTurn = Line.make()
+      const order: Array<string> = []
+      const look = (name: string, inTurnFor: Effect.Effect<void>) =>
+        Effect.uninterruptibleMask((restore) =>
+          inTurn(Effect.zipRight(Effect.sync(() => order.push(name)), restore(inTurnFor)), restore))
+      const go = yield* Deferred.make<void>()
+      let b: Fiber.RuntimeFiber<void> | undefined
+      // a's turn ends, which wakes b; in the same step, before b has run, b is interrupted.
+      const a = yield* Effect.fork(Effect.zipRight(
+        look("a", Deferred.await(go)),
+        Effect.sync(() => b?.unsafeInterruptAsFork(FiberId.none))
+      ))
+      yield* Effect.yieldNow()
+      b = yield* Effect.fork(look("b", Effect.void))
+      const c = yield* Effect.fork(look("c", Effect.void))
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(order, ["a"])
+      yield* Deferred.succeed(go, undefined)
+      yield* Fiber.join(a)
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.await(b)))
+      yield* Fiber.join(c)
+      assert.deepStrictEqual(order, ["a", "c"])
+      // The line is free again: a newcomer looks at once.
+      yield* look("d", Effect.void)
+      assert.deepStrictEqual(order, ["a", "c", "d"])
     }))
 
   it.effect("a repeated id is sent once; embeddings are recorded as plain arrays", () =>

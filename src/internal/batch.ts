@@ -85,7 +85,7 @@ export const WINDOW = 0.5
 // Admission: requests in progress (waiting for the limiter or on the wire) stay within half a
 // minute's allowance of the limiter's limits, so none waits in its queue long enough to use up
 // the call's deadline or the retry policy's; the limiter then paces what is admitted.
-type Admit = (request: Request) => Effect.Effect<Effect.Effect<void>>
+type Admit = <A, E, R>(request: Request, send: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 const makeGate = (pacing: NonNullable<Options<unknown, unknown, unknown>["pacing"]>): Effect.Effect<Admit> =>
   Effect.map(Deferred.make<void>(), (first) => {
@@ -108,26 +108,35 @@ const makeGate = (pacing: NonNullable<Options<unknown, unknown, unknown>["pacing
       return (Option.isNone(rpm) || count + 1 <= Math.max(1, rpm.value * WINDOW)) &&
         (Option.isNone(tpm) || tokens + demand <= Math.max(demand, tpm.value * WINDOW))
     })
-  const admit = (request: Request) => {
-    const key = pacing.key(request)
-    const demand = TokenEstimate.fromBody(request.body, { ...pacing.limiter.estimate, path: request.endpoint }).total
-    const wait: Effect.Effect<void> = Effect.flatMap(fits(key, demand), (ok) =>
-      ok
-        ? Effect.sync(() => {
-          count++
-          tokens += demand
+  // Masked: the slot is taken with its give-back already in place, and only the waits (and the
+  // send) are interruptible, so no interruption can land between the two.
+  const admit: Admit = (request, send) =>
+    Effect.uninterruptibleMask((restore) => {
+      const key = pacing.key(request)
+      const demand = TokenEstimate.fromBody(request.body, { ...pacing.limiter.estimate, path: request.endpoint }).total
+      let taken = false
+      const wait: Effect.Effect<void> = Effect.flatMap(restore(fits(key, demand)), (ok) =>
+        ok
+          ? Effect.sync(() => {
+            count++
+            tokens += demand
+            taken = true
+          })
+          // A finish frees room; so may limits learned meanwhile: look again within a second.
+          : Effect.zipRight(
+            restore(Effect.suspend(() => Effect.race(Deferred.await(changed), Effect.sleep("1 second")))),
+            Effect.suspend(() => wait)
+          ))
+      return Effect.ensuring(
+        Effect.zipRight(inTurn(wait, restore), restore(send)),
+        Effect.suspend(() => {
+          if (!taken) return Effect.void
+          count--
+          tokens -= demand
+          return notify
         })
-        // A finish frees room; so may limits learned meanwhile: look again within a second.
-        : Effect.zipRight(
-          Effect.suspend(() => Effect.race(Deferred.await(changed), Effect.sleep("1 second"))),
-          Effect.suspend(() => wait)
-        ))
-    return Effect.as(inTurn(wait), Effect.suspend(() => {
-      count--
-      tokens -= demand
-      return notify
-    }))
-  }
+      )
+    })
   return admit
 })
 
@@ -145,9 +154,7 @@ export const run = <A, E, R, EI, RI>(
     : makeGate(options.pacing)
   return Stream.unwrap(Effect.map(gate, (admit) => {
   const sendOne = (request: Request) =>
-    admit === undefined
-      ? options.send(request)
-      : Effect.flatMap(admit(request), (done) => Effect.ensuring(options.send(request), done))
+    admit === undefined ? options.send(request) : admit(request, options.send(request))
   const finish = (result: Result<A, E | InvalidRequest>) =>
     Effect.as(
       checkpoint.complete({ id: result.id, ok: result._tag === "Success", record: record(result) }),

@@ -6,11 +6,22 @@
 import * as Effect from "effect/Effect"
 
 /**
- * Runs an effect in its turn.
+ * An `Effect.uninterruptibleMask`'s `restore`.
  *
  * @internal
  */
-export type Line = <A, E, R>(look: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
+ * Runs an effect in its turn. Call it where nothing interrupts (inside an
+ * `Effect.uninterruptibleMask`), with that mask's `restore`: the wait for the turn runs in
+ * `restore`, and `look` as given, so that what `look` takes (a permit, a slot) reaches the caller
+ * with nothing interruptible after it, and the caller's release is in place before anything can
+ * interrupt. `look` runs its own waits in `restore`.
+ *
+ * @internal
+ */
+export type Line = <A, E, R>(look: Effect.Effect<A, E, R>, restore: Restore) => Effect.Effect<A, E, R>
 
 /**
  * A fair line: `inTurn(look)` runs `look` once every earlier caller's has ended, in arrival
@@ -35,9 +46,9 @@ export const make = (): Line => {
       wake()
     }
   }
-  // The ticket is taken where nothing interrupts, so that `leave` is sure to run for it.
-  return <A, E, R>(look: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.uninterruptibleMask((restore) => Effect.suspend(() => {
+  // The caller masks: the ticket is taken where nothing interrupts, so that `leave` runs for it.
+  return <A, E, R>(look: Effect.Effect<A, E, R>, restore: Restore): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => {
       const ticket = issued++
       let left = false
       // Exactly once per ticket, however it ends (done, interrupted in line or in its turn).
@@ -53,6 +64,6 @@ export const make = (): Line => {
         waiting.set(ticket, () => resume(Effect.void))
         return Effect.sync(leave)
       })
-      return Effect.ensuring(restore(Effect.zipRight(turn, look)), Effect.sync(leave))
-    }))
+      return Effect.ensuring(Effect.zipRight(restore(turn), look), Effect.sync(leave))
+    })
 }

@@ -11,7 +11,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -193,12 +193,15 @@ const guarded = (store: RateLimiter.Store, options: RateLimiter.Options | RateLi
     const onFallback = Effect.map(op(fallback), (value) => ({ value, local: true }))
     if (isLocal) return Effect.map(op(store), (value) => ({ value, local: false }))
     if (!failClosed && now < failingUntil) return onFallback
-    return op(store).pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () =>
-          new RateLimiter.RateLimiterStoreError({ message: `no answer within ${Duration.format(timeout)}` })
-      }),
+    // In a fiber of its own, stopped by its timeout only: an interruption of the caller reaches
+    // the caller's child fibers at once, mask or no mask, and would cut a reservation the store
+    // has made before its reply arrives. A masked caller (a reservation, a release) awaits the
+    // answer; the operation is interruptible inside, so that the timeout can end it.
+    const answered = Effect.forkDaemon(Effect.interruptible(Effect.timeoutFail(op(store), {
+      duration: timeout,
+      onTimeout: () => new RateLimiter.RateLimiterStoreError({ message: `no answer within ${Duration.format(timeout)}` })
+    })))
+    return Effect.flatMap(answered, Fiber.join).pipe(
       Effect.tap(() => recovered),
       Effect.map((value): Result<A> => ({ value, local: false })),
       Effect.catchAll((error) =>
@@ -336,13 +339,18 @@ const permitOf = (
   local
 })
 
-/** The queue: the head asks the store, and waits for the instant it names or a wake-up. */
+/**
+ * The queue: the head asks the store, and waits for the instant it names or a wake-up. Runs
+ * masked: only the waits are in `restore`, and the store's answer is awaited whatever interrupts,
+ * so that a permit the store took reaches the caller, who releases it.
+ */
 const acquireQueued = (
   l: Limiter,
   key: string,
   tokens: number,
   start: number,
-  priority: RateLimiter.Priority
+  priority: RateLimiter.Priority,
+  restore: Line.Restore
 ): Effect.Effect<RateLimiter.Permit, AcquireError> => {
   const { fallback, run, watch } = l.store
   const lane = l.lanes?.[priority]
@@ -366,19 +374,20 @@ const acquireQueued = (
         case "TooLarge":
           return yield* tooLarge(key, value)
         case "Wait":
-          yield* Effect.raceFirst(Effect.sleep(Duration.millis(value.millis)), changed)
+          yield* restore(Effect.raceFirst(Effect.sleep(Duration.millis(value.millis)), changed))
       }
     }
   })
-  const withPermit = gate(head)
-  return Effect.acquireUseRelease(queued(1), () => withPermit, () => queued(-1))
+  return Effect.zipRight(queued(1), Effect.ensuring(gate(head, restore), queued(-1)))
 }
 
 /**
  * Over a memory store with nobody queued for the key, the reservation is made at once, in this
- * step; a request that must wait (or a shared store) goes through the queue.
+ * step; a request that must wait (or a shared store) goes through the queue. With `restore`, the
+ * caller masks (see {@link RateLimiter.Service.acquire}); without, the queue masks itself.
  */
-const acquire = (l: Limiter) => (demand: RateLimiter.Demand): Effect.Effect<RateLimiter.Permit, AcquireError> =>
+const acquire = (l: Limiter) =>
+(demand: RateLimiter.Demand, restore?: Line.Restore): Effect.Effect<RateLimiter.Permit, AcquireError> =>
   Effect.withFiberRuntime((fiber) => {
     const key = demand.key
     const tokens = tokensOf(demand.tokens)
@@ -390,7 +399,9 @@ const acquire = (l: Limiter) => (demand: RateLimiter.Demand): Effect.Effect<Rate
       if (value._tag === "Granted") return Effect.succeed(permitOf(key, tokens, now, now, value, false))
       if (value._tag === "TooLarge") return Effect.fail(tooLarge(key, value))
     }
-    return acquireQueued(l, key, tokens, now, priority)
+    return restore === undefined
+      ? Effect.uninterruptibleMask((restore) => acquireQueued(l, key, tokens, now, priority, restore))
+      : acquireQueued(l, key, tokens, now, priority, restore)
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -486,7 +497,7 @@ export const make = (
     const limit = (demand: RateLimiter.Demand) =>
     <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireError, R> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(acquire_(demand)), (permit) =>
+        Effect.flatMap(acquire_(demand, restore), (permit) =>
           restore(effect).pipe(
             Effect.onExit((exit) => release_(permit, outcomeOfExit(exit)))
           ))

@@ -87,12 +87,14 @@ const paced = <A>(
   clock: Clock.Clock
 ): Effect.Effect<A, Failure, unknown> =>
   Effect.uninterruptibleMask((restore) => {
-    // The queue is what waits in `acquire`: counted around it, whatever ends the wait.
-    const acquire = probe === undefined ? limiter.acquire(demand) : Effect.suspend(() => {
+    // The queue is what waits in `acquire`: counted around it, whatever ends the wait. Only the
+    // wait is in `restore`: a permit taken reaches the release below with nothing interruptible
+    // in between.
+    const acquire = probe === undefined ? limiter.acquire(demand, restore) : Effect.suspend(() => {
       probe.queued(1)
-      return Effect.ensuring(limiter.acquire(demand), Effect.sync(() => probe.queued(-1)))
+      return Effect.ensuring(limiter.acquire(demand, restore), Effect.sync(() => probe.queued(-1)))
     })
-    return Effect.flatMap(restore(acquire), (permit) => {
+    return Effect.flatMap(acquire, (permit) => {
       probe?.permit(Duration.toMillis(permit.waited))
       let response: HttpClientResponse.HttpClientResponse | undefined
       const release = (exit: Exit.Exit<A, Failure>): Effect.Effect<A, Failure> => {
