@@ -7,8 +7,10 @@
  * the body (or a stream's first element) is consumed inside the attempt. Streams add an idle
  * timeout between chunks and turn error frames into typed errors.
  *
- * The HTTP client is its own layer: `FetchHttpClient.layer`, `NodeHttpClient.layerUndici`, or a
- * scripted one in tests.
+ * The HTTP client is its own layer: on Node `UndiciHttpClient.layer` from
+ * `effect-openai-resilience/undici` (or `NodeHttpClient.layerUndici` for the platform's
+ * `http.client` spans, see docs/client.md), elsewhere `FetchHttpClient.layer`, in tests a scripted
+ * one.
  *
  * @since 0.1.0
  */
@@ -368,13 +370,13 @@ export interface LayerOptions<R = never> extends Omit<Options<R>, "resilience"> 
  * @example
  * ```ts
  * import { OpenAiClient } from "effect-openai-resilience"
- * import { NodeHttpClient } from "@effect/platform-node"
+ * import { UndiciHttpClient } from "effect-openai-resilience/undici"
  * import { Layer, Redacted } from "effect"
  *
  * const OpenAiLive = OpenAiClient.layer({
  *   apiKey: Redacted.make("sk-..."),
  *   baseUrl: "http://localhost:8000/v1"
- * }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+ * }).pipe(Layer.provide(UndiciHttpClient.layer))
  * ```
  *
  * @since 0.1.0

@@ -79,7 +79,7 @@ export interface Options<R = never> extends Resilience.Options<R> {
   /**
    * The fetch each attempt calls (directly, or through @effect/platform's `FetchHttpClient` when a
    * tracer records its `http.client` span). Without it, the `HttpClient` in context carries the
-   * attempts (`NodeHttpClient.layerUndici` is the quicker one on Node), else the
+   * attempts (on Node, `UndiciHttpClient.layer` from `effect-openai-resilience/undici`), else the
    * `FetchHttpClient.Fetch` in context, else `globalThis.fetch` read at call time.
    */
   readonly fetch?: Fetch | undefined
