@@ -5,11 +5,12 @@
  *   import { OpenAiClient, OpenAiError, RetryPolicy } from "effect-openai-resilience"
  */
 import { FetchHttpClient, HttpClient, HttpClientResponse } from "@effect/platform"
-import { NodeHttpClient, Undici } from "@effect/platform-node"
+import { Undici } from "@effect/platform-node"
 import { Console, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiError from "../../src/OpenAiError.js"
 import * as RetryPolicy from "../../src/RetryPolicy.js"
+import * as UndiciHttpClient from "../../src/UndiciHttpClient.js"
 
 // ---------------------------------------------------------------------------------------------
 // Providing the client
@@ -18,17 +19,17 @@ import * as RetryPolicy from "../../src/RetryPolicy.js"
 /** From the environment: OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID, ... */
 export const OpenAiFromEnv = OpenAiClient.layerConfig.pipe(Layer.provide(FetchHttpClient.layer))
 
-/** From options, over Node's undici client, against an OpenAI-compatible server. */
+/** From options, over this library's undici client, against an OpenAI-compatible server. */
 export const OpenAiLocal = OpenAiClient.layer({
   apiKey: Redacted.make("sk-local"),
   baseUrl: "http://localhost:8000/v1",
   idleTimeout: "30 seconds",
   resilience: { timeout: "60 seconds", deadline: "3 minutes", retryPolicy: RetryPolicy.make({ maxRetries: 3 }) }
-}).pipe(Layer.provide(NodeHttpClient.layerUndici))
+}).pipe(Layer.provide(UndiciHttpClient.layer))
 
 /**
  * `fetch` under Node without undici's own 300 s timers (off: `0`), so that the client's `timeout`
- * and `idleTimeout` decide; one dispatcher for the layer's lifetime. `NodeHttpClient.layerUndici`
+ * and `idleTimeout` decide; one dispatcher for the layer's lifetime. `UndiciHttpClient.layer`
  * needs none of this.
  */
 export const FetchUntimed = Layer.unwrapScoped(

@@ -484,10 +484,11 @@ const UNDICI_CUTS: Readonly<Record<string, string>> = {
 
 const undiciCut = (code: string, option: string, timeout: Duration.Duration): string =>
   `undici's own ${option} (300 s in Node's global fetch, which FetchHttpClient uses; ` +
-  `1 hour for the headers under NodeHttpClient.layerUndici) cut the call (${code}), ` +
+  `1 hour for the headers under UndiciHttpClient.layer and NodeHttpClient.layerUndici) cut the call (${code}), ` +
   `not this client's timeout${Duration.toMillis(timeout) > 0 ? ` of ${Duration.format(timeout)}` : ""}. ` +
-  "Provide NodeHttpClient.layerUndici (from @effect/platform-node), which leaves the waits to the client's " +
-  "`timeout` and `idleTimeout`, or give fetch an undici dispatcher with higher headersTimeout and bodyTimeout"
+  "Provide UndiciHttpClient.layer (from effect-openai-resilience/undici) or NodeHttpClient.layerUndici " +
+  "(from @effect/platform-node), which leave the waits to the client's `timeout` and `idleTimeout`, " +
+  "or give fetch an undici dispatcher with higher headersTimeout and bodyTimeout"
 
 // Walks `cause` chains (Error.cause, @effect/platform's RequestError.cause, AggregateError.errors),
 // bounded so that a cyclic chain cannot loop.
