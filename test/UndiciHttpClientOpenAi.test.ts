@@ -23,6 +23,7 @@ import * as MockApi from "../src/testing/MockApi.js"
 import * as MockServer from "../src/testing/MockServer.js"
 import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
 import { chatRequest } from "./support/client.js"
+import { type RecordedSpan, recordingTracer } from "./support/tracer.js"
 
 const API_KEY = "sk-proj-UNDICILEANKEY0123456789abcdefghij"
 
@@ -166,5 +167,36 @@ describe("streams over UndiciHttpClient.layer", () => {
       if (ours.result._tag === "Right" || theirs.result._tag === "Right") return expect.unreachable()
       expect(ours.result.left._tag).not.toBe("ConnectionError")
       expect([summary(ours.result.left), ours.attempts]).toEqual([summary(theirs.result.left), theirs.attempts])
+    }))
+})
+
+// docs/observability.md "By HTTP layer": what a recording Tracer sees and what the server is sent.
+describe("spans and trace headers by HTTP layer", () => {
+  const traced = (http: Layer.Layer<HttpClient.HttpClient>) =>
+    Effect.gen(function*() {
+      const spans: Array<RecordedSpan> = []
+      const server = yield* MockServer.MockServer
+      const openai = yield* OpenAiClient.make({ apiKey: Redacted.make(API_KEY), baseUrl: server.url })
+      yield* openai.chat.completions.create(chatRequest).pipe(Effect.withTracer(recordingTracer(spans)))
+      const log = yield* Effect.flatMap(MockApi.MockApi, (mock) => mock.log)
+      return { names: spans.map((span) => span.name), headers: log.map((entry) => entry.headers) }
+    }).pipe(Effect.provide(Layer.merge(MockServer.layer(), http)), Effect.scoped)
+
+  it.live("UndiciHttpClient: the call's span and one openai.attempt, no http.client span, no traceparent nor b3", () =>
+    Effect.gen(function*() {
+      const { headers, names } = yield* traced(UndiciHttpClient.layer)
+      expect(names).toEqual([`chat ${chatRequest.model}`, "openai.attempt"])
+      expect(headers).toHaveLength(1)
+      expect(headers[0]?.traceparent).toBeUndefined()
+      expect(headers[0]?.b3).toBeUndefined()
+    }))
+
+  it.live("NodeHttpClient.layerUndici: those and an http.client span beneath the attempt, with traceparent and b3 sent", () =>
+    Effect.gen(function*() {
+      const { headers, names } = yield* traced(NodeHttpClient.layerUndici)
+      expect(names.slice(0, 2)).toEqual([`chat ${chatRequest.model}`, "openai.attempt"])
+      expect(names.filter((name) => name.startsWith("http.client"))).toHaveLength(1)
+      expect(headers[0]?.traceparent).toBeDefined()
+      expect(headers[0]?.b3).toBeDefined()
     }))
 })
