@@ -990,7 +990,7 @@ export const middleware = <StoreError = never>(limiter: Service<StoreError>) =>
   HttpClient.transform(client, (effect, request) =>
     Effect.uninterruptibleMask((restore) => {
       const demand = demandOf(request, limiter.estimate)
-      return Effect.flatMap(limiter.acquire(demand, restore), (permit) =>
+      return Effect.flatMap(service.acquireUnder(limiter, demand, restore), (permit) =>
         restore(effect).pipe(
           Effect.onExit((exit) => {
             if (Exit.isFailure(exit)) return limiter.release(permit, outcomeOfExit(exit))

@@ -10,7 +10,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Supervisor } from "effect"
-import { HttpMiddleware, OpenAiError, RetryPolicy } from "../src/index.js"
+import { HttpMiddleware, OpenAiError, ResilientFetch, RetryPolicy } from "../src/index.js"
 import * as attemptTimer from "../src/internal/attemptTimer.js"
 
 const request = HttpClientRequest.post("http://127.0.0.1:9/v1/chat/completions")
@@ -124,4 +124,53 @@ describe("the per-attempt timer over a cooperating transport", () => {
     timer.onFire(() => ran++)
     expect(ran).toBe(2)
   })
+})
+
+describe("the per-attempt timer over a fetch that does not heed its signal", () => {
+  const call = (fetch: ResilientFetch.Fetch) =>
+    Effect.promise(async () => {
+      const resilient = ResilientFetch.fromOptions({ fetch, timeout: "50 millis", retryPolicy: RetryPolicy.make({ maxRetries: 0 }) })
+      const outcome = await resilient("http://127.0.0.1:9/v1/chat/completions", { method: "POST", body: "{}" }).then(
+        (response) => response.text(),
+        (error: unknown) => error
+      )
+      await resilient.close()
+      return outcome
+    })
+  const isTimeout = (outcome: unknown) =>
+    outcome instanceof TypeError && OpenAiError.isOpenAiError(outcome.cause) && outcome.cause._tag === "TimeoutError"
+
+  it.live("a send that never settles ends with the timeout", () =>
+    Effect.gen(function*() {
+      expect(isTimeout(yield* call(() => new Promise<Response>(() => {})))).toBe(true)
+    }))
+
+  it.live("a body that never arrives ends with the timeout", () =>
+    Effect.gen(function*() {
+      const stalled = () => Promise.resolve(new Response(new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) })))
+      expect(isTimeout(yield* call(stalled))).toBe(true)
+    }))
+
+  it.live("an answer that ignores the abort and comes later is not waited for", () =>
+    Effect.gen(function*() {
+      const late = () => new Promise<Response>((resolve) => setTimeout(() => resolve(new Response("late")), 2_000).unref())
+      const started = Date.now()
+      expect(isTimeout(yield* call(late))).toBe(true)
+      expect(Date.now() - started).toBeLessThan(1_500)
+    }))
+})
+
+describe("a per-attempt timeout longer than a timer can hold", () => {
+  it.live("is no timeout at all, not one that fires at once", () =>
+    Effect.gen(function*() {
+      for (const cooperative of [true, false]) {
+        const t = transport(() => false, cooperative)
+        const slow = HttpClient.transformResponse(t.client, (effect) => Effect.delay(effect, "30 millis"))
+        const client = (cooperative ? attemptTimer.cooperating(slow) : slow).pipe(
+          HttpMiddleware.resilient({ timeout: "30 days", retryPolicy: RetryPolicy.make({ maxRetries: 0 }) })
+        )
+        const response = yield* client.execute(request)
+        expect(response.status).toBe(200)
+      }
+    }))
 })

@@ -113,3 +113,49 @@ describe("BufferedResponse", () => {
       expect(yield* promise(() => copy.text())).toBe(json)
     }))
 })
+
+describe("BufferedResponse against the platform's Response, sequence by sequence", () => {
+  type Step = (r: Response) => Promise<unknown> | unknown
+  const outcome = async (step: Step, r: Response): Promise<string> => {
+    try {
+      const value = await step(r)
+      return `ok ${value instanceof ArrayBuffer ? new TextDecoder().decode(value) : typeof value === "object" ? typeof value : String(value)}`
+    } catch (error) {
+      return `throws ${(error as Error).constructor.name}`
+    }
+  }
+  const steps: Record<string, Step> = {
+    text: (r) => r.text(),
+    json: (r) => r.json().then(JSON.stringify),
+    arrayBuffer: (r) => r.arrayBuffer(),
+    bodyUsed: (r) => r.bodyUsed,
+    readBody: (r) => new Response(r.body).text(),
+    lockBody: (r) => {
+      r.body?.getReader()
+      return "locked"
+    },
+    clone: (r) => r.clone().text(),
+    cancelBody: (r) => r.body?.cancel().then(() => "cancelled")
+  }
+  const names = Object.keys(steps)
+  it.effect("every sequence of three reads gives what the platform's gives", () =>
+    Effect.promise(async () => {
+      for (const a of names) {
+        for (const b of names) {
+          for (const c of names) {
+            const ours = buffered()
+            const theirs = reference()
+            const sequence = [a, b, c]
+            const got: Array<string> = []
+            const want: Array<string> = []
+            for (const name of sequence) {
+              const step = steps[name] as Step
+              got.push(await outcome(step, ours))
+              want.push(await outcome(step, theirs))
+            }
+            expect({ sequence, got }).toEqual({ sequence, got: want })
+          }
+        }
+      }
+    }))
+})

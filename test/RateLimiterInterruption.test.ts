@@ -118,3 +118,25 @@ describe("RateLimiter: a permit taken is released, whatever interrupts", () => {
       }))
   }
 })
+
+describe("a limiter of the user's that wraps this library's", () => {
+  // Written before `acquire` took `restore`: it forwards the demand only.
+  const wrapped = (limiter: RateLimiter.Service): RateLimiter.Service => ({
+    ...limiter,
+    acquire: (demand) => limiter.acquire(demand)
+  })
+
+  for (const entry of entries.filter((e) => e.name !== "limit")) {
+    it.effect(`${entry.name}: its wait for a permit stays interruptible`, () =>
+      Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make({ requestsPerMinute: 1 })
+        yield* entry.call(wrapped(limiter))
+        // The second request waits a minute for its permit; the caller gives up long before.
+        const fiber = yield* Effect.fork(entry.call(wrapped(limiter)))
+        yield* Effect.repeatN(Effect.yieldNow(), 19)
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Fiber.await(fiber)
+        assert.isTrue(Exit.isInterrupted(exit))
+      }).pipe(Effect.provide(RateLimiter.layerStoreMemory)))
+  }
+})

@@ -301,3 +301,29 @@ describe("no secret anywhere a user can see", () => {
     expect(leaksIn([`x ${API_KEY} y`, `${PROXY}`, `?api-key=${QUERY_KEY}`]).length).toBeGreaterThanOrEqual(4)
   })
 })
+
+describe("a secret header added below the stack", () => {
+  it.effect("is hidden when the request is logged inside the call (an Azure api-key set by transformClient)", () =>
+    Effect.gen(function*() {
+      const AZURE_KEY = "azure-canary-5f1c2a9e0d7b"
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        lines.push(inspect(message, { depth: 8 }), JSON.stringify(message))
+      })
+      const completion = { id: "c", object: "chat.completion", created: 0, model: "m", choices: [] }
+      const scripted = S.make([S.json(200, completion)])
+      const openai = yield* OpenAiClient.make({
+        apiKey: Redacted.make(API_KEY),
+        baseUrl: "https://example.openai.azure.com/openai/v1",
+        transformClient: (c) =>
+          c.pipe(
+            HttpClient.mapRequest(HttpClientRequest.setHeader("api-key", AZURE_KEY)),
+            HttpClient.tapRequest((request) => Effect.logInfo(request))
+          )
+      }).pipe(Effect.provideService(HttpClient.HttpClient, scripted.client))
+      yield* openai.chat.completions.create(chat).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      const text = lines.join("\n")
+      expect(text).toContain("api-key")
+      expect(text).not.toContain(AZURE_KEY)
+    }))
+})

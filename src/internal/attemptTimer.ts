@@ -71,7 +71,8 @@ export const register = (fiber: Fiber.RuntimeFiber<unknown, unknown>, abort: () 
 
 /** Marks `client` as one whose every wait ends when {@link register}ed aborts run. @internal */
 export const cooperating = <C extends HttpClient.HttpClient.With<unknown, unknown>>(client: C): C => {
-  ;(client as unknown as { [CooperatesId]: true })[CooperatesId] = true
+  // Not enumerable: a client spread into a new object of the user's is not one of ours.
+  Object.defineProperty(client, CooperatesId, { value: true, enumerable: false })
   return client
 }
 

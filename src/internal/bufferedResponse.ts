@@ -4,9 +4,9 @@
  * `new Response(bytes)` wraps the bytes in a `ReadableStream` at once, and the client's
  * `response.json()` then reads them back through it: on loopback that round trip costs about as
  * much as the rest of the adapter. Here the body is kept as bytes: `text()`, `json()`,
- * `arrayBuffer()` and `bytes()` answer from them, and a stream is made only when `body` is read.
- * Everything else (status, headers, `instanceof Response`, "Body is unusable" on a second read) is
- * the platform's.
+ * `arrayBuffer()` and `bytes()` answer from them; once `body` is read, a platform `Response` over
+ * the same bytes answers everything. Everything else (status, headers, `instanceof Response`,
+ * "Body is unusable" on a second read) is the platform's.
  * @internal
  */
 
@@ -20,7 +20,9 @@ const makeClass = () =>
   class BufferedResponse extends Response {
     #bytes: Uint8Array<ArrayBuffer>
     #init: ResponseInit
-    #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined
+    // Once `body` is read, a platform Response over the same bytes answers everything, so that
+    // streams, `bodyUsed` and second reads are exactly the platform's.
+    #native: Response | undefined
     #used = false
 
     constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
@@ -29,24 +31,26 @@ const makeClass = () =>
       this.#init = init
     }
 
-    override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
-      if (this.#stream === undefined) {
-        const bytes = this.#bytes
-        const used = this.#used
-        this.#used = true
-        this.#stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
-          start(controller) {
-            if (!used && bytes.byteLength > 0) controller.enqueue(copy(bytes))
-            controller.close()
-          }
-        })
+    #platform(): Response {
+      if (this.#native === undefined) {
+        if (this.#used) {
+          // Already read through the fast path: a body that is spent, as the platform's would be.
+          const spent = new Response(new Uint8Array(0), this.#init)
+          void spent.arrayBuffer()
+          this.#native = spent
+        } else {
+          this.#native = new Response(this.#bytes, this.#init)
+        }
       }
-      return this.#stream
+      return this.#native
+    }
+
+    override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+      return this.#platform().body
     }
 
     override get bodyUsed(): boolean {
-      // Once the stream is out, it is used as soon as anyone reads from it, as with fetch's own.
-      return this.#stream === undefined ? this.#used : this.#stream.locked
+      return this.#native === undefined ? this.#used : this.#native.bodyUsed
     }
 
     /** The bytes, once: any later read fails as fetch's does. */
@@ -57,62 +61,41 @@ const makeClass = () =>
     }
 
     override text(): Promise<string> {
-      if (this.#stream !== undefined) return this.#fromStream((r) => r.text())
+      if (this.#native !== undefined) return this.#native.text()
       const bytes = this.#take()
       return bytes === undefined ? unusable() : Promise.resolve(decoder.decode(bytes))
     }
 
     override json(): Promise<any> {
       // `any`, as the DOM's own `json()` declares it.
+      if (this.#native !== undefined) return this.#native.json()
       return this.text().then(JSON.parse)
     }
 
     override arrayBuffer(): Promise<ArrayBuffer> {
-      if (this.#stream !== undefined) return this.#fromStream((r) => r.arrayBuffer())
+      if (this.#native !== undefined) return this.#native.arrayBuffer()
       const bytes = this.#take()
       return bytes === undefined ? unusable() : Promise.resolve(copy(bytes).buffer)
     }
 
     override bytes(): Promise<Uint8Array<ArrayBuffer>> {
-      if (this.#stream !== undefined) return this.#fromStream((r) => r.arrayBuffer()).then((b) => new Uint8Array(b))
+      if (this.#native !== undefined) return this.#native.arrayBuffer().then((b) => new Uint8Array(b))
       const bytes = this.#take()
       return bytes === undefined ? unusable() : Promise.resolve(copy(bytes))
     }
 
     override blob(): Promise<Blob> {
-      return this.#fromWhole((r) => r.blob())
+      return this.#platform().blob()
     }
 
     override formData(): Promise<FormData> {
-      return this.#fromWhole((r) => r.formData())
+      return this.#platform().formData()
     }
 
     override clone(): Response {
-      if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.")
-      if (this.#stream !== undefined) {
-        const [mine, theirs] = this.#stream.tee()
-        this.#stream = mine
-        return new Response(theirs, this.#init)
-      }
+      if (this.#native !== undefined) return this.#native.clone()
+      if (this.#used) throw new TypeError("Response.clone: Body has already been consumed.")
       return new (classOf())(this.#bytes, this.#init)
-    }
-
-    // Once `body` is out, reads go through it; a stream already read is the same TypeError (the
-    // Response constructor throws it, a read must reject with it).
-    #fromStream<A>(read: (response: Response) => Promise<A>): Promise<A> {
-      try {
-        return read(new Response(this.#stream, this.#init))
-      } catch (error) {
-        return Promise.reject(error)
-      }
-    }
-
-    // A platform response over the same body, for the reads that need its parsers (a multipart
-    // boundary, a blob's type).
-    #fromWhole<A>(read: (response: Response) => Promise<A>): Promise<A> {
-      if (this.#stream !== undefined) return this.#fromStream(read)
-      const bytes = this.#take()
-      return bytes === undefined ? unusable() : read(new Response(bytes, this.#init))
     }
   }
 

@@ -510,6 +510,7 @@ export const make = (
     const adjust = (key: string, tokens: number): Effect.Effect<void> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Number.isFinite(tokens) ? Effect.ignore(run((s) => s.adjust(key, tokens, now), now, false)) : Effect.void)
+    ownAcquire.add(acquire_)
     return {
       acquire: acquire_,
       release: release_,
@@ -520,3 +521,21 @@ export const make = (
       estimate: options.estimate ?? {}
     }
   })
+
+// The `acquire` functions of this library's limiters: they take the caller's `restore` and run
+// only their waits in it.
+const ownAcquire = new WeakSet<object>()
+
+/**
+ * `limiter.acquire(demand)` for a caller that holds a mask: a limiter of this library's runs only
+ * its waits in `restore` (an interruption cannot land between the store taking the permit and the
+ * caller's release); any other `Service` (a wrapper of the user's, which may drop the second
+ * argument) runs in `restore` whole, so that its wait stays interruptible.
+ * @internal
+ */
+export const acquireUnder = <E>(
+  limiter: RateLimiter.Service<E>,
+  demand: RateLimiter.Demand,
+  restore: Line.Restore
+): Effect.Effect<RateLimiter.Permit, OpenAiError.RequestTooLarge | E> =>
+  ownAcquire.has(limiter.acquire) ? limiter.acquire(demand, restore) : restore(limiter.acquire(demand))

@@ -30,6 +30,7 @@ import * as RetryPolicy from "../RetryPolicy.js"
 import { cooperates } from "./attemptTimer.js"
 import { withRequestId } from "./consume.js"
 import * as middleware from "./httpMiddleware.js"
+import { acquireUnder } from "./rateLimiterService.js"
 import * as retryPolicy from "./retryPolicy.js"
 import { secretHeaderNames, withScrubbedSpans } from "./secrets.js"
 import * as telemetry from "./telemetry.js"
@@ -90,9 +91,9 @@ const paced = <A>(
     // The queue is what waits in `acquire`: counted around it, whatever ends the wait. Only the
     // wait is in `restore`: a permit taken reaches the release below with nothing interruptible
     // in between.
-    const acquire = probe === undefined ? limiter.acquire(demand, restore) : Effect.suspend(() => {
+    const acquire = probe === undefined ? acquireUnder(limiter, demand, restore) : Effect.suspend(() => {
       probe.queued(1)
-      return Effect.ensuring(limiter.acquire(demand, restore), Effect.sync(() => probe.queued(-1)))
+      return Effect.ensuring(acquireUnder(limiter, demand, restore), Effect.sync(() => probe.queued(-1)))
     })
     return Effect.flatMap(acquire, (permit) => {
       probe?.permit(Duration.toMillis(permit.waited))
@@ -273,7 +274,11 @@ export const make = (
       // attempts recorded and the call's metrics, in one mask rather than one per concern.
       const framed = Effect.uninterruptibleMask((restore) => {
         const names = fiber.getFiberRef(Headers.currentRedactedNames)
-        const redacted = carriesUncovered(request.headers, names) ? [...names, ...secretHeaderNames] : undefined
+        // Over a transport of this library's own, the headers sent are the request's; a client of
+        // the user's may add more (an Azure `api-key` in a transformClient), so there the names are
+        // widened unless they hide every secret header already.
+        const widen = cooperative ? carriesUncovered(request.headers, names) : !coversSecrets(names)
+        const redacted = widen ? [...names, ...secretHeaderNames] : undefined
         const end = (exit: Exit.Exit<A, Guarded>): Effect.Effect<A, Guarded> => {
           let after: Effect.Effect<A, Guarded> = exit
           const then = (step: Effect.Effect<void>) => {
@@ -304,6 +309,10 @@ export const make = (
 }
 
 const ignore = () => {}
+
+// Whether the redacted header names hold every secret header already (an enclosing call set them).
+const coversSecrets = (names: ReadonlyArray<string | RegExp>): boolean =>
+  secretHeaderNames.every((name) => names.includes(name))
 
 // Whether the request carries a secret header that the redacted names do not hide yet (an
 // enclosing call may have set them; the platform's defaults hide `authorization`, OpenAI's own).

@@ -49,9 +49,27 @@ export class KeptResponse extends Inspectable.Class implements HttpClientRespons
     this.headers = original.headers
   }
 
-  private guard<A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> {
+  private decodeError(cause: unknown): HttpClientError.ResponseError {
+    return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
+  }
+
+  // Fails once the request is aborted (the attempt's timer, the caller): a read ends then even
+  // when the fetch underneath does not heed its signal (a test's stub, a hand-made fetch).
+  private get aborted(): Effect.Effect<never, HttpClientError.ResponseError> {
+    const signal = this.controller?.signal
+    return signal === undefined ? Effect.never : Effect.async<never, HttpClientError.ResponseError>((resume) => {
+      const onAbort = () => resume(Effect.fail(this.decodeError(signal.reason)))
+      if (signal.aborted) return onAbort()
+      signal.addEventListener("abort", onAbort, { once: true })
+      return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+    })
+  }
+
+  private guard<A>(effect: Effect.Effect<A, HttpClientError.ResponseError>): Effect.Effect<A, HttpClientError.ResponseError> {
     const controller = this.controller
-    return controller === undefined ? effect : Effect.onInterrupt(effect, () => Effect.sync(() => controller.abort()))
+    return controller === undefined
+      ? effect
+      : Effect.raceFirst(Effect.onInterrupt(effect, () => Effect.sync(() => controller.abort())), this.aborted)
   }
 
   get request(): HttpClientRequest.HttpClientRequest {
@@ -84,11 +102,20 @@ export class KeptResponse extends Inspectable.Class implements HttpClientRespons
     // One promise and one resumption: the platform's goes through `Effect.cached` and an
     // interruption guard, several times the cost of the read on loopback.
     return Effect.async<ArrayBuffer, HttpClientError.ResponseError>((resume) => {
+      const signal = controller.signal
+      const onAbort = () => resume(Effect.fail(this.decodeError(signal.reason)))
+      if (signal.aborted) return onAbort()
+      signal.addEventListener("abort", onAbort, { once: true })
       this.bytes ??= source.arrayBuffer()
       this.bytes.then(
-        (bytes) => resume(Effect.succeed(bytes)),
-        (cause) =>
-          resume(Effect.fail(new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })))
+        (bytes) => {
+          signal.removeEventListener("abort", onAbort)
+          resume(Effect.succeed(bytes))
+        },
+        (cause) => {
+          signal.removeEventListener("abort", onAbort)
+          resume(Effect.fail(this.decodeError(cause)))
+        }
       )
       return Effect.sync(() => controller.abort())
     })
@@ -96,7 +123,9 @@ export class KeptResponse extends Inspectable.Class implements HttpClientRespons
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
     const controller = this.controller
     const stream = this.original.stream
-    return controller === undefined ? stream : Stream.ensuring(stream, Effect.sync(() => controller.abort()))
+    return controller === undefined
+      ? stream
+      : Stream.ensuring(Stream.interruptWhen(stream, this.aborted), Effect.sync(() => controller.abort()))
   }
   toJSON(): unknown {
     return this.original.toJSON()
@@ -147,11 +176,20 @@ const send = (
   if (headers["content-length"] !== undefined) headers = PlatformHeaders.remove(headers, "content-length")
   return Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const controller = new AbortController()
-    attemptTimer.register(fiber, () => controller.abort())
+    let settled = false
+    const settle = (effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>) => {
+      if (settled) return
+      settled = true
+      resume(effect)
+    }
+    // The attempt's timer ends the wait itself, whether or not the fetch heeds its signal.
+    attemptTimer.register(fiber, () => {
+      controller.abort()
+      settle(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: controller.signal.reason })))
+    })
     fetch(url, { ...init, method: request.method, headers, body: bodyOf(request.body), signal: controller.signal }).then(
-      (response) =>
-        resume(Effect.succeed(new KeptResponse(HttpClientResponse.fromWeb(request, response), response, controller))),
-      (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      (response) => settle(Effect.succeed(new KeptResponse(HttpClientResponse.fromWeb(request, response), response, controller))),
+      (cause) => settle(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
     )
     return Effect.sync(() => controller.abort())
   })
@@ -177,10 +215,13 @@ export const fetchClient = (fetch: Fetch, spans: boolean): HttpClient.HttpClient
         ? traced(request, fiber)
         : send(fetch, request, fiber.currentContext.unsafeMap.get(FetchHttpClient.RequestInit.key) as RequestInit | undefined, fiber)
     )
-  return attemptTimer.cooperating(HttpClient.makeWith(
+  const client = HttpClient.makeWith(
     (effect: Effect.Effect<HttpClientRequest.HttpClientRequest>) => Effect.flatMap(effect, direct),
     Effect.succeed
-  ))
+  )
+  // Through the platform's client (spans) the reads are its own, which end only if the fetch
+  // heeds its signal: those attempts keep the child fiber.
+  return spans ? client : attemptTimer.cooperating(client)
 }
 
 // Through the platform's client, the request's signal is its own (aborted on interruption): the

@@ -72,11 +72,16 @@ export const timeoutOn = <A, E, R, E2>(
     ? effect
     : !live
     ? Effect.timeoutFail(effect, { duration: timeout, onTimeout })
+    : Duration.toMillis(timeout) > MAX_TIMER_MILLIS
+    ? effect // a timer that long would fire at once (Node's limit); Effect's own Clock never fires one
     : cooperative
     ? attemptTimer.within(effect, timeout, onTimeout)
     : liveTimeout(effect, timeout, onTimeout)
 
 const LiveClock = (Clock.make() as object).constructor
+
+// The longest delay `setTimeout` takes: beyond it, Node fires the timer after 1 ms.
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 /**
  * Whether `clock` is the live one, where {@link timeoutWith} arms a plain timer.

@@ -110,6 +110,19 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
     return Effect.async<A, HttpClientError.ResponseError>((resume) => {
       const refused = this.claim(kind)
       if (refused !== undefined) return resume(Effect.fail(refused))
+      // The abort ends the read itself, whether or not the dispatcher heeds it (one of the
+      // user's that never hands undici its abort, say).
+      const signal = this.controller.signal
+      let settled = false
+      const settle = (effect: Effect.Effect<A, HttpClientError.ResponseError>) => {
+        if (settled) return
+        settled = true
+        signal.removeEventListener("abort", onAbort)
+        resume(effect)
+      }
+      const onAbort = () => settle(Effect.fail(this.fail(signal.reason)))
+      if (signal.aborted) return onAbort()
+      signal.addEventListener("abort", onAbort, { once: true })
       const body = (this.body ??= start()) as Promise<B>
       body.then(
         (b) => {
@@ -117,11 +130,11 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
           try {
             a = map(b)
           } catch (cause) {
-            return resume(Effect.fail(this.fail(cause)))
+            return settle(Effect.fail(this.fail(cause)))
           }
-          resume(Effect.succeed(a))
+          settle(Effect.succeed(a))
         },
-        (cause) => resume(Effect.fail(this.fail(cause)))
+        (cause) => settle(Effect.fail(this.fail(cause)))
       )
       return Effect.sync(() => this.controller.abort())
     })
@@ -163,8 +176,18 @@ export class UndiciResponse extends Inspectable.Class implements HttpClientRespo
       if (refused !== undefined) return Stream.fail(refused)
       // `fromReadable` destroys the body when the stream ends early, which aborts undici's request;
       // the abort covers an interruption before the body was ever pulled.
+      const signal = this.controller.signal
+      const aborted = Effect.async<never, HttpClientError.ResponseError>((resume) => {
+        const onAbort = () => resume(Effect.fail(this.fail(signal.reason)))
+        if (signal.aborted) return onAbort()
+        signal.addEventListener("abort", onAbort, { once: true })
+        return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+      })
       return Stream.ensuring(
-        NodeStream.fromReadable<HttpClientError.ResponseError, Uint8Array>(() => this.source.body, (cause) => this.fail(cause)),
+        Stream.interruptWhen(
+          NodeStream.fromReadable<HttpClientError.ResponseError, Uint8Array>(() => this.source.body, (cause) => this.fail(cause)),
+          aborted
+        ),
         Effect.sync(() => this.controller.abort())
       )
     })
@@ -227,9 +250,20 @@ const send = (
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const controller = new AbortController()
-    // The attempt's timer (the stack's per-attempt timeout) ends the send and every body read.
-    attemptTimer.register(fiber, () => controller.abort())
-    const failed = (cause: unknown) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+    let settled = false
+    const settle = (effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>) => {
+      if (settled) return
+      settled = true
+      resume(effect)
+    }
+    const failed = (cause: unknown) =>
+      settle(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+    // The attempt's timer (the stack's per-attempt timeout) ends the send and every body read:
+    // the send here, whether or not the dispatcher heeds the abort.
+    attemptTimer.register(fiber, () => {
+      controller.abort()
+      failed(controller.signal.reason)
+    })
     try {
       dispatcher.request({
         ...options,
@@ -244,7 +278,7 @@ const send = (
         bodyTimeout
       }, (error, data) => {
         if (error !== null) failed(error)
-        else resume(Effect.succeed(new UndiciResponse(request, data, controller)))
+        else settle(Effect.succeed(new UndiciResponse(request, data, controller)))
       })
     } catch (cause) {
       // A dispatcher of the user's that throws rather than calling back.
