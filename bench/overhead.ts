@@ -109,8 +109,8 @@ const cpuSection = async (url: string) => {
   const names = Object.keys(rows) as Array<Row>
   for (const name of names) await latencies(rows[name], 200, [])
   const cpu = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<Row, Array<number>>
-  const ROUNDS = 15
-  const CALLS = 150
+  const ROUNDS = 21
+  const CALLS = 300
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + round) % names.length] ?? "bare"
