@@ -280,7 +280,7 @@ const main = async () => {
   const tput = Object.fromEntries(names.map((n) => [n, [] as Array<number>])) as Record<Name, Array<number>>
   // Sequential latency in short interleaved blocks (a, b, c, ... then again, the order rotated
   // each round) so that load from elsewhere on the machine falls on every client alike.
-  const LAT_ROUNDS = 40
+  const LAT_ROUNDS = 100
   const BLOCK = 20
   for (let round = 0; round < LAT_ROUNDS; round++) {
     for (let i = 0; i < names.length; i++) {
