@@ -69,6 +69,20 @@ export const register = (fiber: Fiber.RuntimeFiber<unknown, unknown>, abort: () 
   timers.get(fiber)?.onFire(abort)
 }
 
+/**
+ * `resume` called at most once: a wait that the attempt's timer ends, and that may also settle on
+ * its own afterwards, resumes its fiber only the first time.
+ * @internal
+ */
+export const once = <A>(resume: (a: A) => void): (a: A) => void => {
+  let settled = false
+  return (a) => {
+    if (settled) return
+    settled = true
+    resume(a)
+  }
+}
+
 /** Marks `client` as one whose every wait ends when {@link register}ed aborts run. @internal */
 export const cooperating = <C extends HttpClient.HttpClient.With<unknown, unknown>>(client: C): C => {
   // Not enumerable: a client spread into a new object of the user's is not one of ours.

@@ -176,12 +176,7 @@ const send = (
   if (headers["content-length"] !== undefined) headers = PlatformHeaders.remove(headers, "content-length")
   return Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const controller = new AbortController()
-    let settled = false
-    const settle = (effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>) => {
-      if (settled) return
-      settled = true
-      resume(effect)
-    }
+    const settle = attemptTimer.once(resume)
     // The attempt's timer ends the wait itself, whether or not the fetch heeds its signal.
     attemptTimer.register(fiber, () => {
       controller.abort()

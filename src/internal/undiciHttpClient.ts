@@ -250,12 +250,7 @@ const send = (
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     const controller = new AbortController()
-    let settled = false
-    const settle = (effect: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>) => {
-      if (settled) return
-      settled = true
-      resume(effect)
-    }
+    const settle = attemptTimer.once(resume)
     const failed = (cause: unknown) =>
       settle(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
     // The attempt's timer (the stack's per-attempt timeout) ends the send and every body read:
