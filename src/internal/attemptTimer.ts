@@ -16,7 +16,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Cause from "effect/Cause"
-import * as DurationM from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
@@ -108,12 +108,12 @@ export const cooperatingAs = <C extends HttpClient.HttpClient.With<unknown, unkn
  */
 export const within = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
-  timeout: DurationM.Duration,
+  timeout: Duration.Duration,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiberRuntime<A, E | E2, R>((fiber) => {
-      const timer = new Timer(DurationM.toMillis(timeout))
+      const timer = new Timer(Duration.toMillis(timeout))
       const previous = timers.get(fiber)
       timers.set(fiber, timer)
       const end = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | E2> => {
