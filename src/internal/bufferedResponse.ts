@@ -54,6 +54,7 @@ const makeClass = () =>
     }
 
     /** The bytes, once: any later read fails as fetch's does. */
+    // The bytes stay the response's (a clone may still read them): reads hand out copies.
     #take(): Uint8Array<ArrayBuffer> | undefined {
       if (this.#used) return undefined
       this.#used = true
@@ -75,13 +76,13 @@ const makeClass = () =>
     override arrayBuffer(): Promise<ArrayBuffer> {
       if (this.#native !== undefined) return this.#native.arrayBuffer()
       const bytes = this.#take()
-      return bytes === undefined ? unusable() : Promise.resolve(copy(bytes).buffer)
+      return bytes === undefined ? unusable() : Promise.resolve(bytes.slice().buffer)
     }
 
     override bytes(): Promise<Uint8Array<ArrayBuffer>> {
       if (this.#native !== undefined) return this.#native.arrayBuffer().then((b) => new Uint8Array(b))
       const bytes = this.#take()
-      return bytes === undefined ? unusable() : Promise.resolve(copy(bytes))
+      return bytes === undefined ? unusable() : Promise.resolve(bytes.slice())
     }
 
     override blob(): Promise<Blob> {
@@ -98,13 +99,6 @@ const makeClass = () =>
       return new (classOf())(this.#bytes, this.#init)
     }
   }
-
-// A copy the caller owns: the bytes stay the response's, as a later `clone()` may read them.
-const copy = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => {
-  const out = new Uint8Array(bytes.byteLength)
-  out.set(bytes)
-  return out
-}
 
 let made: ReturnType<typeof makeClass> | undefined
 const classOf = (): ReturnType<typeof makeClass> => (made ??= makeClass())
